@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: MIT */
+/* The client end of a channel: issuing calls, reaping completions,
+ * delivering them exactly once. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void slot_release(struct uipc_chan *ch, uint32_t i)
+{
+    struct uipc_callrec *rec = &ch->recs[i];
+    rec->state = CALL_FREE;
+    /* Informative for the reclaim; the client's own table is what counts. */
+    uipc_store_release(&uipc_slot(&ch->r, i)->own, uipc_slot_word(rec->gen, UIPC_SLOT_FREE));
+    ch->free_stack[ch->nfree++] = i;
+}
+
+/* Our previous incarnation may have left calls the server is still
+ * serving: those slots stay out of use until their completion comes. */
+static void recs_adopt(struct uipc_chan *ch)
+{
+    for (uint32_t i = ch->r.slots; i-- > 0;) {
+        uint64_t w = uipc_load_acquire(&uipc_slot(&ch->r, i)->own);
+        uint32_t st = uipc_slot_word_state(w);
+        ch->recs[i].gen = uipc_slot_word_gen(w);
+        if (st == UIPC_SLOT_SUBMITTED || st == UIPC_SLOT_SERVING) {
+            ch->recs[i].state = CALL_QUARANTINE;
+            continue;
+        }
+        /* FREE, DONE (the reply is written; a late completion entry for it
+         * is dropped by its generation) or garbage: ours again. */
+        ch->free_stack[ch->nfree++] = i;
+    }
+}
+
+int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int peer_bell)
+{
+    memset(ch, 0, sizeof(*ch));
+    ch->m = m;
+    ch->peer_bell = peer_bell;
+    int err = uipc__region_map(region_fd, &ch->r);
+    if (err < 0)
+        return err;
+    uint32_t n = ch->r.slots;
+    ch->recs = calloc(n, sizeof(*ch->recs));
+    ch->free_stack = calloc(n, sizeof(uint32_t));
+    ch->ready = calloc(n, sizeof(uint32_t));
+    if (!ch->recs || !ch->free_stack || !ch->ready) {
+        uipc__chan_fini(ch);
+        return -ENOMEM;
+    }
+    uipc__fifo_attach_producer(&ch->sub, ch->r.fifo[UIPC_SUBMIT], ch->r.fifo_size);
+    uipc__fifo_attach_consumer(&ch->cmp, ch->r.fifo[UIPC_COMPLETE], ch->r.fifo_size);
+    recs_adopt(ch);
+    ch->st.slots = n;
+    ch->st.slot_size = ch->r.slot_size;
+    return 0;
+}
+
+void uipc__chan_fini(struct uipc_chan *ch)
+{
+    uipc__region_unmap(&ch->r);
+    free(ch->recs);
+    free(ch->free_stack);
+    free(ch->ready);
+    ch->recs = NULL;
+    ch->free_stack = ch->ready = NULL;
+}
+
+static void count_completion(struct uipc_chan *ch, int status)
+{
+    if (status == -UIPC_EPEERDIED)
+        ch->st.peer_died++;
+    else if (status == -UIPC_ETIMEDOUT)
+        ch->st.timed_out++;
+    else if (status == -UIPC_EPROTO)
+        ch->st.proto++;
+    else
+        ch->st.ok++;
+    ch->st.in_flight--;
+}
+
+/* The one place an issued call gets its completion. */
+static void complete_rec(struct uipc_chan *ch, uint32_t i, int status, uint32_t rep_len)
+{
+    struct uipc_callrec *rec = &ch->recs[i];
+    rec->state = CALL_READY;
+    rec->status = status;
+    rec->rep_len = rep_len;
+    count_completion(ch, status);
+    if (rec->sync) {
+        atomic_store_explicit(&rec->done, 1, memory_order_release);
+        uipc__kick(ch->m); /* its caller may sleep on another thread */
+        return;
+    }
+    if (rec->deadline_ns)
+        ch->async_deadlines--;
+    ch->ready[ch->ready_tail++ % ch->r.slots] = i;
+}
+
+/* The peer broke the protocol: every caller still waiting gets -EPROTO
+ * now, and the channel takes no more calls.  Slots stay held: the peer may
+ * still be writing into them. */
+static void chan_break(struct uipc_chan *ch)
+{
+    if (ch->broken)
+        return;
+    ch->broken = true;
+    atomic_fetch_add(&ch->r.side[UIPC_CLIENT]->violations, 1);
+    for (uint32_t i = 0; i < ch->r.slots; i++)
+        if (ch->recs[i].state == CALL_INFLIGHT)
+            complete_rec(ch, i, -UIPC_EPROTO, 0);
+}
+
+/* Reads the server's answer from the slot header once, and checks it. */
+static int read_answer(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t *rep_len)
+{
+    struct uipc_slot_hdr *h = uipc_slot(&ch->r, i);
+    if (uipc_load_acquire(&h->own) != uipc_slot_word(gen, UIPC_SLOT_DONE))
+        return -UIPC_EPROTO;
+    int32_t status = h->status;
+    uint32_t len = h->rep_len;
+    if (len > ch->r.slot_size)
+        return -UIPC_EPROTO;
+    *rep_len = len;
+    return status;
+}
+
+static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t tag)
+{
+    struct uipc_callrec *rec = &ch->recs[i];
+    if (rec->gen == gen && rec->state == CALL_READY && rec->expired) {
+        rec->expired = false; /* answered after all: its delivery frees the slot */
+        return;
+    }
+    bool waiting = rec->state == CALL_INFLIGHT || rec->state == CALL_ABANDONED ||
+                   rec->state == CALL_QUARANTINE;
+    if (rec->gen != gen || !waiting) {
+        /* A second completion for one call (a real one and the reclaim's),
+         * or one for a call long gone: dropped, never delivered twice. */
+        ch->st.duplicates++;
+        return;
+    }
+    if (rec->state != CALL_INFLIGHT) { /* its caller already had its answer */
+        slot_release(ch, i);
+        return;
+    }
+    uint32_t rep_len = 0;
+    int status = (tag & UIPC_TAG_PEER_DIED) ? -UIPC_EPEERDIED : read_answer(ch, i, gen, &rep_len);
+    if (status == -UIPC_EPROTO && !(tag & UIPC_TAG_PEER_DIED))
+        atomic_fetch_add(&ch->r.side[UIPC_CLIENT]->violations, 1);
+    complete_rec(ch, i, status, rep_len);
+}
+
+int uipc__chan_reap(struct uipc_chan *ch)
+{
+    uint32_t i, gen, tag;
+    int n = 0, r;
+
+    if (ch->broken)
+        return 0;
+    while ((r = uipc__fifo_pop(&ch->cmp, &i, &gen, &tag)) > 0) {
+        n++;
+        if (i >= ch->r.slots) {
+            r = -UIPC_EPROTO;
+            break;
+        }
+        reap_one(ch, i, gen, tag);
+    }
+    if (n)
+        uipc__fifo_publish_head(&ch->cmp);
+    if (r < 0)
+        chan_break(ch);
+    return n;
+}
+
+/* Runs reply then complete for one finished call, then frees its slot. */
+static void finish_rec(struct uipc_chan *ch, uint32_t i)
+{
+    struct uipc_callrec *rec = &ch->recs[i];
+    if (rec->call.reply && !uipc_is_transport_error(rec->status))
+        rec->call.reply(rec->status, uipc_slot_data(&ch->r, i), rec->rep_len, rec->call.arg);
+    if (rec->state == CALL_ABANDONED) /* timed out: the slot waits for its completion */
+        return;
+    if (!ch->broken)
+        slot_release(ch, i);
+}
+
+int uipc__chan_deliver(struct uipc_chan *ch)
+{
+    int n = 0;
+    while (ch->ready_head != ch->ready_tail) {
+        uint32_t i = ch->ready[ch->ready_head++ % ch->r.slots];
+        struct uipc_callrec *rec = &ch->recs[i];
+        struct uipc_call call = rec->call;
+        int status = rec->status;
+        if (rec->expired)
+            rec->state = CALL_ABANDONED;
+        finish_rec(ch, i);
+        /* complete runs after the slot is back: it may issue the next call. */
+        call.complete(status, call.arg);
+        n++;
+    }
+    return n;
+}
+
+void uipc__chan_expire(struct uipc_chan *ch, uint64_t now)
+{
+    if (ch->async_deadlines == 0)
+        return;
+    for (uint32_t i = 0; i < ch->r.slots; i++) {
+        struct uipc_callrec *rec = &ch->recs[i];
+        if (rec->state == CALL_INFLIGHT && !rec->sync && rec->deadline_ns &&
+            now >= rec->deadline_ns) {
+            rec->expired = true;
+            complete_rec(ch, i, -UIPC_ETIMEDOUT, 0);
+        }
+    }
+}
+
+uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch)
+{
+    uint64_t next = 0;
+    if (ch->async_deadlines == 0)
+        return 0;
+    for (uint32_t i = 0; i < ch->r.slots; i++) {
+        const struct uipc_callrec *rec = &ch->recs[i];
+        if (rec->state == CALL_INFLIGHT && !rec->sync && rec->deadline_ns &&
+            (next == 0 || rec->deadline_ns < next))
+            next = rec->deadline_ns;
+    }
+    return next;
+}
+
+/* Fills a free slot and sends it.  Returns the slot index or a negative
+ * code; on failure nothing was sent and no callback will run. */
+static int issue(struct uipc_chan *ch, const struct uipc_call *call)
+{
+    if (ch->broken)
+        return -UIPC_EPROTO;
+    if (ch->nfree == 0)
+        return -UIPC_ENOSLOT;
+    uint32_t i = ch->free_stack[--ch->nfree];
+    struct uipc_callrec *rec = &ch->recs[i];
+    struct uipc_slot_hdr *h = uipc_slot(&ch->r, i);
+
+    size_t len = 0;
+    int err = call->fill(uipc_slot_data(&ch->r, i), ch->r.slot_size, &len, call->arg);
+    if (err >= 0 && len > ch->r.slot_size)
+        err = -UIPC_ETOOBIG;
+    if (err < 0) {
+        ch->free_stack[ch->nfree++] = i;
+        return err;
+    }
+    uint32_t gen = rec->gen + 1;
+    h->opcode = call->opcode;
+    h->req_len = (uint32_t)len;
+    h->status = 0;
+    h->rep_len = 0;
+    /* Submitted, then "is the service up?": paired with the reclaim, which
+     * marks it down, then scans the slots (atomics.h).  One of the two
+     * always sees the other, so a call is never lost between them. */
+    atomic_store(&h->own, uipc_slot_word(gen, UIPC_SLOT_SUBMITTED));
+    uint32_t epoch = atomic_load(&ch->r.side[UIPC_SERVER]->epoch);
+    rec->gen = gen;
+    if (epoch == 0) {
+        slot_release(ch, i); /* a reclaim's late entry for it is dropped by gen */
+        return -UIPC_EPEERDIED;
+    }
+    if (uipc__fifo_push(&ch->sub, i, gen, epoch) < 0) {
+        chan_break(ch);
+        return -UIPC_EPROTO;
+    }
+    uipc__fifo_publish_tail(&ch->sub);
+    rec->state = CALL_INFLIGHT;
+    rec->sync = call->complete == NULL;
+    rec->expired = false;
+    atomic_store_explicit(&rec->done, 0, memory_order_relaxed);
+    rec->call = *call;
+    rec->deadline_ns = call->timeout_ms ? uipc__now_ns() + (uint64_t)call->timeout_ms * 1000000u : 0;
+    if (!rec->sync && rec->deadline_ns)
+        ch->async_deadlines++;
+    ch->st.issued++;
+    ch->st.in_flight++;
+    uipc__notify(ch->r.side[UIPC_SERVER], ch->peer_bell);
+    return (int)i;
+}
+
+/* Waits inline for slot i's completion, serving our own services meanwhile
+ * so that call cycles finish.  Called and returns with m->lock held. */
+static int sync_wait(struct uipc_chan *ch, uint32_t i)
+{
+    uipc_module *m = ch->m;
+    struct uipc_callrec *rec = &ch->recs[i];
+    struct uipc_waitset ws;
+
+    for (;;) {
+        uipc__progress(m, false);
+        if (rec->state == CALL_READY) {
+            int status = rec->status;
+            finish_rec(ch, i);
+            return status;
+        }
+        if (rec->deadline_ns && uipc__now_ns() >= rec->deadline_ns) {
+            rec->state = CALL_ABANDONED;
+            count_completion(ch, -UIPC_ETIMEDOUT);
+            return -UIPC_ETIMEDOUT;
+        }
+        uipc__waitset_build(m, &ws);
+        pthread_mutex_unlock(&m->lock);
+        uipc__wait(m, &ws, rec->deadline_ns, true);
+        pthread_mutex_lock(&m->lock);
+    }
+}
+
+int uipc_call(uipc_chan *ch, const struct uipc_call *call)
+{
+    if (!ch || !call || !call->fill)
+        return -EINVAL;
+    uipc_module *m = ch->m;
+    pthread_mutex_lock(&m->lock);
+    int r = issue(ch, call);
+    if (r >= 0)
+        r = call->complete ? 0 : sync_wait(ch, (uint32_t)r);
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}
+
+int uipc_chan_stats(uipc_chan *ch, struct uipc_chan_stats *out)
+{
+    if (!ch || !out)
+        return -EINVAL;
+    pthread_mutex_lock(&ch->m->lock);
+    *out = ch->st;
+    out->free_slots = ch->nfree;
+    pthread_mutex_unlock(&ch->m->lock);
+    return 0;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* Lock-free single-producer/single-consumer FIFO of slot locations.
+ * Free-running 32-bit positions; entries stamped with position + 1. */
+#ifndef UIPC_FIFO_H
+#define UIPC_FIFO_H
+
+#include <errno.h>
+#include <stdbool.h>
+
+#include "region.h"
+#include "uipc/module.h"
+
+/* One end of a FIFO, private to the process that holds it. */
+struct uipc_fifo {
+    struct uipc_fifo_shared *sh;
+    uint32_t mask;
+    uint32_t pos;    /* producer: next position to write; consumer: next to read */
+    uint32_t cached; /* producer: last head seen */
+};
+
+/* Producer end: starts after the last entry anyone published, so a
+ * successor (a restarted server, or the reclaim) never overwrites a
+ * completion its predecessor stamped but did not count in `tail`. */
+void uipc__fifo_attach_producer(struct uipc_fifo *f, struct uipc_fifo_shared *sh, uint32_t size);
+void uipc__fifo_attach_consumer(struct uipc_fifo *f, struct uipc_fifo_shared *sh, uint32_t size);
+
+/* Writes one entry.  -UIPC_EPROTO when the consumer's head is impossible
+ * (behind by more than the FIFO, or ahead of us) or the FIFO is full, which
+ * a consumer that follows the protocol can never cause. */
+static inline int uipc__fifo_push(struct uipc_fifo *f, uint32_t slot, uint32_t gen, uint32_t tag)
+{
+    if (f->pos - f->cached > f->mask) {
+        uint32_t head = uipc_load_acquire(&f->sh->head);
+        if (f->pos - head > f->mask)
+            return -UIPC_EPROTO;
+        f->cached = head;
+    }
+    struct uipc_fifo_entry *e = &f->sh->ent[f->pos & f->mask];
+    e->slot = slot;
+    e->gen = gen;
+    e->tag = tag;
+    uipc_store_release(&e->seq, f->pos + 1);
+    f->pos++;
+    return 0;
+}
+
+/* Publishes the producer position for observers (hang detection). */
+static inline void uipc__fifo_publish_tail(struct uipc_fifo *f)
+{
+    uipc_store_release(&f->sh->tail, f->pos);
+}
+
+/* 1: an entry is waiting; 0: empty; -UIPC_EPROTO: the entry's stamp is
+ * neither the one expected nor a previous lap's (corrupted). */
+static inline int uipc__fifo_peek(const struct uipc_fifo *f)
+{
+    uint32_t seq = uipc_load_acquire(&f->sh->ent[f->pos & f->mask].seq);
+    if (seq == f->pos + 1)
+        return 1;
+    if (seq == f->pos + 1 - (f->mask + 1) || seq == 0)
+        return 0;
+    return -UIPC_EPROTO;
+}
+
+/* Copies the next entry out once (the peer may rewrite it any time) and
+ * advances.  Returns as uipc__fifo_peek. */
+static inline int uipc__fifo_pop(struct uipc_fifo *f, uint32_t *slot, uint32_t *gen, uint32_t *tag)
+{
+    int r = uipc__fifo_peek(f);
+    if (r <= 0)
+        return r;
+    struct uipc_fifo_entry *e = &f->sh->ent[f->pos & f->mask];
+    *slot = e->slot;
+    *gen = e->gen;
+    *tag = e->tag;
+    f->pos++;
+    return 1;
+}
+
+/* Publishes the consumer position, once per batch. */
+static inline void uipc__fifo_publish_head(struct uipc_fifo *f)
+{
+    uipc_store_release(&f->sh->head, f->pos);
+}
+
+#endif

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* libmodule's private state: one module, its client ends and server ends. */
+#ifndef UIPC_INTERNAL_H
+#define UIPC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "fifo.h"
+#include "region.h"
+#include "uipc/module.h"
+
+#define UIPC_NAME_MAX 64
+/* futex_waitv takes at most 128 words: ours plus one per channel. */
+#define UIPC_MAX_CHANNELS 127
+#define UIPC_DEFAULT_SPIN_NS 50000u
+
+/* A call as the client sees it, one per slot.  This table, not the shared
+ * slot word, decides what a completion means: the peer can write anything
+ * into the region, but not into this. */
+enum uipc_call_state {
+    CALL_FREE,       /* slot in the free stack */
+    CALL_INFLIGHT,   /* issued, waiting for its completion */
+    CALL_READY,      /* completion reaped, callbacks not yet run */
+    CALL_ABANDONED,  /* caller already got its one completion (timeout) */
+    CALL_QUARANTINE, /* left by our previous incarnation; server may still write */
+};
+
+struct uipc_callrec {
+    uint32_t gen;
+    uint8_t state;
+    bool sync;
+    bool expired;       /* async call completed by its timeout; slot still held */
+    _Atomic int done;   /* sync: READY, for a waiter on another thread */
+    int status;
+    uint32_t rep_len;
+    uint64_t deadline_ns; /* 0: none */
+    struct uipc_call call;
+};
+
+struct uipc_chan {
+    uipc_module *m;
+    struct uipc_region r;
+    struct uipc_fifo sub; /* producer */
+    struct uipc_fifo cmp; /* consumer */
+    int peer_bell;
+    bool broken;
+    struct uipc_callrec *recs;
+    uint32_t *free_stack, nfree;
+    uint32_t *ready, ready_head, ready_tail; /* async completions to deliver */
+    uint32_t async_deadlines;                /* async calls in flight with a timeout */
+    struct uipc_chan_stats st;
+};
+
+struct uipc_srv {
+    uipc_module *m;
+    struct uipc_region r;
+    struct uipc_fifo sub; /* consumer */
+    struct uipc_fifo cmp; /* producer */
+    int peer_bell;
+    bool broken;
+    uint32_t epoch;       /* ours, stamped by the supervisor */
+    uipc_handler_fn fn;
+    void *ctx;
+    struct uipc_req *reqs; /* one per slot: a deferred req keeps its address */
+    uint64_t served, stale;
+};
+
+struct uipc_req {
+    struct uipc_srv *s;
+    uint32_t slot, gen;
+    uint32_t opcode;
+    uint32_t req_len;
+    uint32_t rep_len;
+    bool deferred;
+    bool busy; /* taken off the FIFO and not yet answered */
+};
+
+struct uipc_module {
+    char name[UIPC_NAME_MAX];
+    pthread_mutex_t lock; /* recursive: handlers may call, calls may serve */
+    struct uipc_chan *chans;
+    unsigned nchans;
+    struct uipc_srv *srvs;
+    unsigned nsrvs;
+    int bell;             /* our eventfd; peers write it when bell-armed */
+    bool fd_mode;
+    uint32_t spin_ns;
+    _Atomic uint32_t kick; /* private futex: stop, or another thread's work */
+    _Atomic int stop;
+    _Atomic unsigned waiters;
+    unsigned delivering;  /* depth of async deliveries on the stack */
+};
+
+/* wait.c: what a waiting thread watches, snapshotted under the module lock
+ * so the wait itself touches only shared atomics. */
+struct uipc_waitset {
+    unsigned n;
+    uint32_t kick0;
+    const _Atomic uint32_t *seq[UIPC_MAX_CHANNELS]; /* next entry of each incoming FIFO */
+    uint32_t seq0[UIPC_MAX_CHANNELS];
+    struct uipc_side *side[UIPC_MAX_CHANNELS];      /* our side of each channel */
+};
+uint64_t uipc__now_ns(void);
+/* After publishing to a peer: wakes it if it said it sleeps. */
+void uipc__notify(struct uipc_side *peer, int peer_bell);
+void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws);
+/* Returns once something may have arrived, the kick word moved, or the
+ * deadline (0: none) passed; spins up to m->spin_ns first when spin. */
+void uipc__wait(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline_ns, bool spin);
+/* Wakes every thread of this module that waits (stop, or a sync call
+ * completed on another thread's behalf). */
+void uipc__kick(uipc_module *m);
+void uipc__beat(uipc_module *m);
+
+/* chan.c (client ends) */
+int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int peer_bell);
+void uipc__chan_fini(struct uipc_chan *ch);
+int uipc__chan_reap(struct uipc_chan *ch);
+int uipc__chan_deliver(struct uipc_chan *ch);
+void uipc__chan_expire(struct uipc_chan *ch, uint64_t now);
+uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch);
+
+/* serve.c (server ends) */
+int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_bell);
+void uipc__srv_fini(struct uipc_srv *s);
+int uipc__srv_process(struct uipc_srv *s);
+
+/* manifest.c: what the supervisor hands a module, in UIPC_CHANNELS:
+ * comma-separated "S:service:region_fd:peer_bell_fd" (S: we serve it) or
+ * "C:..." (we call it).  Pure: unit-tested. */
+struct uipc_manifest_ent {
+    enum uipc_role role;
+    char service[UIPC_SERVICE_MAX];
+    int region_fd;
+    int peer_bell;
+};
+int uipc__manifest_parse(const char *s, struct uipc_manifest_ent *out, unsigned max, unsigned *n);
+int uipc__parse_fd(const char *s, int *fd);
+
+/* module.c */
+int uipc__progress(uipc_module *m, bool deliver);
+
+#endif

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/* A module's attachment: opening what the supervisor handed us, and the
+ * loop that serves and delivers (uipc_poll, uipc_run, uipc_fd). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static uint32_t default_spin(void)
+{
+    cpu_set_t set;
+    /* On one CPU the peer cannot run while we spin: sleep at once. */
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) < 2)
+        return 0;
+    const char *env = getenv("UIPC_SPIN_NS");
+    if (env && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (*end == '\0' && v <= 100000000ul)
+            return (uint32_t)v;
+    }
+    return UIPC_DEFAULT_SPIN_NS;
+}
+
+static int fd_valid(int fd)
+{
+    return fd >= 0 && fcntl(fd, F_GETFD) >= 0;
+}
+
+static int attach_all(uipc_module *m, const struct uipc_manifest_ent *e, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        int err;
+        if (!fd_valid(e[i].region_fd) || !fd_valid(e[i].peer_bell))
+            return -EBADF;
+        if (e[i].role == UIPC_SERVER)
+            err = uipc__srv_init(&m->srvs[m->nsrvs], m, e[i].region_fd, e[i].peer_bell);
+        else
+            err = uipc__chan_init(&m->chans[m->nchans], m, e[i].region_fd, e[i].peer_bell);
+        if (err < 0)
+            return err;
+        if (e[i].role == UIPC_SERVER)
+            m->nsrvs++;
+        else
+            m->nchans++;
+    }
+    return 0;
+}
+
+static int module_init(uipc_module *m, const char *name, int bell, const char *chans)
+{
+    static struct uipc_manifest_ent ents[UIPC_MAX_CHANNELS];
+    struct uipc_manifest_ent *e = ents;
+    unsigned n;
+    pthread_mutexattr_t attr;
+
+    /* A heap copy instead of the static table would do too; open is rare and
+     * not thread-safe by contract, so a static table saves an allocation
+     * failure path. */
+    int err = uipc__manifest_parse(chans, e, UIPC_MAX_CHANNELS, &n);
+    if (err < 0)
+        return err;
+    snprintf(m->name, sizeof(m->name), "%s", name);
+    m->bell = bell;
+    m->spin_ns = default_spin();
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&m->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    m->chans = calloc(n ? n : 1, sizeof(*m->chans));
+    m->srvs = calloc(n ? n : 1, sizeof(*m->srvs));
+    if (!m->chans || !m->srvs)
+        return -ENOMEM;
+    if (!fd_valid(bell))
+        return -EBADF;
+    return attach_all(m, e, n);
+}
+
+int uipc_module_open(uipc_module **out)
+{
+    const char *name = getenv("UIPC_MODULE");
+    const char *bell = getenv("UIPC_BELL");
+    const char *chans = getenv("UIPC_CHANNELS");
+    int bell_fd;
+
+    if (!out)
+        return -EINVAL;
+    if (!name || !bell || !chans)
+        return -ENOENT;
+    if (uipc__parse_fd(bell, &bell_fd) < 0)
+        return -EINVAL;
+    uipc_module *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    int err = module_init(m, name, bell_fd, chans);
+    if (err < 0) {
+        m->bell = -1; /* not ours to close on failure: the caller may retry */
+        uipc_module_close(m);
+        return err;
+    }
+    uipc__beat(m);
+    *out = m;
+    return 0;
+}
+
+void uipc_module_close(uipc_module *m)
+{
+    if (!m)
+        return;
+    for (unsigned i = 0; i < m->nchans; i++)
+        uipc__chan_fini(&m->chans[i]);
+    for (unsigned i = 0; i < m->nsrvs; i++)
+        uipc__srv_fini(&m->srvs[i]);
+    free(m->chans);
+    free(m->srvs);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+const char *uipc_module_name(const uipc_module *m)
+{
+    return m ? m->name : NULL;
+}
+
+int uipc_serve(uipc_module *m, const char *service, uipc_handler_fn fn, void *ctx)
+{
+    int found = -ENOENT;
+    if (!m || !service || !fn)
+        return -EINVAL;
+    pthread_mutex_lock(&m->lock);
+    for (unsigned i = 0; i < m->nsrvs; i++) {
+        if (strcmp(m->srvs[i].r.service, service) == 0) {
+            m->srvs[i].fn = fn;
+            m->srvs[i].ctx = ctx;
+            found = 0;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return found;
+}
+
+int uipc_connect(uipc_module *m, const char *service, uipc_chan **out)
+{
+    if (!m || !service || !out)
+        return -EINVAL;
+    for (unsigned i = 0; i < m->nchans; i++) {
+        if (strcmp(m->chans[i].r.service, service) == 0) {
+            *out = &m->chans[i];
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+int uipc__progress(uipc_module *m, bool deliver)
+{
+    int n = 0;
+    for (unsigned i = 0; i < m->nsrvs; i++)
+        n += uipc__srv_process(&m->srvs[i]);
+    for (unsigned i = 0; i < m->nchans; i++)
+        uipc__chan_reap(&m->chans[i]);
+    if (!deliver)
+        return n;
+    uint64_t now = 0;
+    for (unsigned i = 0; i < m->nchans; i++) {
+        if (m->chans[i].async_deadlines) {
+            if (!now)
+                now = uipc__now_ns();
+            uipc__chan_expire(&m->chans[i], now);
+        }
+        n += uipc__chan_deliver(&m->chans[i]);
+    }
+    return n;
+}
+
+/* The earliest moment uipc_poll must wake up by itself: its own timeout,
+ * or an async call's deadline. */
+static uint64_t poll_deadline(uipc_module *m, int timeout_ms)
+{
+    uint64_t d = timeout_ms > 0 ? uipc__now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+    for (unsigned i = 0; i < m->nchans; i++) {
+        uint64_t c = uipc__chan_next_deadline(&m->chans[i]);
+        if (c && (d == 0 || c < d))
+            d = c;
+    }
+    return d;
+}
+
+/* fd mode: while the caller's loop sleeps in epoll, peers ring our bell
+ * instead of the futex.  Disarmed while we run, armed when we return. */
+static void bell_set(uipc_module *m, uint32_t v)
+{
+    for (unsigned i = 0; i < m->nchans; i++)
+        uipc_store_relaxed(&m->chans[i].r.side[UIPC_CLIENT]->bell, v);
+    for (unsigned i = 0; i < m->nsrvs; i++)
+        uipc_store_relaxed(&m->srvs[i].r.side[UIPC_SERVER]->bell, v);
+}
+
+static void bell_disarm(uipc_module *m)
+{
+    uint64_t v;
+    bell_set(m, 0);
+    while (read(m->bell, &v, sizeof(v)) > 0)
+        ;
+}
+
+static bool fifos_pending(uipc_module *m)
+{
+    for (unsigned i = 0; i < m->nchans; i++) {
+        struct uipc_chan *ch = &m->chans[i];
+        if (!ch->broken && (uipc__fifo_peek(&ch->cmp) != 0 || ch->ready_head != ch->ready_tail))
+            return true;
+    }
+    for (unsigned i = 0; i < m->nsrvs; i++)
+        if (!m->srvs[i].broken && uipc__fifo_peek(&m->srvs[i].sub) != 0)
+            return true;
+    return false;
+}
+
+static void bell_arm(uipc_module *m)
+{
+    bell_set(m, 1);
+    uipc_fence(); /* armed before the re-check, as a sleeper (atomics.h) */
+    if (fifos_pending(m)) { /* something slipped in: make the fd readable ourselves */
+        uint64_t one = 1;
+        ssize_t r = write(m->bell, &one, sizeof(one));
+        (void)r;
+    }
+}
+
+int uipc_poll(uipc_module *m, int timeout_ms)
+{
+    struct uipc_waitset ws;
+    if (!m)
+        return -EINVAL;
+    pthread_mutex_lock(&m->lock);
+    if (m->fd_mode)
+        bell_disarm(m);
+    uipc__beat(m);
+    int n = uipc__progress(m, true);
+    if (n == 0 && timeout_ms != 0 && !atomic_load(&m->stop)) {
+        uint64_t deadline = poll_deadline(m, timeout_ms);
+        uipc__waitset_build(m, &ws);
+        pthread_mutex_unlock(&m->lock);
+        uipc__wait(m, &ws, deadline, true);
+        pthread_mutex_lock(&m->lock);
+        n = uipc__progress(m, true);
+    }
+    if (m->fd_mode)
+        bell_arm(m);
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+int uipc_run(uipc_module *m)
+{
+    if (!m)
+        return -EINVAL;
+    while (!atomic_load(&m->stop)) {
+        int r = uipc_poll(m, -1);
+        if (r < 0)
+            return r;
+    }
+    atomic_store(&m->stop, 0);
+    return 0;
+}
+
+int uipc_fd(uipc_module *m)
+{
+    if (!m)
+        return -EINVAL;
+    pthread_mutex_lock(&m->lock);
+    if (!m->fd_mode) {
+        m->fd_mode = true;
+        bell_arm(m);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return m->bell;
+}
+
+void uipc_stop(uipc_module *m)
+{
+    if (!m)
+        return;
+    atomic_store(&m->stop, 1);
+    uipc__kick(m);
+    /* Always: reading fd_mode here would race, and a spare count on the
+     * bell only costs the next uipc_poll one read. */
+    uint64_t one = 1;
+    ssize_t r = write(m->bell, &one, sizeof(one));
+    (void)r;
+}
+
+void uipc_set_spin(uipc_module *m, uint32_t spin_ns)
+{
+    if (m)
+        m->spin_ns = spin_ns;
+}
+
+void uipc_alive(uipc_module *m)
+{
+    if (m)
+        uipc__beat(m);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* Reclaiming a dead side's share of a channel. */
+#include "fifo.h"
+#include "internal.h"
+#include "reclaim.h"
+
+static void side_down(struct uipc_side *s)
+{
+    /* seq_cst, paired with the client's submit (chan.c): after this store,
+     * either the client sees the service down, or we see its slot below. */
+    atomic_store(&s->epoch, 0);
+    /* The dead process's "asleep" announcements died with it. */
+    atomic_store(&s->sleepers, 0);
+    atomic_store(&s->bell, 0);
+}
+
+int uipc__reclaim_server(struct uipc_region *r, int client_bell)
+{
+    struct uipc_fifo f;
+    int n = 0;
+
+    side_down(r->side[UIPC_SERVER]);
+    uipc__fifo_attach_producer(&f, r->fifo[UIPC_COMPLETE], r->fifo_size);
+    for (uint32_t i = 0; i < r->slots; i++) {
+        uint64_t w = atomic_load(&uipc_slot(r, i)->own);
+        uint32_t st = uipc_slot_word_state(w);
+        if (st != UIPC_SLOT_SUBMITTED && st != UIPC_SLOT_SERVING && st != UIPC_SLOT_DONE)
+            continue;
+        if (uipc__fifo_push(&f, i, uipc_slot_word_gen(w), UIPC_TAG_PEER_DIED) < 0) {
+            n = -UIPC_EPROTO;
+            break;
+        }
+        n++;
+    }
+    uipc__fifo_publish_tail(&f);
+    uipc__notify(r->side[UIPC_CLIENT], client_bell);
+    return n;
+}
+
+void uipc__reclaim_client(struct uipc_region *r)
+{
+    side_down(r->side[UIPC_CLIENT]);
+}
+
+void uipc__region_set_epoch(struct uipc_region *r, enum uipc_role role, uint32_t epoch)
+{
+    atomic_store(&r->side[role]->epoch, epoch);
+}

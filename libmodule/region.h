@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/* Layout of a channel's shared-memory region, and the private view of it.
+ * Nothing in a region is a pointer: offsets and indices only. */
+#ifndef UIPC_REGION_H
+#define UIPC_REGION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atomics.h"
+
+#define UIPC_REGION_MAGIC   0x43504955u /* "UIPC" */
+#define UIPC_REGION_VERSION 1
+#define UIPC_LINE           128 /* a cache line pair: Intel's adjacent-line prefetcher */
+#define UIPC_SERVICE_MAX    64
+#define UIPC_MAX_SLOTS      65536u
+#define UIPC_MIN_SLOT_SIZE  16u
+#define UIPC_MAX_SLOT_SIZE  (16u << 20)
+#define UIPC_MAX_REGION     (1ull << 30)
+#define UIPC_DEFAULT_SLOTS  64u
+#define UIPC_DEFAULT_SLOT_SIZE 4096u
+
+/* Immutable after creation; each side copies it once at attach. */
+struct uipc_region_hdr {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t hdr_size;
+    uint32_t slot_count;
+    uint32_t slot_size;   /* payload bytes per slot */
+    uint32_t slot_stride; /* bytes from one slot header to the next */
+    uint32_t fifo_size;   /* entries per FIFO: power of two >= 2 * slot_count */
+    uint64_t size;        /* whole region */
+    uint64_t side_off[2]; /* struct uipc_side, one per role */
+    uint64_t fifo_off[2]; /* struct uipc_fifo_shared, submit then completion */
+    uint64_t slots_off;
+    char     service[UIPC_SERVICE_MAX];
+};
+
+enum uipc_role { UIPC_SERVER = 0, UIPC_CLIENT = 1 };
+enum uipc_fifo_id { UIPC_SUBMIT = 0, UIPC_COMPLETE = 1 };
+
+/* Per side, on a line of its own: written by that side (or the reclaim)
+ * and read by its peer to decide whether to wake it. */
+struct uipc_side {
+    _Atomic uint32_t epoch;    /* incarnation attached to this side; 0: down */
+    _Atomic uint32_t wake;     /* futex word: bumped by the peer to wake us */
+    _Atomic uint32_t sleepers; /* threads of this side asleep on `wake` */
+    _Atomic uint32_t bell;     /* 1: asleep in a poll loop; write our eventfd */
+    _Atomic uint64_t beat_ms;  /* last sign of life, CLOCK_MONOTONIC ms */
+    _Atomic uint64_t violations; /* protocol violations this side saw */
+};
+
+/* One FIFO entry.  `seq` is position + 1, stored last with release: the
+ * consumer polls the entry itself instead of a separate producer index. */
+struct uipc_fifo_entry {
+    _Atomic uint32_t seq;
+    uint32_t slot;
+    uint32_t gen;
+    uint32_t tag; /* submit: server epoch seen; complete: UIPC_TAG_* flags */
+};
+#define UIPC_TAG_PEER_DIED 1u /* written by the reclaim: the server died */
+
+struct uipc_fifo_shared {
+    _Alignas(UIPC_LINE) _Atomic uint32_t tail; /* producer's, published per batch */
+    _Alignas(UIPC_LINE) _Atomic uint32_t head; /* consumer's, published per batch */
+    _Alignas(UIPC_LINE) struct uipc_fifo_entry ent[];
+};
+
+/* Slot ownership as one word, so a crash never leaves it half-written:
+ * generation in the high half, state in the low byte. */
+enum uipc_slot_state {
+    UIPC_SLOT_FREE = 0,      /* the client may take it */
+    UIPC_SLOT_SUBMITTED = 1, /* client filled it; in (or about to be in) the submit FIFO */
+    UIPC_SLOT_SERVING = 2,   /* server took it off the submit FIFO */
+    UIPC_SLOT_DONE = 3,      /* server wrote the reply; completion pushed or about to be */
+};
+static inline uint64_t uipc_slot_word(uint32_t gen, enum uipc_slot_state st)
+{
+    return (uint64_t)gen << 32 | (uint64_t)st;
+}
+static inline uint32_t uipc_slot_word_gen(uint64_t w) { return (uint32_t)(w >> 32); }
+static inline uint32_t uipc_slot_word_state(uint64_t w) { return (uint32_t)(w & 0xff); }
+
+/* Slot header: on the same line as the first payload bytes. */
+struct uipc_slot_hdr {
+    _Atomic uint64_t own;
+    uint32_t opcode;
+    int32_t  status;
+    uint32_t req_len;
+    uint32_t rep_len;
+    uint64_t reserved;
+};
+#define UIPC_SLOT_HDR 32u
+
+/* A process's private view: geometry copied once, pointers derived from it. */
+struct uipc_region {
+    unsigned char *base;
+    size_t size;
+    int fd;
+    uint32_t slots, slot_size, stride, fifo_size;
+    struct uipc_side *side[2];
+    struct uipc_fifo_shared *fifo[2];
+    unsigned char *slot_base;
+    char service[UIPC_SERVICE_MAX];
+};
+
+static inline struct uipc_slot_hdr *uipc_slot(const struct uipc_region *r, uint32_t i)
+{
+    return (struct uipc_slot_hdr *)(r->slot_base + (size_t)i * r->stride);
+}
+static inline unsigned char *uipc_slot_data(const struct uipc_region *r, uint32_t i)
+{
+    return (unsigned char *)uipc_slot(r, i) + UIPC_SLOT_HDR;
+}
+
+/* Fills *h with the layout for this geometry.  Pure.  -EINVAL if out of
+ * bounds (counts, sizes, name). */
+int uipc__region_layout(const char *service, uint32_t slots, uint32_t slot_size,
+                        struct uipc_region_hdr *h);
+/* Checks a header copied from a peer against the mapping's size.  Pure. */
+int uipc__region_check(const struct uipc_region_hdr *h, uint64_t size);
+/* Creates a sealed memfd region; *fd_out is O_CLOEXEC. */
+int uipc__region_create(const char *service, uint32_t slots, uint32_t slot_size, int *fd_out);
+/* Maps and validates a region fd (seals, size, header).  Takes no ownership
+ * of fd; r->fd is a copy of it for reference. */
+int uipc__region_map(int fd, struct uipc_region *r);
+void uipc__region_unmap(struct uipc_region *r);
+
+#endif

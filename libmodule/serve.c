@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* The server end of a channel: taking commands off the submit FIFO,
+ * running the handler, answering through the completion FIFO. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_bell)
+{
+    memset(s, 0, sizeof(*s));
+    s->m = m;
+    s->peer_bell = peer_bell;
+    int err = uipc__region_map(region_fd, &s->r);
+    if (err < 0)
+        return err;
+    s->epoch = uipc_load_acquire(&s->r.side[UIPC_SERVER]->epoch);
+    s->reqs = calloc(s->r.slots, sizeof(*s->reqs));
+    if (s->epoch == 0 || !s->reqs) {
+        uipc__srv_fini(s);
+        return s->epoch == 0 ? -ESTALE : -ENOMEM;
+    }
+    uipc__fifo_attach_consumer(&s->sub, s->r.fifo[UIPC_SUBMIT], s->r.fifo_size);
+    uipc__fifo_attach_producer(&s->cmp, s->r.fifo[UIPC_COMPLETE], s->r.fifo_size);
+    return 0;
+}
+
+void uipc__srv_fini(struct uipc_srv *s)
+{
+    uipc__region_unmap(&s->r);
+    free(s->reqs);
+    s->reqs = NULL;
+}
+
+/* The client broke the protocol.  We stop serving it; what it does to its
+ * own region can no longer reach us.  Deferred requests complete as no-ops. */
+static void srv_break(struct uipc_srv *s)
+{
+    if (s->broken)
+        return;
+    s->broken = true;
+    atomic_fetch_add(&s->r.side[UIPC_SERVER]->violations, 1);
+}
+
+static int clamp_status(int status)
+{
+    return uipc_is_transport_error(status) ? -UIPC_EBADSTATUS : status;
+}
+
+static void answer(struct uipc_req *req, int status)
+{
+    struct uipc_srv *s = req->s;
+    struct uipc_slot_hdr *h = uipc_slot(&s->r, req->slot);
+
+    req->busy = false;
+    if (s->broken)
+        return;
+    h->status = status;
+    h->rep_len = req->rep_len;
+    uipc_store_release(&h->own, uipc_slot_word(req->gen, UIPC_SLOT_DONE));
+    if (uipc__fifo_push(&s->cmp, req->slot, req->gen, 0) < 0) {
+        srv_break(s);
+        return;
+    }
+    uipc__fifo_publish_tail(&s->cmp);
+    uipc__notify(s->r.side[UIPC_CLIENT], s->peer_bell);
+}
+
+/* Takes slot i off the FIFO for serving; false if the entry is a lie. */
+static bool take(struct uipc_srv *s, uint32_t i, uint32_t gen, struct uipc_req **out)
+{
+    struct uipc_slot_hdr *h = uipc_slot(&s->r, i);
+    uint64_t want = uipc_slot_word(gen, UIPC_SLOT_SUBMITTED);
+    /* The CAS proves the client really submitted this generation, and makes
+     * a second entry for the same slot fail instead of serving it twice. */
+    if (s->reqs[i].busy ||
+        !atomic_compare_exchange_strong(&h->own, &want, uipc_slot_word(gen, UIPC_SLOT_SERVING)))
+        return false;
+    uint32_t len = h->req_len; /* read once: the client may rewrite it */
+    if (len > s->r.slot_size)
+        return false;
+    struct uipc_req *req = &s->reqs[i];
+    *req = (struct uipc_req){ .s = s, .slot = i, .gen = gen, .opcode = h->opcode,
+                              .req_len = len, .busy = true };
+    *out = req;
+    return true;
+}
+
+int uipc__srv_process(struct uipc_srv *s)
+{
+    uint32_t i, gen, tag;
+    int n = 0, r;
+
+    if (s->broken || !s->fn)
+        return 0;
+    while ((r = uipc__fifo_pop(&s->sub, &i, &gen, &tag)) > 0) {
+        struct uipc_req *req;
+        if (tag != s->epoch) {
+            /* Sent to our previous incarnation: its caller already got
+             * -UIPC_EPEERDIED from the reclaim; running it now would
+             * execute a command its caller was told had failed. */
+            s->stale++;
+            continue;
+        }
+        if (i >= s->r.slots || !take(s, i, gen, &req)) {
+            r = -UIPC_EPROTO;
+            break;
+        }
+        /* Published before the handler runs: a handler that makes a call
+         * may come back here, and the supervisor reads progress from it. */
+        uipc__fifo_publish_head(&s->sub);
+        int status = s->fn(req, s->ctx);
+        if (!req->deferred && req->busy)
+            answer(req, clamp_status(status));
+        s->served++;
+        n++;
+        if (s->broken)
+            return n;
+    }
+    if (r < 0)
+        srv_break(s);
+    return n;
+}
+
+uint32_t uipc_req_opcode(const uipc_req *req)
+{
+    return req ? req->opcode : 0;
+}
+
+const void *uipc_req_data(const uipc_req *req, size_t *len)
+{
+    if (!req)
+        return NULL;
+    if (len)
+        *len = req->req_len;
+    return uipc_slot_data(&req->s->r, req->slot);
+}
+
+void *uipc_req_reply_buf(uipc_req *req, size_t *cap)
+{
+    if (!req)
+        return NULL;
+    if (cap)
+        *cap = req->s->r.slot_size;
+    return uipc_slot_data(&req->s->r, req->slot);
+}
+
+int uipc_req_reply(uipc_req *req, size_t len)
+{
+    if (!req || !req->busy)
+        return -EINVAL;
+    if (len > req->s->r.slot_size)
+        return -UIPC_ETOOBIG;
+    req->rep_len = (uint32_t)len;
+    return 0;
+}
+
+int uipc_req_defer(uipc_req *req)
+{
+    if (!req || !req->busy)
+        return -EINVAL;
+    req->deferred = true;
+    return 0;
+}
+
+int uipc_req_complete(uipc_req *req, int status)
+{
+    if (!req)
+        return -EINVAL;
+    uipc_module *m = req->s->m;
+    pthread_mutex_lock(&m->lock);
+    int r = -EINVAL;
+    if (req->busy) {
+        answer(req, clamp_status(status));
+        r = 0;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}

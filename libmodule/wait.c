@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* Adaptive waiting: spin on the FIFO entries, then sleep on the futex words
+ * of every channel at once (futex_waitv), waking peers only when asleep. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+uint64_t uipc__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void futex_wake_all(_Atomic uint32_t *word, bool shared)
+{
+    /* Shared mappings need the non-private operation: a private futex is
+     * keyed by address space and never wakes the other process. */
+    syscall(SYS_futex, word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void uipc__notify(struct uipc_side *peer, int peer_bell)
+{
+    /* Our entry is published; the fence orders that store before the load
+     * of the peer's flags (Dekker, see atomics.h).  Only the sleeper clears
+     * its own flags: a waker that cleared them could eat the sleeper's next
+     * announcement and leave it asleep forever. */
+    uipc_fence();
+    if (uipc_load_relaxed(&peer->sleepers) != 0) {
+        atomic_fetch_add_explicit(&peer->wake, 1, memory_order_relaxed);
+        futex_wake_all(&peer->wake, true);
+    }
+    if (uipc_load_relaxed(&peer->bell) != 0 && peer_bell >= 0) {
+        uint64_t one = 1;
+        ssize_t r = write(peer_bell, &one, sizeof(one));
+        (void)r; /* EAGAIN: the counter is saturated, the peer is awake anyway */
+    }
+}
+
+void uipc__kick(uipc_module *m)
+{
+    atomic_fetch_add(&m->kick, 1);
+    if (atomic_load(&m->waiters) != 0)
+        futex_wake_all(&m->kick, false);
+}
+
+void uipc__beat(uipc_module *m)
+{
+    uint64_t ms = uipc__now_ns() / 1000000u;
+    for (unsigned i = 0; i < m->nchans; i++)
+        uipc_store_relaxed(&m->chans[i].r.side[UIPC_CLIENT]->beat_ms, ms);
+    for (unsigned i = 0; i < m->nsrvs; i++)
+        uipc_store_relaxed(&m->srvs[i].r.side[UIPC_SERVER]->beat_ms, ms);
+}
+
+static void ws_add(struct uipc_waitset *ws, struct uipc_fifo *in, struct uipc_side *mine)
+{
+    ws->seq[ws->n] = &in->sh->ent[in->pos & in->mask].seq;
+    ws->seq0[ws->n] = uipc_load_acquire(ws->seq[ws->n]);
+    ws->side[ws->n] = mine;
+    ws->n++;
+}
+
+void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws)
+{
+    ws->n = 0;
+    ws->kick0 = atomic_load(&m->kick);
+    for (unsigned i = 0; i < m->nchans; i++)
+        if (!m->chans[i].broken)
+            ws_add(ws, &m->chans[i].cmp, m->chans[i].r.side[UIPC_CLIENT]);
+    for (unsigned i = 0; i < m->nsrvs; i++)
+        if (!m->srvs[i].broken)
+            ws_add(ws, &m->srvs[i].sub, m->srvs[i].r.side[UIPC_SERVER]);
+}
+
+static bool ws_ready(uipc_module *m, const struct uipc_waitset *ws)
+{
+    if (atomic_load_explicit(&m->kick, memory_order_acquire) != ws->kick0)
+        return true;
+    for (unsigned i = 0; i < ws->n; i++)
+        if (uipc_load_acquire(ws->seq[i]) != ws->seq0[i])
+            return true;
+    return false;
+}
+
+static bool spin(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline_ns)
+{
+    uint64_t end = uipc__now_ns() + m->spin_ns;
+    if (deadline_ns && deadline_ns < end)
+        end = deadline_ns;
+    for (;;) {
+        /* The clock is read once per 64 polls: on a VM without a stable TSC
+         * every read is a system call. */
+        for (int i = 0; i < 64; i++) {
+            if (ws_ready(m, ws))
+                return true;
+            uipc_cpu_relax();
+        }
+        if (uipc__now_ns() >= end)
+            return false;
+    }
+}
+
+static void sleep_on(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline_ns)
+{
+    struct futex_waitv w[UIPC_MAX_CHANNELS + 1];
+    unsigned n = 0;
+
+    w[n++] = (struct futex_waitv){ .uaddr = (uintptr_t)&m->kick, .val = ws->kick0,
+                                   .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG };
+    for (unsigned i = 0; i < ws->n; i++) {
+        w[n++] = (struct futex_waitv){ .uaddr = (uintptr_t)&ws->side[i]->wake,
+                                       .val = uipc_load_acquire(&ws->side[i]->wake),
+                                       .flags = FUTEX_32 };
+        atomic_fetch_add(&ws->side[i]->sleepers, 1);
+    }
+    atomic_fetch_add(&m->waiters, 1);
+    uipc_fence(); /* "asleep" stores before the re-check loads (atomics.h) */
+
+    if (!ws_ready(m, ws)) {
+        struct timespec ts, *tp = NULL;
+        if (deadline_ns) {
+            ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
+            ts.tv_nsec = (long)(deadline_ns % 1000000000u);
+            tp = &ts;
+        }
+        /* EAGAIN (a word moved), ETIMEDOUT and EINTR all mean: look again. */
+        syscall(SYS_futex_waitv, w, n, 0, tp, CLOCK_MONOTONIC);
+    }
+
+    atomic_fetch_sub(&m->waiters, 1);
+    for (unsigned i = 0; i < ws->n; i++)
+        atomic_fetch_sub(&ws->side[i]->sleepers, 1);
+}
+
+void uipc__wait(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline_ns, bool do_spin)
+{
+    if (deadline_ns && uipc__now_ns() >= deadline_ns)
+        return;
+    if (do_spin && m->spin_ns && spin(m, ws, deadline_ns))
+        return;
+    sleep_on(m, ws, deadline_ns);
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* The misbehaving-on-demand echo service used by the process tests. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bed.h"
+#include "testmod.h"
+
+static uipc_module *echo_m;
+static uipc_req *deferred[256];
+static unsigned ndeferred;
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    uipc_stop(echo_m);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+}
+
+static int echo_back(uipc_req *req)
+{
+    size_t len, cap;
+    const void *in = uipc_req_data(req, &len);
+    void *out = uipc_req_reply_buf(req, &cap);
+    memmove(out, in, len); /* the reply buffer is the request's slot */
+    uipc_req_reply(req, len);
+    return (int)len;
+}
+
+static int call_back(uipc_req *req)
+{
+    uipc_chan *ch;
+    struct testmod_msg msg = { .len = 16 };
+    testmod_pattern(msg.buf, msg.len, 7);
+    if (uipc_connect(echo_m, "back", &ch) < 0)
+        return -ENOENT;
+    struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply, .opcode = OP_ECHO, .arg = &msg };
+    int st = uipc_call(ch, &c);
+    if (st != 16 || memcmp(msg.out, msg.buf, 16) != 0)
+        return -EIO;
+    return echo_back(req);
+}
+
+static int echo_handler(uipc_req *req, void *ctx)
+{
+    (void)ctx;
+    size_t len;
+    const unsigned char *in = uipc_req_data(req, &len);
+    unsigned v = 0;
+    if (len >= sizeof(v))
+        memcpy(&v, in, sizeof(v));
+
+    switch (uipc_req_opcode(req)) {
+    case OP_ECHO: return echo_back(req);
+    case OP_STATUS: return (int)v;
+    case OP_DEFER:
+        if (ndeferred == 256)
+            return -ENOSPC;
+        uipc_req_defer(req);
+        deferred[ndeferred++] = req;
+        return 0;
+    case OP_SLEEP: sleep_ms(v); return echo_back(req);
+    case OP_EXIT: _exit(3);
+    case OP_CALLBACK: return call_back(req);
+    case OP_BIGREPLY: {
+        size_t cap;
+        uipc_req_reply_buf(req, &cap);
+        return uipc_req_reply(req, cap + 1) == -UIPC_ETOOBIG ? 1 : -EIO;
+    }
+    case OP_SPIN: for (;;) pause();
+    default: return -ENOSYS;
+    }
+}
+
+int testmod_serve_echo(uipc_module *m, const char *name)
+{
+    if (!echo_m)
+        echo_m = m;
+    return uipc_serve(m, name, echo_handler, NULL);
+}
+
+int testmod_echo_main(void *arg)
+{
+    const char *const *names = arg;
+    echo_m = testmod_open();
+    signal(SIGTERM, on_term);
+    for (const char *const *n = names; n && *n; n++)
+        CHECK_EQ(uipc_serve(echo_m, *n, echo_handler, NULL), 0);
+    if (!names)
+        CHECK_EQ(uipc_serve(echo_m, "echo", echo_handler, NULL), 0);
+    while (!stopping) {
+        CHECK(uipc_poll(echo_m, 5) >= 0);
+        /* Deferred requests are answered one loop turn later. */
+        while (ndeferred)
+            CHECK_EQ(uipc_req_complete(deferred[--ndeferred], 4242), 0);
+    }
+    uipc_module_close(echo_m);
+    return 0;
+}
+
+void testmod_pattern(unsigned char *p, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++)
+        p[i] = (unsigned char)(seed * 131u + i * 7u);
+}
+
+int testmod_fill(void *buf, size_t cap, size_t *len, void *arg)
+{
+    struct testmod_msg *msg = arg;
+    if (msg->len <= cap)
+        memcpy(buf, msg->buf, msg->len);
+    *len = msg->len; /* larger than cap: the library says -UIPC_ETOOBIG */
+    return 0;
+}
+
+void testmod_reply(int status, const void *data, size_t len, void *arg)
+{
+    struct testmod_msg *msg = arg;
+    msg->status = status;
+    msg->out_len = len;
+    if (len <= sizeof(msg->out))
+        memcpy(msg->out, data, len);
+}
+
+void testmod_complete(int status, void *arg)
+{
+    struct testmod_msg *msg = arg;
+    msg->status = status;
+    msg->completions++;
+}
+
+uipc_module *testmod_open(void)
+{
+    uipc_module *m;
+    int err = uipc_module_open(&m);
+    if (err < 0) {
+        fprintf(stderr, "uipc_module_open: %s\n", uipc_strerror(err));
+        exit(91);
+    }
+    return m;
+}
+
+int testmod_run_pair(int (*client)(void *), void *arg, unsigned slots, unsigned slot_size,
+                     int timeout_ms)
+{
+    struct uipc_bed *b;
+    int st = -1;
+    if (uipc__bed_new(&b) < 0)
+        return -ENOMEM;
+    int srv = uipc__bed_module(b, "echo-server", testmod_echo_main, NULL);
+    int cli = uipc__bed_module(b, "client", client, arg);
+    int r = uipc__bed_channel(b, cli, srv, "echo", slots, slot_size);
+    if (r >= 0)
+        r = uipc__bed_start_all(b);
+    if (r >= 0)
+        r = uipc__bed_wait(b, cli, timeout_ms, &st);
+    if (r >= 0) {
+        uipc__bed_kill(b, srv, SIGTERM);
+        int sst;
+        if (uipc__bed_wait(b, srv, timeout_ms, &sst) >= 0 && sst != 0)
+            fprintf(stderr, "echo server exited with status %#x\n", sst);
+    }
+    uipc__bed_free(b);
+    return r < 0 ? r : st;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* Modules and checks shared by the process tests: an echo service whose
+ * opcodes make it misbehave on demand, and CHECK for forked children. */
+#ifndef UIPC_TESTMOD_H
+#define UIPC_TESTMOD_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "uipc/module.h"
+
+/* In a module process: report the failed condition and exit non-zero; the
+ * test in the parent asserts on the exit status. */
+#define CHECK(c) do { if (!(c)) { \
+        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+        exit(90); } } while (0)
+#define CHECK_EQ(a, b) do { long long a_ = (long long)(a), b_ = (long long)(b); \
+        if (a_ != b_) { fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", \
+        __FILE__, __LINE__, #a, #b, a_, b_); exit(90); } } while (0)
+
+enum test_op {
+    OP_ECHO = 1,     /* reply = request; status = length */
+    OP_STATUS,       /* status = the int in the request */
+    OP_DEFER,        /* answered from the loop, after the handler returned */
+    OP_SLEEP,        /* sleeps the ms in the request, then echoes */
+    OP_EXIT,         /* _exit(3) inside the handler: a peer dying mid-call */
+    OP_CALLBACK,     /* calls service "back" synchronously, then echoes */
+    OP_BIGREPLY,     /* asks for a reply larger than the slot */
+    OP_SPIN,         /* never returns: a hung handler */
+};
+
+/* The echo module's body: serves every "echo*" service it provides (and
+ * the names given in arg, a NULL-terminated array, if any) until stopped
+ * by SIGTERM; exit 0. */
+int testmod_echo_main(void *arg);
+
+/* Serves `name` with the echo handler on m, from m's own loop. */
+int testmod_serve_echo(uipc_module *m, const char *name);
+
+/* fill/reply helpers: a buffer of len bytes, pattern from seed. */
+struct testmod_msg {
+    unsigned char buf[8192];
+    size_t len;
+    unsigned char out[8192];
+    size_t out_len;
+    int status;
+    int completions;
+};
+void testmod_pattern(unsigned char *p, size_t len, unsigned seed);
+int testmod_fill(void *buf, size_t cap, size_t *len, void *arg);
+void testmod_reply(int status, const void *data, size_t len, void *arg);
+void testmod_complete(int status, void *arg);
+/* Opens the module or exits 91. */
+uipc_module *testmod_open(void);
+
+#endif
+
+/* In the test process: runs `client` against an echo server over one
+ * channel "echo" (slots/slot_size 0: defaults), waits for the client to
+ * exit (at most timeout_ms), stops the server, and returns the client's
+ * waitpid() status, or -ETIMEDOUT (the client is then killed). */
+int testmod_run_pair(int (*client)(void *), void *arg, unsigned slots, unsigned slot_size,
+                     int timeout_ms);
