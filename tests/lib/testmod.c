@@ -52,15 +52,18 @@ static int call_back(uipc_req *req)
     return echo_back(req);
 }
 
+static int plain_ctx; /* services named plain*: echo only, never misbehave */
+
 static int echo_handler(uipc_req *req, void *ctx)
 {
-    (void)ctx;
     size_t len;
     const unsigned char *in = uipc_req_data(req, &len);
     unsigned v = 0;
     if (len >= sizeof(v))
         memcpy(&v, in, sizeof(v));
 
+    if (ctx == &plain_ctx)
+        return uipc_req_opcode(req) == OP_ECHO ? echo_back(req) : -ENOSYS;
     switch (uipc_req_opcode(req)) {
     case OP_ECHO: return echo_back(req);
     case OP_STATUS: return (int)v;
@@ -96,7 +99,8 @@ int testmod_echo_main(void *arg)
     echo_m = testmod_open();
     signal(SIGTERM, on_term);
     for (const char *const *n = names; n && *n; n++)
-        CHECK_EQ(uipc_serve(echo_m, *n, echo_handler, NULL), 0);
+        CHECK_EQ(uipc_serve(echo_m, *n, echo_handler,
+                            strncmp(*n, "plain", 5) == 0 ? &plain_ctx : NULL), 0);
     if (!names)
         CHECK_EQ(uipc_serve(echo_m, "echo", echo_handler, NULL), 0);
     while (!stopping) {
