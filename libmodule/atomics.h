@@ -27,7 +27,13 @@
 #define uipc_load_relaxed(p)     atomic_load_explicit((p), memory_order_relaxed)
 #define uipc_store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
 #define uipc_store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
-#define uipc_fence()             atomic_thread_fence(memory_order_seq_cst)
+/* A locked add to the stack is a full barrier on x86 and cheaper than
+ * mfence (Linux's smp_mb() does the same). */
+#if defined(__x86_64__)
+#define uipc_fence() __asm__ __volatile__("lock; addl $0,-8(%%rsp)" ::: "memory", "cc")
+#else
+#define uipc_fence() atomic_thread_fence(memory_order_seq_cst)
+#endif
 
 static inline void uipc_cpu_relax(void)
 {

@@ -190,6 +190,7 @@ static void finish_rec(struct uipc_chan *ch, uint32_t i)
 int uipc__chan_deliver(struct uipc_chan *ch)
 {
     int n = 0;
+    ch->m->delivering++;
     while (ch->ready_head != ch->ready_tail) {
         uint32_t i = ch->ready[ch->ready_head++ % ch->r.slots];
         struct uipc_callrec *rec = &ch->recs[i];
@@ -202,7 +203,20 @@ int uipc__chan_deliver(struct uipc_chan *ch)
         call.complete(status, call.arg);
         n++;
     }
+    if (--ch->m->delivering == 0)
+        uipc__flush_notifies(ch->m);
     return n;
+}
+
+void uipc__flush_notifies(uipc_module *m)
+{
+    for (unsigned i = 0; i < m->nchans; i++) {
+        struct uipc_chan *c = &m->chans[i];
+        if (c->notify_pending) {
+            c->notify_pending = false;
+            uipc__notify(c->r.side[UIPC_SERVER], c->peer_bell);
+        }
+    }
 }
 
 void uipc__chan_expire(struct uipc_chan *ch, uint64_t now)
@@ -283,7 +297,12 @@ static int issue(struct uipc_chan *ch, const struct uipc_call *call)
         ch->async_deadlines++;
     ch->st.issued++;
     ch->st.in_flight++;
-    uipc__notify(ch->r.side[UIPC_SERVER], ch->peer_bell);
+    /* Calls issued from complete callbacks are announced once, after the
+     * delivery batch (uipc__chan_deliver): one fence for many calls. */
+    if (ch->m->delivering)
+        ch->notify_pending = true;
+    else
+        uipc__notify(ch->r.side[UIPC_SERVER], ch->peer_bell);
     return (int)i;
 }
 

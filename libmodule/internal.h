@@ -45,6 +45,7 @@ struct uipc_chan {
     struct uipc_fifo cmp; /* consumer */
     int peer_bell;
     bool broken;
+    bool notify_pending; /* calls issued during delivery, peer not yet told */
     struct uipc_callrec *recs;
     uint32_t *free_stack, nfree;
     uint32_t *ready, ready_head, ready_tail; /* async completions to deliver */
@@ -59,6 +60,7 @@ struct uipc_srv {
     struct uipc_fifo cmp; /* producer */
     int peer_bell;
     bool broken;
+    bool notify_pending;  /* answers pushed in this batch, peer not yet told */
     uint32_t epoch;       /* ours, stamped by the supervisor */
     uipc_handler_fn fn;
     void *ctx;
@@ -96,6 +98,7 @@ struct uipc_module {
  * so the wait itself touches only shared atomics. */
 struct uipc_waitset {
     unsigned n;
+    bool pending; /* something had arrived already when it was built */
     uint32_t kick0;
     const _Atomic uint32_t *seq[UIPC_MAX_CHANNELS]; /* next entry of each incoming FIFO */
     uint32_t seq0[UIPC_MAX_CHANNELS];
@@ -120,6 +123,8 @@ int uipc__chan_reap(struct uipc_chan *ch);
 int uipc__chan_deliver(struct uipc_chan *ch);
 void uipc__chan_expire(struct uipc_chan *ch, uint64_t now);
 uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch);
+/* Tells every server the calls issued during a delivery batch. */
+void uipc__flush_notifies(uipc_module *m);
 
 /* serve.c (server ends) */
 int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_bell);

@@ -241,8 +241,9 @@ int uipc_poll(uipc_module *m, int timeout_ms)
     pthread_mutex_lock(&m->lock);
     if (m->fd_mode)
         bell_disarm(m);
-    uipc__beat(m);
     int n = uipc__progress(m, true);
+    if (n == 0)
+        uipc__beat(m); /* busy, the FIFO positions show we live; idle, this does */
     if (n == 0 && timeout_ms != 0 && !atomic_load(&m->stop)) {
         uint64_t deadline = poll_deadline(m, timeout_ms);
         uipc__waitset_build(m, &ws);

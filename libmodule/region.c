@@ -134,13 +134,14 @@ int uipc__region_map(int fd, struct uipc_region *r)
     struct stat st;
     struct uipc_region_hdr h;
 
-    if (fstat(fd, &st) < 0)
-        return -errno;
+    /* Seals first: the size read after them can no longer change. */
     int seals = fcntl(fd, F_GET_SEALS);
     if (seals < 0)
         return -errno;
     if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
         return -EPERM;
+    if (fstat(fd, &st) < 0)
+        return -errno;
     if (st.st_size < (off_t)sizeof(h) || (uint64_t)st.st_size > UIPC_MAX_REGION)
         return -EPROTO;
     if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))

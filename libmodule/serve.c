@@ -64,7 +64,17 @@ static void answer(struct uipc_req *req, int status)
         return;
     }
     uipc__fifo_publish_tail(&s->cmp);
-    uipc__notify(s->r.side[UIPC_CLIENT], s->peer_bell);
+    s->notify_pending = true;
+}
+
+/* Wakes the client once per batch: the fence in uipc__notify costs more
+ * than the answer itself, and a spinning client needs no wake-up at all. */
+static void srv_flush(struct uipc_srv *s)
+{
+    if (s->notify_pending) {
+        s->notify_pending = false;
+        uipc__notify(s->r.side[UIPC_CLIENT], s->peer_bell);
+    }
 }
 
 /* Takes slot i off the FIFO for serving; false if the entry is a lie. */
@@ -110,16 +120,24 @@ int uipc__srv_process(struct uipc_srv *s)
         /* Published before the handler runs: a handler that makes a call
          * may come back here, and the supervisor reads progress from it. */
         uipc__fifo_publish_head(&s->sub);
+        /* A client already asleep is woken before the next handler runs,
+         * however long that takes; the unfenced look may miss a sleeper
+         * that just lay down, which the fenced flush after the batch
+         * catches. */
+        struct uipc_side *peer = s->r.side[UIPC_CLIENT];
+        if (s->notify_pending && (uipc_load_relaxed(&peer->sleepers) || uipc_load_relaxed(&peer->bell)))
+            srv_flush(s);
         int status = s->fn(req, s->ctx);
         if (!req->deferred && req->busy)
             answer(req, clamp_status(status));
         s->served++;
         n++;
         if (s->broken)
-            return n;
+            break;
     }
     if (r < 0)
         srv_break(s);
+    srv_flush(s);
     return n;
 }
 
@@ -173,6 +191,7 @@ int uipc_req_complete(uipc_req *req, int status)
     int r = -EINVAL;
     if (req->busy) {
         answer(req, clamp_status(status));
+        srv_flush(req->s);
         r = 0;
     }
     pthread_mutex_unlock(&m->lock);

@@ -63,12 +63,17 @@ static void ws_add(struct uipc_waitset *ws, struct uipc_fifo *in, struct uipc_si
     ws->seq[ws->n] = &in->sh->ent[in->pos & in->mask].seq;
     ws->seq0[ws->n] = uipc_load_acquire(ws->seq[ws->n]);
     ws->side[ws->n] = mine;
+    /* Arrived since the last look (or corrupted): waiting for the stamp to
+     * change would wait for the entry after it, maybe forever. */
+    if (uipc__fifo_peek(in) != 0)
+        ws->pending = true;
     ws->n++;
 }
 
 void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws)
 {
     ws->n = 0;
+    ws->pending = false;
     ws->kick0 = atomic_load(&m->kick);
     for (unsigned i = 0; i < m->nchans; i++)
         if (!m->chans[i].broken)
@@ -80,6 +85,8 @@ void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws)
 
 static bool ws_ready(uipc_module *m, const struct uipc_waitset *ws)
 {
+    if (ws->pending)
+        return true;
     if (atomic_load_explicit(&m->kick, memory_order_acquire) != ws->kick0)
         return true;
     for (unsigned i = 0; i < ws->n; i++)
