@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -185,8 +186,11 @@ static _Noreturn void child(int side, pid_t parent, const struct bench_opts *o,
         rc = (side == SERVER ? p->server : p->client)(p->ctx, o, sh);
     if (side == CLIENT)
         atomic_store_explicit(&sh->client_done, 1, memory_order_release);
-    /* _exit: the parent's stdio buffers and atexit handlers are not ours. */
-    _exit(rc >= 0 ? 0 : -rc < 255 ? -rc : 255);
+    int code = rc >= 0 ? 0 : -rc < 255 ? -rc : 255;
+    if (p->exit_normally)
+        exit(code);  /* stdio was flushed before the fork: nothing doubles */
+    /* _exit: the parent's atexit handlers and destructors are not ours. */
+    _exit(code);
 }
 
 static pid_t spawn(int side, const struct bench_opts *o, struct bench_pair *p,
@@ -213,11 +217,12 @@ static int kill_all(const pid_t kid[SIDES])
     return rc;
 }
 
+/* A side killed by a signal broke the pair the way a dead peer does. */
 static int status_rc(int st)
 {
     if (WIFEXITED(st))
         return -WEXITSTATUS(st);
-    return -ECHILD;
+    return -EPIPE;
 }
 
 static void describe(struct bench_result *r, const char *who, int st)
@@ -281,6 +286,8 @@ static int run_children(const struct bench_opts *o, struct bench_pair *p,
 {
     pid_t kid[SIDES] = { 0, 0 };
 
+    if (p->exit_normally && fflush(NULL) == EOF)
+        return -errno;
     kid[SERVER] = spawn(SERVER, o, p, sh);
     if (kid[SERVER] < 0)
         return kid[SERVER];

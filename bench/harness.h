@@ -46,6 +46,9 @@ struct bench_pair {
     void *ctx;
     pid_t guard;  /* optional helper child (a broker): its death aborts the
                      run; reset to 0 if the run had to reap it */
+    int exit_normally;  /* children end with exit(), not _exit(), so that a
+                           C++ runtime's static destructors run (iceoryx
+                           deregisters from RouDi only there) */
 };
 
 /* Forks server then client, pins them, waits for both, fills *r.  Any

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "uipc/module.h"  /* uipc_strerror: names errno and uipc codes alike */
 
 struct transport {
     const char *name;
@@ -129,22 +130,44 @@ static int parse_cpus(const char *s, int *a, int *b)
     return 0;
 }
 
+static int allowed_cpus(cpu_set_t *set)
+{
+    return sched_getaffinity(0, sizeof *set, set) ? -errno : 0;
+}
+
 /* The first two CPUs this process may run on: 0,1 on most machines, but
  * still right inside a cpuset that excludes CPU 0. */
 static void default_cpus(struct bench_opts *o)
 {
+    int cpus[2], found = 0;
     cpu_set_t set;
-    int found = 0;
 
     o->cpu_client = o->cpu_server = -1;
-    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || sched_getaffinity(0, sizeof set, &set) != 0)
-        return;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || allowed_cpus(&set) != 0)
+        return;  /* no pinning: still a valid, if noisier, run */
     for (int cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++) {
         if (CPU_ISSET(cpu, &set))
-            *(found++ ? &o->cpu_server : &o->cpu_client) = cpu;
+            cpus[found++] = cpu;
     }
-    if (found < 2)
-        o->cpu_client = o->cpu_server = -1;
+    if (found == 2) {
+        o->cpu_client = cpus[0];
+        o->cpu_server = cpus[1];
+    }
+}
+
+/* Caught here, a bad --cpus is one clear message instead of every
+ * transport failing with EINVAL from sched_setaffinity. */
+static int check_cpus(const struct bench_opts *o)
+{
+    cpu_set_t set;
+    int rc = allowed_cpus(&set);
+
+    if (rc)
+        return rc;
+    if ((o->cpu_client >= 0 && !CPU_ISSET(o->cpu_client, &set)) ||
+        (o->cpu_server >= 0 && !CPU_ISSET(o->cpu_server, &set)))
+        return -EINVAL;
+    return 0;
 }
 
 static int apply_opt(int c, char *arg, struct cli *cl)
@@ -163,7 +186,11 @@ static int apply_opt(int c, char *arg, struct cli *cl)
         cl->o.depth = (unsigned)v;
         break;
     case 'o': rc = parse_only(arg, &cl->only); break;
-    case 'c': rc = parse_cpus(arg, &cl->o.cpu_client, &cl->o.cpu_server); break;
+    case 'c':
+        rc = parse_cpus(arg, &cl->o.cpu_client, &cl->o.cpu_server);
+        if (!rc)
+            rc = check_cpus(&cl->o);
+        break;
     case 'j': cl->json = 1; break;
     default: rc = -EINVAL;
     }
@@ -240,9 +267,9 @@ static const struct bench_result *usable(const struct outcome out[NTRANSPORTS],
 static void print_ratio(double num, double den)
 {
     if (den > 0.0)
-        printf("  %16.2fx", num / den);
+        printf("  %17.2fx", num / den);
     else
-        printf("  %17s", "-");
+        printf("  %18s", "-");
 }
 
 static void print_row(const struct outcome *x, const struct bench_result *raw)
@@ -251,7 +278,8 @@ static void print_row(const struct outcome *x, const struct bench_result *raw)
 
     printf("%-12s", r->transport);
     if (x->rc) {
-        printf("  error: %s%s%s\n", strerror(-x->rc), r->note[0] ? ": " : "", r->note);
+        printf("  error: %s%s%s%s\n", uipc_strerror(x->rc), r->note[0] ? " (" : "",
+               r->note, r->note[0] ? ")" : "");
         return;
     }
     if (r->skipped) {
@@ -290,7 +318,7 @@ static void print_table(const struct cli *cl, const struct outcome out[NTRANSPOR
            "%zu-byte messages, cpus %d,%d\n\n",
            cl->o.iters, cl->o.warmup, cl->o.async_calls, cl->o.depth,
            cl->o.msg_size, cl->o.cpu_client, cl->o.cpu_server);
-    printf("%-12s  %10s  %10s  %10s  %12s  %17s  %17s\n", "transport", "median ns",
+    printf("%-12s  %10s  %10s  %10s  %12s  %18s  %18s\n", "transport", "median ns",
            "p99 ns", "p99.9 ns", "calls/s", "median/raw-ring", "calls/s / raw-ring");
     for (size_t i = 0; i < NTRANSPORTS; i++) {
         if (out[i].ran)
@@ -327,17 +355,19 @@ static void json_row(const struct outcome *x)
 
     printf("{\"transport\": ");
     json_string(r->transport);
-    if (x->rc || r->skipped) {
-        printf(x->rc ? ", \"error\": " : ", \"skipped\": true, \"note\": ");
-        json_string(x->rc ? strerror(-x->rc) : r->note);
-        if (x->rc && r->note[0]) {
-            printf(", \"note\": ");
-            json_string(r->note);
-        }
+    if (x->rc) {
+        printf(", \"error\": ");
+        json_string(uipc_strerror(x->rc));
+    } else if (r->skipped) {
+        printf(", \"skipped\": true");
     } else {
         printf(", \"median_ns\": %.0f, \"p99_ns\": %.0f, \"p999_ns\": %.0f, "
                "\"calls_per_s\": %.0f", r->median_ns, r->p99_ns, r->p999_ns,
                r->calls_per_s);
+    }
+    if (r->note[0]) {
+        printf(", \"note\": ");
+        json_string(r->note);
     }
     printf("}");
 }

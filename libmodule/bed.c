@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The test bed: real processes, real regions, real reclaim. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ struct bed_mod {
     char name[64];
     uipc_bed_main_fn fn;
     void *arg;
+    char *const *argv; /* a program, instead of fn */
     int bell;
     pid_t pid;   /* 0: not running */
     int pidfd;
@@ -82,6 +84,14 @@ int uipc__bed_module(struct uipc_bed *b, const char *name, uipc_bed_main_fn fn, 
     if (m->bell < 0)
         return -errno;
     return b->nmod++;
+}
+
+int uipc__bed_module_exec(struct uipc_bed *b, const char *name, char *const argv[])
+{
+    int id = uipc__bed_module(b, name, NULL, NULL);
+    if (id >= 0)
+        b->mod[id].argv = argv;
+    return id;
 }
 
 int uipc__bed_channel(struct uipc_bed *b, int client, int server, const char *service,
@@ -153,6 +163,28 @@ static void child_setup(struct uipc_bed *b, int mod)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* The fds a program inherits across exec: ours are all O_CLOEXEC. */
+static void keep_across_exec(const struct uipc_bed *b, int mod)
+{
+    for (int i = 0; i < b->nchan; i++)
+        if (fd_is_mine(b, mod, b->chan[i].fd))
+            fcntl(b->chan[i].fd, F_SETFD, 0);
+    for (int i = 0; i < b->nmod; i++)
+        if (fd_is_mine(b, mod, b->mod[i].bell))
+            fcntl(b->mod[i].bell, F_SETFD, 0);
+}
+
+static int child_run(struct uipc_bed *b, int mod)
+{
+    child_setup(b, mod);
+    if (!b->mod[mod].argv)
+        return b->mod[mod].fn(b->mod[mod].arg);
+    keep_across_exec(b, mod);
+    execv(b->mod[mod].argv[0], b->mod[mod].argv);
+    fprintf(stderr, "uipc bed: exec %s: %s\n", b->mod[mod].argv[0], strerror(errno));
+    return 127;
+}
+
 static void stamp_epochs(struct uipc_bed *b, int mod)
 {
     uint32_t epoch = ++b->next_epoch;
@@ -174,8 +206,7 @@ int uipc__bed_start(struct uipc_bed *b, int mod)
     if (pid < 0)
         return -errno;
     if (pid == 0) {
-        child_setup(b, mod);
-        int code = b->mod[mod].fn(b->mod[mod].arg);
+        int code = child_run(b, mod);
         fflush(NULL);
         _exit(code);
     }

@@ -23,6 +23,10 @@ int  uipc__bed_new(struct uipc_bed **out);
 void uipc__bed_free(struct uipc_bed *b);
 /* Returns the module's id (>= 0). */
 int  uipc__bed_module(struct uipc_bed *b, const char *name, uipc_bed_main_fn fn, void *arg);
+/* A module that is a program: argv[0] is exec'd in the child with the
+ * manifest in its environment and its fds inherited.  argv must stay valid
+ * while the bed lives. */
+int  uipc__bed_module_exec(struct uipc_bed *b, const char *name, char *const argv[]);
 /* A channel from module `client` to `service` served by module `server`.
  * slots/slot_size 0: defaults.  Returns the channel's id (>= 0). */
 int  uipc__bed_channel(struct uipc_bed *b, int client, int server, const char *service,

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The quick start, on a fresh Debian 12 machine as root:
+#   scripts/dev.sh run    install what is missing, build, run the example
+#   scripts/dev.sh test   install what is missing, build, run the whole suite
+#                         (plain -Werror build, ASan+UBSan, TSan, out-of-tree module)
+#   scripts/dev.sh bench  install what is missing (iceoryx too), build, run uipc-bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DEPS=(meson ninja-build pkg-config gcc libc6-dev libcmocka-dev)
+BENCH_DEPS=(iceoryx libiceoryx-binding-c-dev)
+
+install_missing() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "==> installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -q
+    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() { # dir, meson options...
+    local dir=$1; shift
+    if [ -d "$dir" ]; then meson setup --reconfigure "$dir" "$@" >/dev/null
+    else meson setup "$dir" "$@" >/dev/null; fi
+    ninja -C "$dir"
+}
+
+run_example() {
+    build build -Dwerror=true
+    echo "==> two modules, one channel: echo-client calls echo-server"
+    build/examples/uipc-launch server=build/examples/echo-server \
+        client=build/examples/echo-client -c client:echo:server -w client
+}
+
+# A module built outside the tree, the way its author would, with the
+# uninstalled pkg-config file of the build directory.
+out_of_tree() {
+    local tmp
+    tmp=$(mktemp -d)
+    cp examples/echo-client.c "$tmp/mymod.c"
+    PKG_CONFIG_PATH="$PWD/build/meson-uninstalled" \
+        sh -c "cc -std=c17 -Wall -Wextra -Werror -o '$tmp/mymod' '$tmp/mymod.c' \$(pkg-config --cflags --libs uipc-module)"
+    LD_LIBRARY_PATH="$PWD/build/libmodule" build/examples/uipc-launch \
+        server=build/examples/echo-server client="$tmp/mymod" -c client:echo:server -w client \
+        | grep -q 'reply "hello, synchronously"'
+    rm -rf "$tmp"
+    echo "out-of-tree module: built with pkg-config and ran: ok"
+}
+
+run_tests() {
+    build build -Dwerror=true
+    meson test -C build --print-errorlogs --num-processes 2
+    out_of_tree
+    echo "==> ASan+UBSan"
+    build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+        meson test -C build-asan --print-errorlogs --num-processes 2
+    echo "==> TSan"
+    build build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
+    TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs --num-processes 2
+}
+
+case "${1:-}" in
+run)   install_missing "${BUILD_DEPS[@]}"; run_example ;;
+test)  install_missing "${BUILD_DEPS[@]}"; run_tests ;;
+bench) install_missing "${BUILD_DEPS[@]}" "${BENCH_DEPS[@]}"; build build -Dwerror=true
+       shift; build/bench/uipc-bench "$@" ;;
+*)     echo "usage: $0 run|test|bench [uipc-bench options]" >&2; exit 2 ;;
+esac
