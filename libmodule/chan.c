@@ -91,7 +91,10 @@ static void complete_rec(struct uipc_chan *ch, uint32_t i, int status, uint32_t 
     count_completion(ch, status);
     if (rec->sync) {
         atomic_store_explicit(&rec->done, 1, memory_order_release);
-        uipc__kick(ch->m); /* its caller may sleep on another thread */
+        /* Its caller may sleep on another thread.  One that spins, or has
+         * yet to sleep, sees the completion entry arrive by itself. */
+        if (atomic_load_explicit(&ch->m->waiters, memory_order_relaxed))
+            uipc__kick(ch->m);
         return;
     }
     if (rec->deadline_ns)

@@ -92,6 +92,7 @@ struct uipc_module {
     _Atomic int stop;
     _Atomic unsigned waiters;
     unsigned delivering;  /* depth of async deliveries on the stack */
+    uint64_t last_beat_ms;
 };
 
 /* wait.c: what a waiting thread watches, snapshotted under the module lock

@@ -52,7 +52,7 @@ int uipc__region_layout(const char *service, uint32_t slots, uint32_t slot_size,
     h->fifo_size = fifo_size_for(slots);
 
     uint64_t off = align_up(sizeof(*h), UIPC_LINE);
-    for (int s = 0; s < 2; s++, off += UIPC_LINE)
+    for (int s = 0; s < 2; s++, off += sizeof(struct uipc_side))
         h->side_off[s] = off;
     for (int f = 0; f < 2; f++) {
         h->fifo_off[f] = off;

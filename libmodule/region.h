@@ -40,14 +40,16 @@ struct uipc_region_hdr {
 enum uipc_role { UIPC_SERVER = 0, UIPC_CLIENT = 1 };
 enum uipc_fifo_id { UIPC_SUBMIT = 0, UIPC_COMPLETE = 1 };
 
-/* Per side, on a line of its own: written by that side (or the reclaim)
- * and read by its peer to decide whether to wake it. */
+/* Per side.  The first line is read by the peer on every call (is the
+ * service up? does it sleep?) and written by this side only when it goes
+ * to sleep; what this side writes often lives on the second line, so the
+ * peer's copy of the first stays valid. */
 struct uipc_side {
-    _Atomic uint32_t epoch;    /* incarnation attached to this side; 0: down */
+    _Alignas(UIPC_LINE) _Atomic uint32_t epoch; /* incarnation on this side; 0: down */
     _Atomic uint32_t wake;     /* futex word: bumped by the peer to wake us */
     _Atomic uint32_t sleepers; /* threads of this side asleep on `wake` */
     _Atomic uint32_t bell;     /* 1: asleep in a poll loop; write our eventfd */
-    _Atomic uint64_t beat_ms;  /* last sign of life, CLOCK_MONOTONIC ms */
+    _Alignas(UIPC_LINE) _Atomic uint64_t beat_ms; /* last sign of life, CLOCK_MONOTONIC ms */
     _Atomic uint64_t violations; /* protocol violations this side saw */
 };
 

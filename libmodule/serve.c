@@ -81,12 +81,13 @@ static void srv_flush(struct uipc_srv *s)
 static bool take(struct uipc_srv *s, uint32_t i, uint32_t gen, struct uipc_req **out)
 {
     struct uipc_slot_hdr *h = uipc_slot(&s->r, i);
-    uint64_t want = uipc_slot_word(gen, UIPC_SLOT_SUBMITTED);
-    /* The CAS proves the client really submitted this generation, and makes
-     * a second entry for the same slot fail instead of serving it twice. */
-    if (s->reqs[i].busy ||
-        !atomic_compare_exchange_strong(&h->own, &want, uipc_slot_word(gen, UIPC_SLOT_SERVING)))
+    /* The word proves the client really submitted this generation; our own
+     * busy flag makes a second entry for a slot in service fail instead of
+     * serving it twice.  A plain store, not a CAS: only a lying client
+     * could change the word in between, and it would only fool itself. */
+    if (s->reqs[i].busy || uipc_load_acquire(&h->own) != uipc_slot_word(gen, UIPC_SLOT_SUBMITTED))
         return false;
+    uipc_store_relaxed(&h->own, uipc_slot_word(gen, UIPC_SLOT_SERVING));
     uint32_t len = h->req_len; /* read once: the client may rewrite it */
     if (len > s->r.slot_size)
         return false;

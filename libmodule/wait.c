@@ -52,6 +52,9 @@ void uipc__kick(uipc_module *m)
 void uipc__beat(uipc_module *m)
 {
     uint64_t ms = uipc__now_ns() / 1000000u;
+    if (ms == m->last_beat_ms)
+        return; /* a store per millisecond at most: the line is shared */
+    m->last_beat_ms = ms;
     for (unsigned i = 0; i < m->nchans; i++)
         uipc_store_relaxed(&m->chans[i].r.side[UIPC_CLIENT]->beat_ms, ms);
     for (unsigned i = 0; i < m->nsrvs; i++)
