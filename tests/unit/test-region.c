@@ -104,14 +104,16 @@ static void check_layout(const char *service, uint32_t slots, uint32_t slot_size
     assert_int_equal(h.fifo_off[1] % UIPC_LINE, 0);
     assert_int_equal(h.slots_off % UIPC_LINE, 0);
 
-    /* Each side on a line of its own. */
-    assert_true(sizeof(struct uipc_side) <= UIPC_LINE);
+    /* Each side on lines of its own: what the peer reads per call, then
+     * what the side writes often. */
+    assert_int_equal(sizeof(struct uipc_side), 2 * UIPC_LINE);
+    assert_int_equal(offsetof(struct uipc_side, beat_ms), UIPC_LINE);
     uint64_t fifo_len = sizeof(struct uipc_fifo_shared) +
                         (uint64_t)h.fifo_size * sizeof(struct uipc_fifo_entry);
     const struct range rg[] = {
         { 0, sizeof(h) },
-        { h.side_off[0], UIPC_LINE },
-        { h.side_off[1], UIPC_LINE },
+        { h.side_off[0], sizeof(struct uipc_side) },
+        { h.side_off[1], sizeof(struct uipc_side) },
         { h.fifo_off[0], fifo_len },
         { h.fifo_off[1], fifo_len },
         { h.slots_off, (uint64_t)slots * h.slot_stride },
