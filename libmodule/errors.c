@@ -14,7 +14,6 @@ const char *uipc_strerror(int err)
     case UIPC_ETOOBIG: return "command or reply larger than a slot";
     case UIPC_EPROTO: return "peer broke the channel protocol";
     case UIPC_EBADSTATUS: return "handler returned a reserved status";
-    case UIPC_ESTOPPED: return "module is stopping";
     default: break;
     }
     if (err < 0 && err > -UIPC_ERANGE_MIN)

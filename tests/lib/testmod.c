@@ -21,7 +21,7 @@ static void on_term(int sig)
     uipc_stop(echo_m);
 }
 
-static void sleep_ms(unsigned ms)
+void testmod_sleep_ms(unsigned ms)
 {
     struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) < 0)
@@ -73,7 +73,7 @@ static int echo_handler(uipc_req *req, void *ctx)
         uipc_req_defer(req);
         deferred[ndeferred++] = req;
         return 0;
-    case OP_SLEEP: sleep_ms(v); return echo_back(req);
+    case OP_SLEEP: testmod_sleep_ms(v); return echo_back(req);
     case OP_EXIT: _exit(3);
     case OP_CALLBACK: return call_back(req);
     case OP_BIGREPLY: {
@@ -177,4 +177,27 @@ int testmod_run_pair(int (*client)(void *), void *arg, unsigned slots, unsigned 
     }
     uipc__bed_free(b);
     return r < 0 ? r : st;
+}
+
+void testmod_echo_loop(uipc_chan *ch, unsigned n, size_t len, unsigned pause_ms)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct testmod_msg e = { .len = len };
+        testmod_pattern(e.buf, len, i);
+        struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply, .opcode = OP_ECHO, .arg = &e };
+        CHECK_EQ(uipc_call(ch, &c), (int)len);
+        CHECK(memcmp(e.out, e.buf, len) == 0);
+        if (pause_ms && i % 500 == 0)
+            testmod_sleep_ms(pause_ms);
+    }
+}
+
+void testmod_check_whole(uipc_chan *ch, int no_dups)
+{
+    struct uipc_chan_stats st;
+    CHECK_EQ(uipc_chan_stats(ch, &st), 0);
+    CHECK_EQ(st.in_flight, 0);
+    CHECK_EQ(st.free_slots, st.slots);
+    if (no_dups)
+        CHECK_EQ(st.duplicates, 0);
 }

@@ -50,6 +50,13 @@ void testmod_pattern(unsigned char *p, size_t len, unsigned seed);
 int testmod_fill(void *buf, size_t cap, size_t *len, void *arg);
 void testmod_reply(int status, const void *data, size_t len, void *arg);
 void testmod_complete(int status, void *arg);
+/* n synchronous echo calls of len bytes, each reply checked byte for byte;
+ * sleeps pause_ms after every 500th call (0: never). */
+void testmod_echo_loop(uipc_chan *ch, unsigned n, size_t len, unsigned pause_ms);
+/* Every slot back in the pool and nothing in flight (and, with no_dups,
+ * no completion dropped as a duplicate). */
+void testmod_check_whole(uipc_chan *ch, int no_dups);
+void testmod_sleep_ms(unsigned ms);
 /* Opens the module or exits 91. */
 uipc_module *testmod_open(void);
 

@@ -32,16 +32,6 @@ static uipc_chan *connect_echo(uipc_module *m)
     return ch;
 }
 
-/* Every slot back in the pool, nothing in flight. */
-static void check_whole(uipc_chan *ch)
-{
-    struct uipc_chan_stats st;
-    CHECK_EQ(uipc_chan_stats(ch, &st), 0);
-    CHECK_EQ(st.in_flight, 0);
-    CHECK_EQ(st.free_slots, st.slots);
-    CHECK_EQ(st.duplicates, 0);
-}
-
 static int sync_one(uipc_chan *ch, uint32_t op, unsigned seed, size_t len)
 {
     struct testmod_msg msg = { .len = len };
@@ -68,7 +58,7 @@ static int client_sync(void *arg)
     CHECK_EQ(uipc_chan_stats(ch, &st), 0);
     CHECK_EQ(st.issued, 5000);
     CHECK_EQ(st.ok, 5000);
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -120,7 +110,7 @@ static int client_async(void *arg)
     for (unsigned round = 0; round < 200; round++)
         async_round(m, ch, &b, NASYNC, round);
     CHECK(uipc_poll(m, 0) == 0); /* nothing delivered twice */
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -164,7 +154,7 @@ static int client_mixed(void *arg)
             CHECK(memcmp(b.msg[i].out, b.msg[i].buf, 64) == 0);
         }
     }
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -201,7 +191,7 @@ static int client_status(void *arg)
     CHECK_EQ(sync_one(ch, 999, 1, 8), -ENOSYS);
     /* a reply larger than the slot is refused on the server side */
     CHECK_EQ(sync_one(ch, OP_BIGREPLY, 1, 8), 1);
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -250,7 +240,7 @@ static int client_not_issued(void *arg)
     CHECK_EQ(uipc_connect(m, "nope", &none), -ENOENT);
     CHECK_EQ(uipc_serve(m, "echo", NULL, NULL), -EINVAL);
     CHECK_EQ(uipc_serve(m, "nope", never_runs, NULL), -ENOENT);
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -293,7 +283,7 @@ static int client_exhaust(void *arg)
     }
     CHECK_EQ(extra.completions, 0);
     CHECK_EQ(sync_one(ch, OP_ECHO, 3, 8), 8);
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -338,7 +328,7 @@ static int client_timeout(void *arg)
         CHECK_EQ(uipc_chan_stats(ch, &st), 0);
     }
     CHECK_EQ(amsg.completions, 1);
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     CHECK_EQ(sync_one(ch, OP_ECHO, 5, 32), 32);
     uipc_module_close(m);
     return 0;
@@ -373,7 +363,7 @@ static int client_defer(void *arg)
     }
     for (unsigned i = 0; i < 16; i++)
         CHECK_EQ(b.msg[i].status, 4242);
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -421,7 +411,7 @@ static int client_threads(void *arg)
     struct uipc_chan_stats st;
     CHECK_EQ(uipc_chan_stats(ch, &st), 0);
     CHECK_EQ(st.ok, 4 * 3000);
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -458,7 +448,7 @@ static int client_fd(void *arg)
         CHECK_EQ(b.msg[0].status, 32);
     }
     close(ep);
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -480,7 +470,7 @@ static int cycle_client(void *arg)
     CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
     for (unsigned i = 0; i < 500; i++)
         CHECK_EQ(sync_one(ch, OP_CALLBACK, i, 48), 48);
-    check_whole(ch);
+    testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
 }
@@ -505,7 +495,7 @@ static void test_cycle(void **state)
 static void test_strerror(void **state)
 {
     (void)state;
-    for (int c = UIPC_EPEERDIED; c <= UIPC_ESTOPPED; c++) {
+    for (int c = UIPC_EPEERDIED; c <= UIPC_EBADSTATUS; c++) {
         const char *s = uipc_strerror(-c);
         assert_non_null(s);
         assert_string_not_equal(s, "unknown uipc transport error");

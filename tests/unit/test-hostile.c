@@ -196,15 +196,7 @@ static int good_client(void *arg)
     uipc_module *m = testmod_open();
     uipc_chan *ch;
     CHECK_EQ(uipc_connect(m, "plain", &ch), 0);
-    for (unsigned i = 0; i < 3000; i++) {
-        struct testmod_msg e = { .len = 40 };
-        testmod_pattern(e.buf, 40, i);
-        struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply, .opcode = OP_ECHO, .arg = &e };
-        CHECK_EQ(uipc_call(ch, &c), 40);
-        CHECK(memcmp(e.out, e.buf, 40) == 0);
-        if (i % 500 == 0)
-            usleep(20000); /* spread over the time the lies are told */
-    }
+    testmod_echo_loop(ch, 3000, 40, 20); /* spread over the time the lies are told */
     uipc_module_close(m);
     return 0;
 }

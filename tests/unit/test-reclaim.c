@@ -20,24 +20,10 @@
 
 #define TIMEOUT_MS 60000
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 static void expect_exit(int st, int code)
 {
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), code);
-}
-
-static void check_whole(uipc_chan *ch)
-{
-    struct uipc_chan_stats st;
-    CHECK_EQ(uipc_chan_stats(ch, &st), 0);
-    CHECK_EQ(st.in_flight, 0);
-    CHECK_EQ(st.free_slots, st.slots);
 }
 
 static struct uipc_call sleep_call(struct testmod_msg *msg, unsigned ms, bool async)
@@ -58,7 +44,7 @@ static void wait_for_service(uipc_chan *ch)
         if (st == 8)
             return;
         CHECK_EQ(st, -UIPC_EPEERDIED);
-        sleep_ms(5);
+        testmod_sleep_ms(5);
     }
     CHECK(!"service never came back");
 }
@@ -97,7 +83,7 @@ static int client_server_exits(void *arg)
             CHECK_EQ(msg[i].status, -UIPC_EPEERDIED);
     }
     CHECK_EQ(uipc_poll(m, 50), 0); /* no duplicate delivered later */
-    check_whole(ch);
+    testmod_check_whole(ch, 0);
 
     /* Down: a call fails at once, runs no callback. */
     struct testmod_msg late = { .len = 4 };
@@ -113,7 +99,7 @@ static int client_server_exits(void *arg)
             CHECK(uipc_poll(m, 1000) >= 0);
     }
     wait_for_service(ch);
-    check_whole(ch);
+    testmod_check_whole(ch, 0);
     uipc_module_close(m);
     return 0;
 }
@@ -156,7 +142,7 @@ static void *sync_thread(void *p)
         int st = uipc_call(l->ch, &c);
         if (st == -UIPC_EPEERDIED) {
             l->sync_died++;
-            sleep_ms(1);
+            testmod_sleep_ms(1);
         } else {
             CHECK_EQ(st, 4);
             l->sync_ok++;
@@ -224,7 +210,7 @@ static int client_under_load(void *arg)
             any |= busy[i];
         }
     }
-    check_whole(l.ch);
+    testmod_check_whole(l.ch, 0);
     struct uipc_chan_stats st;
     CHECK_EQ(uipc_chan_stats(l.ch, &st), 0);
     CHECK_EQ(st.issued, st.ok + st.peer_died);
@@ -246,7 +232,7 @@ static void test_server_killed_under_load(void **state)
     assert_true(uipc__bed_channel(b, cli, srv, "echo", 0, 0) >= 0);
     assert_int_equal(uipc__bed_start_all(b), 0);
     for (int kill_no = 0; kill_no < 5; kill_no++) {
-        sleep_ms(60);
+        testmod_sleep_ms(60);
         assert_int_equal(uipc__bed_kill(b, srv, SIGKILL), 0);
         assert_int_equal(uipc__bed_wait(b, srv, TIMEOUT_MS, &st), srv);
         assert_true(WIFSIGNALED(st));
@@ -289,7 +275,7 @@ static int victim_main(void *arg)
         uipc_poll(m, 10);
         CHECK_EQ(uipc_chan_stats(ch, &st), 0);
     }
-    check_whole(ch);
+    testmod_check_whole(ch, 0);
     uipc_module_close(m);
     return 0;
 }
@@ -300,13 +286,7 @@ static int bystander_main(void *arg)
     uipc_module *m = testmod_open();
     uipc_chan *ch;
     CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
-    for (unsigned i = 0; i < 20000; i++) {
-        struct testmod_msg e = { .len = 24 };
-        testmod_pattern(e.buf, 24, i);
-        struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply, .opcode = OP_ECHO, .arg = &e };
-        CHECK_EQ(uipc_call(ch, &c), 24);
-        CHECK(memcmp(e.out, e.buf, 24) == 0);
-    }
+    testmod_echo_loop(ch, 20000, 24, 0);
     uipc_module_close(m);
     return 0;
 }
@@ -323,7 +303,7 @@ static void test_client_killed(void **state)
     assert_true(uipc__bed_channel(b, vic, srv, "echo", 0, 0) >= 0);
     assert_true(uipc__bed_channel(b, by, srv, "echo", 0, 0) >= 0);
     assert_int_equal(uipc__bed_start_all(b), 0);
-    sleep_ms(50);
+    testmod_sleep_ms(50);
     assert_int_equal(uipc__bed_kill(b, vic, SIGKILL), 0);
     assert_int_equal(uipc__bed_wait(b, vic, TIMEOUT_MS, &st), vic);
     assert_true(WIFSIGNALED(st));

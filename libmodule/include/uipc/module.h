@@ -46,7 +46,6 @@ enum {
     UIPC_ETOOBIG     = 10004, /* command or reply larger than a slot */
     UIPC_EPROTO      = 10005, /* the peer broke the protocol; channel unusable */
     UIPC_EBADSTATUS  = 10006, /* the handler returned a reserved status */
-    UIPC_ESTOPPED    = 10007, /* the module is stopping */
     UIPC_ERANGE_MAX  = 10999,
 };
 
