@@ -86,6 +86,8 @@ struct uipc_module {
     struct uipc_srv *srvs;
     unsigned nsrvs;
     int bell;             /* our eventfd; peers write it when bell-armed */
+    int *fds;             /* every fd we were handed, closed on close */
+    unsigned nfds;
     bool fd_mode;
     uint32_t spin_ns;
     _Atomic uint32_t kick; /* private futex: stop, or another thread's work */

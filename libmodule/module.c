@@ -52,33 +52,50 @@ static int attach_all(uipc_module *m, const struct uipc_manifest_ent *e, unsigne
     return 0;
 }
 
+/* The fds we were handed become ours once the module is open: closed by
+ * uipc_module_close.  One peer can appear in several channels. */
+static void own_fd(uipc_module *m, int fd)
+{
+    for (unsigned i = 0; i < m->nfds; i++)
+        if (m->fds[i] == fd)
+            return;
+    m->fds[m->nfds++] = fd;
+}
+
 static int module_init(uipc_module *m, const char *name, int bell, const char *chans)
 {
-    static struct uipc_manifest_ent ents[UIPC_MAX_CHANNELS];
-    struct uipc_manifest_ent *e = ents;
     unsigned n;
     pthread_mutexattr_t attr;
 
-    /* A heap copy instead of the static table would do too; open is rare and
-     * not thread-safe by contract, so a static table saves an allocation
-     * failure path. */
-    int err = uipc__manifest_parse(chans, e, UIPC_MAX_CHANNELS, &n);
-    if (err < 0)
-        return err;
-    snprintf(m->name, sizeof(m->name), "%s", name);
-    m->bell = bell;
-    m->spin_ns = default_spin();
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&m->lock, &attr);
     pthread_mutexattr_destroy(&attr);
-    m->chans = calloc(n ? n : 1, sizeof(*m->chans));
-    m->srvs = calloc(n ? n : 1, sizeof(*m->srvs));
-    if (!m->chans || !m->srvs)
+    snprintf(m->name, sizeof(m->name), "%s", name);
+    m->bell = bell;
+    m->spin_ns = default_spin();
+
+    struct uipc_manifest_ent *e = calloc(UIPC_MAX_CHANNELS, sizeof(*e));
+    if (!e)
         return -ENOMEM;
-    if (!fd_valid(bell))
-        return -EBADF;
-    return attach_all(m, e, n);
+    int err = uipc__manifest_parse(chans, e, UIPC_MAX_CHANNELS, &n);
+    if (err == 0 && !fd_valid(bell))
+        err = -EBADF;
+    if (err == 0) {
+        m->chans = calloc(n ? n : 1, sizeof(*m->chans));
+        m->srvs = calloc(n ? n : 1, sizeof(*m->srvs));
+        m->fds = calloc(2 * n + 1, sizeof(int));
+        err = m->chans && m->srvs && m->fds ? attach_all(m, e, n) : -ENOMEM;
+    }
+    if (err == 0) {
+        own_fd(m, bell);
+        for (unsigned i = 0; i < n; i++) {
+            own_fd(m, e[i].region_fd);
+            own_fd(m, e[i].peer_bell);
+        }
+    }
+    free(e);
+    return err;
 }
 
 int uipc_module_open(uipc_module **out)
@@ -98,8 +115,7 @@ int uipc_module_open(uipc_module **out)
     if (!m)
         return -ENOMEM;
     int err = module_init(m, name, bell_fd, chans);
-    if (err < 0) {
-        m->bell = -1; /* not ours to close on failure: the caller may retry */
+    if (err < 0) { /* the fds stay the caller's: nothing was taken */
         uipc_module_close(m);
         return err;
     }
@@ -116,8 +132,11 @@ void uipc_module_close(uipc_module *m)
         uipc__chan_fini(&m->chans[i]);
     for (unsigned i = 0; i < m->nsrvs; i++)
         uipc__srv_fini(&m->srvs[i]);
+    for (unsigned i = 0; i < m->nfds; i++)
+        close(m->fds[i]);
     free(m->chans);
     free(m->srvs);
+    free(m->fds);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

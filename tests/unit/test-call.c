@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* uipc_call across real processes: sync, async, mixed, deferred, errors,
  * timeouts, slot exhaustion, threads, fd mode and call cycles. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -492,6 +495,37 @@ static void test_cycle(void **state)
     uipc__bed_free(b);
 }
 
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d != NULL);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* The module owns what it was handed: close leaves no fd behind. */
+static int client_fds(void *arg)
+{
+    (void)arg;
+    int before = count_fds();
+    uipc_module *m = testmod_open();
+    CHECK_EQ(sync_one(connect_echo(m), OP_ECHO, 1, 8), 8);
+    uipc_module_close(m);
+    CHECK_EQ(count_fds(), before - 3); /* our bell, the region, the server's bell */
+    CHECK_EQ(getenv("UIPC_BELL") != NULL, 1);
+    CHECK(fcntl(atoi(getenv("UIPC_BELL")), F_GETFD) < 0);
+    return 0;
+}
+
+static void test_close_fds(void **state)
+{
+    (void)state;
+    expect_clean_exit(testmod_run_pair(client_fds, NULL, 0, 0, TIMEOUT_MS));
+}
+
 static void test_strerror(void **state)
 {
     (void)state;
@@ -527,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_fd),
         cmocka_unit_test(test_cycle),
+        cmocka_unit_test(test_close_fds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,8 +76,8 @@ struct uipc_call {
  * process, described by the UIPC_* environment.  -ENOENT when the process
  * was not started by one.  Not thread-safe with other calls on *out. */
 int  uipc_module_open(uipc_module **out);
-/* Detaches; calls still in flight are abandoned (no callback runs).
- * Accepts NULL. */
+/* Detaches and closes the fds the supervisor handed over; calls still in
+ * flight are abandoned (no callback runs).  Accepts NULL. */
 void uipc_module_close(uipc_module *m);
 /* This module's name, as the supervisor knows it. */
 const char *uipc_module_name(const uipc_module *m);
