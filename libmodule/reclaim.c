@@ -14,12 +14,28 @@ static void side_down(struct uipc_side *s)
     atomic_store(&s->bell, 0);
 }
 
+/* Consumes what the dead server left in the submit FIFO: those calls are
+ * answered by the scan below.  Left there, they would take room that the
+ * FIFO's size does not account for, and a server that dies again and again
+ * before catching up would let them pile up until the FIFO overflowed. */
+static void drain_submits(struct uipc_region *r)
+{
+    struct uipc_fifo f;
+    uint32_t slot, gen, tag;
+    uipc__fifo_attach_consumer(&f, r->fifo[UIPC_SUBMIT], r->fifo_size);
+    for (uint32_t i = 0; i < r->fifo_size; i++)
+        if (uipc__fifo_pop(&f, &slot, &gen, &tag) <= 0)
+            break;
+    uipc__fifo_publish_head(&f);
+}
+
 int uipc__reclaim_server(struct uipc_region *r, int client_bell)
 {
     struct uipc_fifo f;
     int n = 0;
 
     side_down(r->side[UIPC_SERVER]);
+    drain_submits(r);
     uipc__fifo_attach_producer(&f, r->fifo[UIPC_COMPLETE], r->fifo_size);
     for (uint32_t i = 0; i < r->slots; i++) {
         uint64_t w = atomic_load(&uipc_slot(r, i)->own);

@@ -291,6 +291,22 @@ static int bystander_main(void *arg)
     return 0;
 }
 
+/* Waits (up to 30 s) until n slots of the region are in flight. */
+static bool wait_in_flight(struct uipc_region *r, unsigned n)
+{
+    for (int t = 0; t < 3000; t++) {
+        unsigned busy = 0;
+        for (uint32_t i = 0; i < r->slots; i++) {
+            uint32_t st = uipc_slot_word_state(atomic_load(&uipc_slot(r, i)->own));
+            busy += st == UIPC_SLOT_SUBMITTED || st == UIPC_SLOT_SERVING;
+        }
+        if (busy >= n)
+            return true;
+        testmod_sleep_ms(10);
+    }
+    return false;
+}
+
 static void test_client_killed(void **state)
 {
     (void)state;
@@ -300,10 +316,11 @@ static void test_client_killed(void **state)
     int srv = uipc__bed_module(b, "server", testmod_echo_main, NULL);
     int vic = uipc__bed_module(b, "victim", victim_main, &victim_incarnation);
     int by = uipc__bed_module(b, "bystander", bystander_main, NULL);
-    assert_true(uipc__bed_channel(b, vic, srv, "echo", 0, 0) >= 0);
+    int vch = uipc__bed_channel(b, vic, srv, "echo", 0, 0);
+    assert_true(vch >= 0);
     assert_true(uipc__bed_channel(b, by, srv, "echo", 0, 0) >= 0);
     assert_int_equal(uipc__bed_start_all(b), 0);
-    testmod_sleep_ms(50);
+    assert_true(wait_in_flight(uipc__bed_region(b, vch), 6));
     assert_int_equal(uipc__bed_kill(b, vic, SIGKILL), 0);
     assert_int_equal(uipc__bed_wait(b, vic, TIMEOUT_MS, &st), vic);
     assert_true(WIFSIGNALED(st));
@@ -320,12 +337,82 @@ static void test_client_killed(void **state)
     uipc__bed_free(b);
 }
 
+/* A server that attaches and never serves: whatever is sent to it stays
+ * in its submit FIFO until it is killed. */
+static int lazy_server(void *arg)
+{
+    (void)arg;
+    uipc_module *m = testmod_open();
+    for (;;)
+        pause();
+    uipc_module_close(m);
+    return 0;
+}
+
+#define LAZY_ROUNDS 4
+
+static int client_of_lazy(void *arg)
+{
+    (void)arg;
+    static struct testmod_msg msg[64];
+    uipc_module *m = testmod_open();
+    uipc_chan *ch;
+    CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
+    for (int round = 0; round < LAZY_ROUNDS; round++) {
+        for (unsigned i = 0; i < 64; i++) {
+            struct uipc_call c = sleep_call(&msg[i], 1, true);
+            int r;
+            while ((r = uipc_call(ch, &c)) == -UIPC_EPEERDIED)
+                testmod_sleep_ms(2); /* between the kill and the restart */
+            CHECK_EQ(r, 0);
+        }
+        unsigned done = 0;
+        while (done < 64) {
+            CHECK(uipc_poll(m, 1000) >= 0);
+            done = 0;
+            for (unsigned i = 0; i < 64; i++)
+                done += msg[i].completions;
+        }
+        for (unsigned i = 0; i < 64; i++)
+            CHECK_EQ(msg[i].status, -UIPC_EPEERDIED);
+        testmod_check_whole(ch, 0);
+    }
+    uipc_module_close(m);
+    return 0;
+}
+
+/* A server killed again and again before it took anything off its submit
+ * FIFO: what each one left behind must not pile up and overflow it. */
+static void test_server_dies_before_serving(void **state)
+{
+    (void)state;
+    struct uipc_bed *b;
+    int st;
+    assert_int_equal(uipc__bed_new(&b), 0);
+    int srv = uipc__bed_module(b, "lazy", lazy_server, NULL);
+    int cli = uipc__bed_module(b, "client", client_of_lazy, NULL);
+    int ch = uipc__bed_channel(b, cli, srv, "echo", 64, 0);
+    assert_true(ch >= 0);
+    assert_int_equal(uipc__bed_start_all(b), 0);
+    for (int round = 0; round < LAZY_ROUNDS; round++) {
+        assert_true(wait_in_flight(uipc__bed_region(b, ch), 64));
+        assert_int_equal(uipc__bed_kill(b, srv, SIGKILL), 0);
+        assert_int_equal(uipc__bed_wait(b, srv, TIMEOUT_MS, &st), srv);
+        if (round + 1 < LAZY_ROUNDS)
+            assert_int_equal(uipc__bed_start(b, srv), 0);
+    }
+    assert_int_equal(uipc__bed_wait(b, cli, TIMEOUT_MS, &st), cli);
+    expect_exit(st, 0);
+    uipc__bed_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server_exits_midcall),
         cmocka_unit_test(test_server_killed_under_load),
         cmocka_unit_test(test_client_killed),
+        cmocka_unit_test(test_server_dies_before_serving),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
