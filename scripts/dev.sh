@@ -54,17 +54,29 @@ out_of_tree() {
     echo "out-of-tree module: built with pkg-config and ran: ok"
 }
 
+# meson test with its summary kept, for the closing count.
+suite() { # build dir, then env assignments
+    local dir=$1; shift
+    env "$@" meson test -C "$dir" --print-errorlogs --num-processes 2 | tee -a "$SUMMARY"
+}
+
 run_tests() {
+    SUMMARY=$(mktemp)
+    trap 'rm -f "$SUMMARY"' EXIT
     build build -Dwerror=true
-    meson test -C build --print-errorlogs --num-processes 2
+    suite build
     out_of_tree
     echo "==> ASan+UBSan"
     build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
-    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-        meson test -C build-asan --print-errorlogs --num-processes 2
+    suite build-asan UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
     echo "==> TSan"
     build build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false
-    TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs --num-processes 2
+    suite build-tsan TSAN_OPTIONS=halt_on_error=1
+    local ok fail
+    ok=$(awk '/^Ok:/ {n += $2} END {print n + 0}' "$SUMMARY")
+    fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$SUMMARY")
+    echo "tests: $ok passed, $fail failed"
+    [ "$fail" -eq 0 ]
 }
 
 case "${1:-}" in
