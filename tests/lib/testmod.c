@@ -155,27 +155,40 @@ uipc_module *testmod_open(void)
     return m;
 }
 
+int testmod_pair_start(struct testmod_pair *p, int (*server)(void *), void *server_arg,
+                       int (*client)(void *), void *client_arg, unsigned slots,
+                       unsigned slot_size)
+{
+    int r = uipc__bed_new(&p->b);
+    if (r < 0)
+        return r;
+    p->srv = uipc__bed_module(p->b, "server", server, server_arg);
+    p->cli = uipc__bed_module(p->b, "client", client, client_arg);
+    p->ch = uipc__bed_channel(p->b, p->cli, p->srv, "echo", slots, slot_size);
+    r = p->ch < 0 ? p->ch : uipc__bed_start_all(p->b);
+    if (r < 0) {
+        uipc__bed_free(p->b);
+        p->b = NULL;
+    }
+    return r;
+}
+
 int testmod_run_pair(int (*client)(void *), void *arg, unsigned slots, unsigned slot_size,
                      int timeout_ms)
 {
-    struct uipc_bed *b;
+    struct testmod_pair p;
     int st = -1;
-    if (uipc__bed_new(&b) < 0)
-        return -ENOMEM;
-    int srv = uipc__bed_module(b, "echo-server", testmod_echo_main, NULL);
-    int cli = uipc__bed_module(b, "client", client, arg);
-    int r = uipc__bed_channel(b, cli, srv, "echo", slots, slot_size);
-    if (r >= 0)
-        r = uipc__bed_start_all(b);
-    if (r >= 0)
-        r = uipc__bed_wait(b, cli, timeout_ms, &st);
+    int r = testmod_pair_start(&p, testmod_echo_main, NULL, client, arg, slots, slot_size);
+    if (r < 0)
+        return r;
+    r = uipc__bed_wait(p.b, p.cli, timeout_ms, &st);
     if (r >= 0) {
-        uipc__bed_kill(b, srv, SIGTERM);
+        uipc__bed_kill(p.b, p.srv, SIGTERM);
         int sst;
-        if (uipc__bed_wait(b, srv, timeout_ms, &sst) >= 0 && sst != 0)
+        if (uipc__bed_wait(p.b, p.srv, timeout_ms, &sst) >= 0 && sst != 0)
             fprintf(stderr, "echo server exited with status %#x\n", sst);
     }
-    uipc__bed_free(b);
+    uipc__bed_free(p.b);
     return r < 0 ? r : st;
 }
 

@@ -9,6 +9,8 @@
 
 #include "uipc/module.h"
 
+struct uipc_bed;
+
 /* In a module process: report the failed condition and exit non-zero; the
  * test in the parent asserts on the exit status. */
 #define CHECK(c) do { if (!(c)) { \
@@ -61,6 +63,17 @@ void testmod_sleep_ms(unsigned ms);
 uipc_module *testmod_open(void);
 
 #endif
+
+/* In the test process: a bed with a server module and a client module
+ * joined by one channel "echo" (slots/slot_size 0: defaults), both
+ * started.  0 or a negative code. */
+struct testmod_pair {
+    struct uipc_bed *b;
+    int srv, cli, ch;
+};
+int testmod_pair_start(struct testmod_pair *p, int (*server)(void *), void *server_arg,
+                       int (*client)(void *), void *client_arg, unsigned slots,
+                       unsigned slot_size);
 
 /* In the test process: runs `client` against an echo server over one
  * channel "echo" (slots/slot_size 0: defaults), waits for the client to

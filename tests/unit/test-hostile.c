@@ -108,7 +108,6 @@ static void tell_lie(struct fake_server *f, enum lie lie, const struct expect *e
 {
     uint32_t slot, gen;
     fake_take(f, &slot, &gen);
-    struct uipc_slot_hdr *h = uipc_slot(f->r, slot);
     switch (lie) {
     case LIE_BADSLOT: fake_push(f, f->r->slots + 5, gen); break;
     case LIE_BADGEN: fake_push(f, slot, gen + 1); break;
@@ -125,7 +124,6 @@ static void tell_lie(struct fake_server *f, enum lie lie, const struct expect *e
         fake_push(f, slot, gen);
         break;
     }
-    (void)h;
     if (e->second == 4242) {
         fake_take(f, &slot, &gen);
         fake_answer(f, slot, gen, 0);

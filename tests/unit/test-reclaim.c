@@ -107,13 +107,11 @@ static int client_server_exits(void *arg)
 static void test_server_exits_midcall(void **state)
 {
     (void)state;
-    struct uipc_bed *b;
+    struct testmod_pair p;
     int st;
-    assert_int_equal(uipc__bed_new(&b), 0);
-    int srv = uipc__bed_module(b, "server", testmod_echo_main, NULL);
-    int cli = uipc__bed_module(b, "client", client_server_exits, NULL);
-    assert_true(uipc__bed_channel(b, cli, srv, "echo", 0, 0) >= 0);
-    assert_int_equal(uipc__bed_start_all(b), 0);
+    assert_int_equal(testmod_pair_start(&p, testmod_echo_main, NULL, client_server_exits, NULL, 0, 0), 0);
+    struct uipc_bed *b = p.b;
+    int srv = p.srv, cli = p.cli;
     assert_int_equal(uipc__bed_wait(b, srv, TIMEOUT_MS, &st), srv);
     expect_exit(st, 3);
     assert_true(uipc__bed_reclaimed(b) >= 31);
@@ -224,13 +222,11 @@ static int client_under_load(void *arg)
 static void test_server_killed_under_load(void **state)
 {
     (void)state;
-    struct uipc_bed *b;
+    struct testmod_pair p;
     int st;
-    assert_int_equal(uipc__bed_new(&b), 0);
-    int srv = uipc__bed_module(b, "server", testmod_echo_main, NULL);
-    int cli = uipc__bed_module(b, "client", client_under_load, NULL);
-    assert_true(uipc__bed_channel(b, cli, srv, "echo", 0, 0) >= 0);
-    assert_int_equal(uipc__bed_start_all(b), 0);
+    assert_int_equal(testmod_pair_start(&p, testmod_echo_main, NULL, client_under_load, NULL, 0, 0), 0);
+    struct uipc_bed *b = p.b;
+    int srv = p.srv, cli = p.cli;
     for (int kill_no = 0; kill_no < 5; kill_no++) {
         testmod_sleep_ms(60);
         assert_int_equal(uipc__bed_kill(b, srv, SIGKILL), 0);
@@ -386,14 +382,12 @@ static int client_of_lazy(void *arg)
 static void test_server_dies_before_serving(void **state)
 {
     (void)state;
-    struct uipc_bed *b;
+    struct testmod_pair p;
     int st;
-    assert_int_equal(uipc__bed_new(&b), 0);
-    int srv = uipc__bed_module(b, "lazy", lazy_server, NULL);
-    int cli = uipc__bed_module(b, "client", client_of_lazy, NULL);
-    int ch = uipc__bed_channel(b, cli, srv, "echo", 64, 0);
-    assert_true(ch >= 0);
-    assert_int_equal(uipc__bed_start_all(b), 0);
+    assert_int_equal(testmod_pair_start(&p, lazy_server, NULL, client_of_lazy, NULL, 64, 0), 0);
+    struct uipc_bed *b = p.b;
+    int srv = p.srv, cli = p.cli;
+    int ch = p.ch;
     for (int round = 0; round < LAZY_ROUNDS; round++) {
         assert_true(wait_in_flight(uipc__bed_region(b, ch), 64));
         assert_int_equal(uipc__bed_kill(b, srv, SIGKILL), 0);
