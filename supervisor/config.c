@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: MIT */
+/* modules.conf parsing (inih does the INI syntax) and checking.  Every
+ * error names FILE:LINE; the first one stops the load. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+
+#define UIPC_CHANNELS_PER_MODULE 127 /* libmodule's futex_waitv bound */
+
+enum key {
+    /* [supervisor] */
+    K_HEARTBEAT, K_HANG, K_SHUTDOWN, K_SOCKET, K_LOGLEVEL,
+    /* [module NAME] */
+    K_EXEC, K_ARGS, K_ENV, K_PROVIDES, K_CONNECTS, K_RESTART, K_MAXRESTARTS,
+    K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG,
+    K_COUNT
+};
+
+struct key_def {
+    const char *name;
+    enum key key;
+    bool module; /* a [module] key, else a [supervisor] one */
+};
+
+static const struct key_def keys[] = {
+    { "heartbeat_interval_ms", K_HEARTBEAT, false },
+    { "hang_timeout_ms", K_HANG, false },
+    { "shutdown_timeout_ms", K_SHUTDOWN, false },
+    { "control_socket", K_SOCKET, false },
+    { "log_level", K_LOGLEVEL, false },
+    { "exec", K_EXEC, true },
+    { "args", K_ARGS, true },
+    { "env", K_ENV, true },
+    { "provides", K_PROVIDES, true },
+    { "connects", K_CONNECTS, true },
+    { "restart", K_RESTART, true },
+    { "max_restarts", K_MAXRESTARTS, true },
+    { "restart_window_s", K_WINDOW, true },
+    { "after", K_AFTER, true },
+    { "policy", K_POLICY, true },
+    { "hang_timeout_ms", K_MOD_HANG, true },
+};
+
+enum section { SEC_NONE, SEC_SUPERVISOR, SEC_MODULE };
+
+struct parse {
+    struct conf *c;
+    FILE *f;
+    int line;
+    enum section sec;
+    struct conf_module *mod;       /* current [module] */
+    int key_line[CONF_MAX_MODULES][K_COUNT];
+    int sup_line[K_COUNT];
+    bool failed;
+    char *err;
+    size_t errlen;
+};
+
+static bool fail(struct parse *p, int line, const char *fmt, ...)
+{
+    if (p->failed)
+        return false;
+    p->failed = true;
+    int n = snprintf(p->err, p->errlen, "%s:%d: ", p->c->path, line);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < p->errlen)
+        vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* Service and module names: what can go into a manifest and a log line. */
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= CONF_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+            return false;
+    return true;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static bool open_module(struct parse *p, char *name)
+{
+    struct conf *c = p->c;
+    if (!valid_name(name))
+        return fail(p, p->line, "bad module name '%s' (letters, digits, _ - . ; at most %d)",
+                    name, CONF_NAME_MAX - 1);
+    for (unsigned i = 0; i < c->nmod; i++)
+        if (strcmp(c->mod[i].name, name) == 0)
+            return fail(p, p->line, "module '%s' defined twice (first at line %d)", name,
+                        c->mod[i].line);
+    if (c->nmod == CONF_MAX_MODULES)
+        return fail(p, p->line, "more than %d modules", CONF_MAX_MODULES);
+    p->mod = &c->mod[c->nmod++];
+    snprintf(p->mod->name, sizeof(p->mod->name), "%s", name);
+    p->mod->line = p->line;
+    p->mod->restart = RESTART_ON_FAILURE;
+    p->mod->max_restarts = 5;
+    p->mod->restart_window_s = 60;
+    p->sec = SEC_MODULE;
+    return true;
+}
+
+/* Section headers are read here rather than in the inih handler, which
+ * never hears of a section without keys. */
+static bool section_header(struct parse *p, char *s)
+{
+    char *end = strchr(s, ']');
+    if (!end)
+        return fail(p, p->line, "section header without ']'");
+    *end = '\0';
+    char *rest = trim(end + 1);
+    if (*rest && *rest != ';' && *rest != '#')
+        return fail(p, p->line, "text after section header");
+    char *name = trim(s + 1);
+    if (strcmp(name, "supervisor") == 0) {
+        if (p->c->seen & (1u << 31))
+            return fail(p, p->line, "second [supervisor] section");
+        p->c->seen |= 1u << 31;
+        p->sec = SEC_SUPERVISOR;
+        return true;
+    }
+    if (strncmp(name, "module", 6) == 0 && isspace((unsigned char)name[6]))
+        return open_module(p, trim(name + 6));
+    return fail(p, p->line, "unknown section [%s] (expected [supervisor] or [module NAME])", name);
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+    struct parse *p = stream;
+    if (p->failed || !fgets(str, num, p->f))
+        return NULL;
+    p->line++;
+    size_t len = strlen(str);
+    if (len && str[len - 1] != '\n' && !feof(p->f)) {
+        fail(p, p->line, "line longer than %d characters", num - 2);
+        return NULL;
+    }
+    char line[512];
+    snprintf(line, sizeof(line), "%s", str);
+    char *t = trim(line);
+    if (*t == '\0' || *t == ';' || *t == '#')
+        return str;
+    if (isspace((unsigned char)str[0])) {
+        /* inih would glue it to the previous value */
+        fail(p, p->line, "indented line (continuation lines are not supported)");
+        return NULL;
+    }
+    if (*t == '[' && !section_header(p, t))
+        return NULL;
+    return str;
+}
+
+static bool parse_uint(struct parse *p, const char *v, unsigned min, unsigned max, unsigned *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)*v))
+        return fail(p, p->line, "'%s' is not a number", v);
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return fail(p, p->line, "'%s' is not a number from %u to %u", v, min, max);
+    *out = (unsigned)n;
+    return true;
+}
+
+/* Splits v on whitespace (and commas when commas is set) into at most
+ * CONF_MAX_LIST tokens, calling fn on each. */
+static bool each_token(struct parse *p, const char *v, bool commas,
+                       bool (*fn)(struct parse *, char *tok))
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", v);
+    const char *sep = commas ? " \t," : " \t";
+    char *save, *tok = strtok_r(buf, sep, &save);
+    for (unsigned n = 0; tok; tok = strtok_r(NULL, sep, &save), n++) {
+        if (n == CONF_MAX_LIST)
+            return fail(p, p->line, "more than %d entries", CONF_MAX_LIST);
+        if (!fn(p, tok))
+            return false;
+    }
+    return true;
+}
+
+static bool add_provide(struct parse *p, char *tok)
+{
+    struct conf_module *m = p->mod;
+    if (!valid_name(tok))
+        return fail(p, p->line, "bad service name '%s'", tok);
+    for (unsigned i = 0; i < m->nprovides; i++)
+        if (strcmp(m->provides[i], tok) == 0)
+            return fail(p, p->line, "service '%s' listed twice", tok);
+    snprintf(m->provides[m->nprovides++], CONF_NAME_MAX, "%s", tok);
+    return true;
+}
+
+/* "service" or "service:SLOTSxSIZE" */
+static bool add_connect(struct parse *p, char *tok)
+{
+    struct conf_module *m = p->mod;
+    struct conf_connect *cn = &m->connects[m->nconnects];
+    char *geo = strchr(tok, ':');
+    if (geo) {
+        *geo++ = '\0';
+        char *x = strchr(geo, 'x');
+        if (!x)
+            return fail(p, p->line, "'%s': channel size must be SLOTSxSIZE, e.g. 128x1024", geo);
+        *x++ = '\0';
+        if (!parse_uint(p, geo, 1, 65536, &cn->slots) || !parse_uint(p, x, 16, 16u << 20, &cn->slot_size))
+            return false;
+    }
+    if (!valid_name(tok))
+        return fail(p, p->line, "bad service name '%s'", tok);
+    for (unsigned i = 0; i < m->nconnects; i++)
+        if (strcmp(m->connects[i].service, tok) == 0)
+            return fail(p, p->line, "service '%s' listed twice", tok);
+    snprintf(cn->service, sizeof(cn->service), "%s", tok);
+    m->nconnects++;
+    return true;
+}
+
+static bool add_after(struct parse *p, char *tok)
+{
+    struct conf_module *m = p->mod;
+    if (!valid_name(tok))
+        return fail(p, p->line, "bad module name '%s'", tok);
+    snprintf(m->after[m->nafter++], CONF_NAME_MAX, "%s", tok);
+    return true;
+}
+
+static bool add_arg(struct parse *p, char *tok)
+{
+    unsigned n = 1;
+    while (p->mod->argv[n])
+        n++;
+    return (p->mod->argv[n] = strdup(tok)) != NULL || fail(p, p->line, "out of memory");
+}
+
+static bool add_env(struct parse *p, char *tok)
+{
+    char *eq = strchr(tok, '=');
+    if (!eq || eq == tok)
+        return fail(p, p->line, "env entry '%s' is not KEY=VALUE", tok);
+    for (char *k = tok; k < eq; k++)
+        if (!isalnum((unsigned char)*k) && *k != '_')
+            return fail(p, p->line, "env entry '%s': bad variable name", tok);
+    if (strncmp(tok, "UIPC_", 5) == 0)
+        return fail(p, p->line, "env entry '%s': UIPC_* variables are the supervisor's", tok);
+    unsigned n = 0;
+    while (p->mod->env[n])
+        n++;
+    return (p->mod->env[n] = strdup(tok)) != NULL || fail(p, p->line, "out of memory");
+}
+
+static bool set_string(struct parse *p, char **dst, const char *v)
+{
+    if (!*v)
+        return fail(p, p->line, "empty value");
+    free(*dst);
+    *dst = strdup(v);
+    return *dst || fail(p, p->line, "out of memory");
+}
+
+static bool set_enum(struct parse *p, const char *v, const char *const *names, int *out)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    return fail(p, p->line, "'%s' is not one of: %s%s%s%s%s%s%s", v, names[0],
+                names[1] ? ", " : "", names[1] ? names[1] : "", names[2] ? ", " : "",
+                names[2] ? names[2] : "", names[3] ? ", " : "", names[3] ? names[3] : "");
+}
+
+static const char *const restart_names[] = { "always", "on-failure", "never", NULL };
+static const char *const log_names[] = { "debug", "info", "warn", "error", NULL };
+
+static bool supervisor_key(struct parse *p, enum key k, const char *v)
+{
+    struct conf *c = p->c;
+    int e;
+    switch (k) {
+    case K_HEARTBEAT: return parse_uint(p, v, 10, 60000, &c->heartbeat_interval_ms);
+    case K_HANG: return parse_uint(p, v, 20, 3600000, &c->hang_timeout_ms);
+    case K_SHUTDOWN: return parse_uint(p, v, 0, 600000, &c->shutdown_timeout_ms);
+    case K_SOCKET:
+        if (*v != '/')
+            return fail(p, p->line, "control_socket must be an absolute path");
+        if (strlen(v) >= 108)
+            return fail(p, p->line, "control_socket longer than a UNIX socket path may be");
+        return set_string(p, &c->control_socket, v);
+    case K_LOGLEVEL:
+        if (!set_enum(p, v, log_names, &e))
+            return false;
+        c->log_level = (enum conf_log)e;
+        return true;
+    default: return false;
+    }
+}
+
+static bool module_key(struct parse *p, enum key k, const char *v)
+{
+    struct conf_module *m = p->mod;
+    int e;
+    switch (k) {
+    case K_EXEC: return set_string(p, &m->exec, v);
+    case K_ARGS: return each_token(p, v, false, add_arg);
+    case K_ENV: return each_token(p, v, false, add_env);
+    case K_PROVIDES: return each_token(p, v, true, add_provide);
+    case K_CONNECTS: return each_token(p, v, true, add_connect);
+    case K_AFTER: return each_token(p, v, true, add_after);
+    case K_POLICY: return set_string(p, &m->policy, v);
+    case K_MAXRESTARTS: return parse_uint(p, v, 0, 100000, &m->max_restarts);
+    case K_WINDOW: return parse_uint(p, v, 1, 86400, &m->restart_window_s);
+    case K_MOD_HANG: return parse_uint(p, v, 20, 3600000, &m->hang_timeout_ms);
+    case K_RESTART:
+        if (!set_enum(p, v, restart_names, &e))
+            return false;
+        m->restart = (enum conf_restart)e;
+        return true;
+    default: return false;
+    }
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    (void)section; /* the reader tracked it, with its line */
+    if (p->failed)
+        return 0;
+    if (p->sec == SEC_NONE)
+        return fail(p, p->line, "'%s' outside any section", name);
+    bool in_module = p->sec == SEC_MODULE;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (keys[i].module != in_module || strcmp(keys[i].name, name) != 0)
+            continue;
+        unsigned *seen = in_module ? &p->mod->seen : &p->c->seen;
+        if (*seen & (1u << keys[i].key))
+            return fail(p, p->line, "'%s' set twice in this section", name);
+        *seen |= 1u << keys[i].key;
+        if (in_module)
+            p->key_line[p->mod - p->c->mod][keys[i].key] = p->line;
+        else
+            p->sup_line[keys[i].key] = p->line;
+        return in_module ? module_key(p, keys[i].key, value) : supervisor_key(p, keys[i].key, value);
+    }
+    return fail(p, p->line, "unknown key '%s' in [%s]", name,
+                in_module ? "module" : "supervisor");
+}
+
+/* ---- checks across the whole file ---- */
+
+int conf_provider(const struct conf *c, const char *service)
+{
+    for (unsigned i = 0; i < c->nmod; i++)
+        for (unsigned j = 0; j < c->mod[i].nprovides; j++)
+            if (strcmp(c->mod[i].provides[j], service) == 0)
+                return (int)i;
+    return -1;
+}
+
+static int find_module(const struct conf *c, const char *name)
+{
+    for (unsigned i = 0; i < c->nmod; i++)
+        if (strcmp(c->mod[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Relative paths are relative to the config file's directory. */
+static char *resolve(const char *config, const char *path)
+{
+    if (path[0] == '/')
+        return strdup(path);
+    const char *slash = strrchr(config, '/');
+    int dirlen = slash ? (int)(slash - config) : 1;
+    const char *dir = slash ? config : ".";
+    size_t n = (size_t)dirlen + strlen(path) + 2;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "%.*s/%s", dirlen, dir, path);
+    return out;
+}
+
+static bool check_exec(struct parse *p, unsigned i)
+{
+    struct conf_module *m = &p->c->mod[i];
+    struct stat st;
+    if (!m->exec)
+        return fail(p, m->line, "[module %s] has no exec", m->name);
+    char *abs = resolve(p->c->path, m->exec);
+    if (!abs)
+        return fail(p, m->line, "out of memory");
+    free(m->exec);
+    m->exec = m->argv[0] = abs;
+    if (stat(abs, &st) < 0 || !S_ISREG(st.st_mode) || access(abs, X_OK) < 0)
+        return fail(p, p->key_line[i][K_EXEC], "exec %s: not an executable file", abs);
+    if (m->policy) {
+        char *pol = resolve(p->c->path, m->policy);
+        if (!pol)
+            return fail(p, m->line, "out of memory");
+        free(m->policy);
+        m->policy = pol;
+    }
+    return true;
+}
+
+static bool check_services(struct parse *p, unsigned i)
+{
+    const struct conf *c = p->c;
+    const struct conf_module *m = &c->mod[i];
+    for (unsigned j = 0; j < m->nprovides; j++) {
+        int other = conf_provider(c, m->provides[j]);
+        if (other != (int)i)
+            return fail(p, p->key_line[i][K_PROVIDES], "service '%s' is provided by both %s (line %d) and %s",
+                        m->provides[j], c->mod[other].name, p->key_line[other][K_PROVIDES], m->name);
+    }
+    for (unsigned j = 0; j < m->nconnects; j++) {
+        int prov = conf_provider(c, m->connects[j].service);
+        if (prov < 0)
+            return fail(p, p->key_line[i][K_CONNECTS], "no module provides service '%s'",
+                        m->connects[j].service);
+        if (prov == (int)i)
+            return fail(p, p->key_line[i][K_CONNECTS], "module %s connects to its own service '%s'",
+                        m->name, m->connects[j].service);
+    }
+    return true;
+}
+
+/* Channels the module will hold: one per service it calls, one per
+ * (client, service) pair it serves. */
+static bool check_channel_count(struct parse *p, unsigned i)
+{
+    const struct conf *c = p->c;
+    unsigned n = c->mod[i].nconnects;
+    for (unsigned k = 0; k < c->nmod; k++)
+        for (unsigned j = 0; j < c->mod[k].nconnects; j++)
+            n += conf_provider(c, c->mod[k].connects[j].service) == (int)i;
+    if (n > UIPC_CHANNELS_PER_MODULE)
+        return fail(p, c->mod[i].line, "module %s would hold %u channels; at most %d",
+                    c->mod[i].name, n, UIPC_CHANNELS_PER_MODULE);
+    return true;
+}
+
+static bool check_after_names(struct parse *p, unsigned i)
+{
+    const struct conf_module *m = &p->c->mod[i];
+    for (unsigned j = 0; j < m->nafter; j++) {
+        int k = find_module(p->c, m->after[j]);
+        if (k < 0)
+            return fail(p, p->key_line[i][K_AFTER], "after: no module named '%s'", m->after[j]);
+        if (k == (int)i)
+            return fail(p, p->key_line[i][K_AFTER], "after: module %s cannot start after itself", m->name);
+    }
+    return true;
+}
+
+/* Depth-first search; colour 1: on the current path, 2: done. */
+static int after_cycle_from(const struct conf *c, unsigned i, unsigned char *colour)
+{
+    colour[i] = 1;
+    for (unsigned j = 0; j < c->mod[i].nafter; j++) {
+        unsigned k = (unsigned)find_module(c, c->mod[i].after[j]);
+        if (colour[k] == 1)
+            return (int)k;
+        if (colour[k] == 0) {
+            int r = after_cycle_from(c, k, colour);
+            if (r >= 0)
+                return r;
+        }
+    }
+    colour[i] = 2;
+    return -1;
+}
+
+static bool check_after_cycles(struct parse *p)
+{
+    unsigned char colour[CONF_MAX_MODULES] = { 0 };
+    for (unsigned i = 0; i < p->c->nmod; i++) {
+        if (colour[i])
+            continue;
+        int k = after_cycle_from(p->c, i, colour);
+        if (k >= 0)
+            return fail(p, p->key_line[k][K_AFTER], "'after' forms a cycle through module %s",
+                        p->c->mod[k].name);
+    }
+    return true;
+}
+
+static bool check_timeouts(struct parse *p)
+{
+    struct conf *c = p->c;
+    if (c->hang_timeout_ms <= c->heartbeat_interval_ms)
+        return fail(p, p->sup_line[K_HANG] ? p->sup_line[K_HANG] : p->sup_line[K_HEARTBEAT],
+                    "hang_timeout_ms (%u) must be longer than heartbeat_interval_ms (%u)",
+                    c->hang_timeout_ms, c->heartbeat_interval_ms);
+    for (unsigned i = 0; i < c->nmod; i++)
+        if (c->mod[i].hang_timeout_ms && c->mod[i].hang_timeout_ms <= c->heartbeat_interval_ms)
+            return fail(p, p->key_line[i][K_MOD_HANG],
+                        "hang_timeout_ms (%u) must be longer than heartbeat_interval_ms (%u)",
+                        c->mod[i].hang_timeout_ms, c->heartbeat_interval_ms);
+    return true;
+}
+
+static bool check_all(struct parse *p)
+{
+    if (p->c->nmod == 0)
+        return fail(p, p->line, "no [module NAME] section");
+    for (unsigned i = 0; i < p->c->nmod; i++)
+        if (!check_exec(p, i) || !check_services(p, i) || !check_after_names(p, i))
+            return false;
+    for (unsigned i = 0; i < p->c->nmod; i++)
+        if (!check_channel_count(p, i))
+            return false;
+    return check_after_cycles(p) && check_timeouts(p);
+}
+
+static struct conf *conf_new(const char *path)
+{
+    struct conf *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->path = strdup(path);
+    c->control_socket = strdup("/run/uipc/control.sock");
+    c->heartbeat_interval_ms = 100;
+    c->hang_timeout_ms = 1000;
+    c->shutdown_timeout_ms = 3000;
+    c->log_level = LOG_INFO;
+    if (!c->path || !c->control_socket) {
+        conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+{
+    struct parse *p = calloc(1, sizeof(*p));
+    struct conf *c = conf_new(path);
+    int ret = -ENOMEM;
+    if (!p || !c)
+        goto out;
+    *p = (struct parse){ .c = c, .err = err, .errlen = errlen };
+    p->f = fopen(path, "re");
+    if (!p->f) {
+        ret = -errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    int r = ini_parse_stream(reader, p, handler, p);
+    if (r > 0 && !p->failed)
+        fail(p, r, "syntax error (expected KEY = VALUE, [supervisor] or [module NAME])");
+    if (!p->failed && ferror(p->f))
+        fail(p, p->line, "read error");
+    if (!p->failed)
+        check_all(p);
+    ret = p->failed ? -EINVAL : 0;
+out:
+    if (p && p->f)
+        fclose(p->f);
+    free(p);
+    if (ret == 0)
+        *out = c;
+    else
+        conf_free(c);
+    return ret;
+}
+
+void conf_free(struct conf *c)
+{
+    if (!c)
+        return;
+    for (unsigned i = 0; i < c->nmod; i++) {
+        struct conf_module *m = &c->mod[i];
+        free(m->exec); /* argv[0] is exec */
+        for (unsigned j = 1; m->argv[j]; j++)
+            free(m->argv[j]);
+        for (unsigned j = 0; m->env[j]; j++)
+            free(m->env[j]);
+        free(m->policy);
+    }
+    free(c->path);
+    free(c->control_socket);
+    free(c);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* modules.conf: what the supervisor runs, parsed and checked as a whole
+ * before anything starts.  Pure apart from reading the file and checking
+ * that each exec is an executable file. */
+#ifndef UIPC_SV_CONFIG_H
+#define UIPC_SV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_NAME_MAX 64
+#define CONF_MAX_MODULES 128
+#define CONF_MAX_LIST 64       /* entries in one provides/connects/after/args/env list */
+#define CONF_ERR_MAX 512
+
+enum conf_restart { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+enum conf_log { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+struct conf_connect {
+    char service[CONF_NAME_MAX];
+    uint32_t slots;      /* 0: default */
+    uint32_t slot_size;  /* 0: default */
+};
+
+struct conf_module {
+    char name[CONF_NAME_MAX];
+    int line;                     /* of its [module NAME] header */
+    char *exec;                   /* absolute, or relative to the config's directory */
+    char *argv[CONF_MAX_LIST + 2];/* exec, args..., NULL */
+    char *env[CONF_MAX_LIST + 1]; /* KEY=VALUE..., NULL */
+    char provides[CONF_MAX_LIST][CONF_NAME_MAX];
+    unsigned nprovides;
+    struct conf_connect connects[CONF_MAX_LIST];
+    unsigned nconnects;
+    char after[CONF_MAX_LIST][CONF_NAME_MAX];
+    unsigned nafter;
+    enum conf_restart restart;
+    unsigned max_restarts;
+    unsigned restart_window_s;
+    unsigned hang_timeout_ms;     /* 0: the [supervisor] value */
+    char *policy;                 /* NULL: none (resolved like exec) */
+    unsigned seen;                /* keys seen, as bits (duplicate detection) */
+};
+
+struct conf {
+    char *path;
+    unsigned heartbeat_interval_ms;
+    unsigned hang_timeout_ms;
+    unsigned shutdown_timeout_ms;
+    char *control_socket;
+    enum conf_log log_level;
+    unsigned seen;
+    struct conf_module mod[CONF_MAX_MODULES];
+    unsigned nmod;
+};
+
+/* Loads and checks path.  On failure returns -EINVAL (or -errno when the
+ * file cannot be read) and writes one line, "FILE:LINE: problem", to err. */
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+void conf_free(struct conf *c);
+/* The module providing service, or -1. */
+int conf_provider(const struct conf *c, const char *service);
+
+#endif

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* supervisor/config.c: a good modules.conf loads with every value and
+ * default; every kind of bad one fails with the right FILE:LINE. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char dir[] = "/tmp/uipc-test-config-XXXXXX";
+static char conf_path[256];
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, mode);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir))
+        return -1;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/mod", dir); /* a relative exec target */
+    write_file(path, "#!/bin/sh\n", 0755);
+    snprintf(path, sizeof(path), "%s/notexec", dir);
+    write_file(path, "data\n", 0644);
+    snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct conf *load_ok(const char *text)
+{
+    struct conf *c = NULL;
+    char err[CONF_ERR_MAX] = "";
+    write_file(conf_path, text, 0644);
+    int r = conf_load(conf_path, &c, err, sizeof(err));
+    if (r != 0)
+        fail_msg("unexpected error: %s", err);
+    return c;
+}
+
+/* Loads text and expects an error at `line` whose message contains want. */
+static void load_bad(const char *text, int line, const char *want)
+{
+    struct conf *c = NULL;
+    char err[CONF_ERR_MAX] = "", prefix[300];
+    write_file(conf_path, text, 0644);
+    assert_int_equal(conf_load(conf_path, &c, err, sizeof(err)), -EINVAL);
+    assert_null(c);
+    snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path, line);
+    if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, want))
+        fail_msg("expected \"%s...%s\", got \"%s\"", prefix, want, err);
+}
+
+static void test_good(void **state)
+{
+    (void)state;
+    struct conf *c = load_ok(
+        "; the example from the issue\n"
+        "[supervisor]\n"
+        "heartbeat_interval_ms = 50\n"
+        "hang_timeout_ms = 700\n"
+        "shutdown_timeout_ms = 2000\n"
+        "control_socket = /run/uipc/x.sock\n"
+        "log_level = debug\n"
+        "\n"
+        "[module log]\n"
+        "exec = mod\n"
+        "provides = log\n"
+        "\n"
+        "[module kv]\n"
+        "exec = /bin/true\n"
+        "args = --shards 4\n"
+        "env = KV_CACHE=64M LANG=C.UTF-8\n"
+        "provides = kv, kv2\n"
+        "connects = log:128x1024\n"
+        "restart = always\n"
+        "max_restarts = 7\n"
+        "restart_window_s = 30\n"
+        "after = log\n"
+        "policy = policies/kv.policy\n"
+        "hang_timeout_ms = 5000 ; per module\n");
+    assert_int_equal(c->heartbeat_interval_ms, 50);
+    assert_int_equal(c->hang_timeout_ms, 700);
+    assert_int_equal(c->shutdown_timeout_ms, 2000);
+    assert_string_equal(c->control_socket, "/run/uipc/x.sock");
+    assert_int_equal(c->log_level, LOG_DEBUG);
+    assert_int_equal(c->nmod, 2);
+
+    const struct conf_module *log = &c->mod[0], *kv = &c->mod[1];
+    char want[300];
+    snprintf(want, sizeof(want), "%s/mod", dir);
+    assert_string_equal(log->exec, want);
+    assert_string_equal(log->argv[0], want);
+    assert_null(log->argv[1]);
+    assert_int_equal(log->restart, RESTART_ON_FAILURE); /* defaults */
+    assert_int_equal(log->max_restarts, 5);
+    assert_int_equal(log->restart_window_s, 60);
+    assert_int_equal(log->hang_timeout_ms, 0);
+    assert_null(log->policy);
+
+    assert_string_equal(kv->argv[0], "/bin/true");
+    assert_string_equal(kv->argv[1], "--shards");
+    assert_string_equal(kv->argv[2], "4");
+    assert_null(kv->argv[3]);
+    assert_string_equal(kv->env[0], "KV_CACHE=64M");
+    assert_string_equal(kv->env[1], "LANG=C.UTF-8");
+    assert_null(kv->env[2]);
+    assert_int_equal(kv->nprovides, 2);
+    assert_string_equal(kv->provides[1], "kv2");
+    assert_int_equal(kv->nconnects, 1);
+    assert_string_equal(kv->connects[0].service, "log");
+    assert_int_equal(kv->connects[0].slots, 128);
+    assert_int_equal(kv->connects[0].slot_size, 1024);
+    assert_int_equal(kv->restart, RESTART_ALWAYS);
+    assert_int_equal(kv->max_restarts, 7);
+    assert_int_equal(kv->restart_window_s, 30);
+    assert_int_equal(kv->nafter, 1);
+    assert_string_equal(kv->after[0], "log");
+    snprintf(want, sizeof(want), "%s/policies/kv.policy", dir);
+    assert_string_equal(kv->policy, want);
+    assert_int_equal(kv->hang_timeout_ms, 5000);
+    assert_int_equal(conf_provider(c, "kv2"), 1);
+    assert_int_equal(conf_provider(c, "nope"), -1);
+    conf_free(c);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct conf *c = load_ok("[module a]\nexec = /bin/true\n");
+    assert_int_equal(c->heartbeat_interval_ms, 100);
+    assert_int_equal(c->hang_timeout_ms, 1000);
+    assert_int_equal(c->shutdown_timeout_ms, 3000);
+    assert_string_equal(c->control_socket, "/run/uipc/control.sock");
+    assert_int_equal(c->log_level, LOG_INFO);
+    conf_free(c);
+}
+
+#define MOD_A "[module a]\nexec = /bin/true\n"
+
+static void test_syntax(void **state)
+{
+    (void)state;
+    load_bad(MOD_A "this is not a key\n", 3, "syntax error");
+    load_bad(MOD_A "[module b\n", 3, "without ']'");
+    load_bad(MOD_A "[modules b]\n", 3, "unknown section [modules b]");
+    load_bad(MOD_A "[module b] junk\n", 3, "text after section header");
+    load_bad("exec = /bin/true\n", 1, "outside any section");
+    load_bad(MOD_A "  provides = x\n", 3, "indented line");
+    char longline[400];
+    snprintf(longline, sizeof(longline), MOD_A "args = %0300d\n", 1);
+    load_bad(longline, 3, "line longer than");
+    load_bad("; nothing\n", 1, "no [module NAME] section");
+}
+
+static void test_sections_and_keys(void **state)
+{
+    (void)state;
+    load_bad(MOD_A "colour = blue\n", 3, "unknown key 'colour' in [module]");
+    load_bad("[supervisor]\nexec = x\n" MOD_A, 2, "unknown key 'exec' in [supervisor]");
+    load_bad(MOD_A "exec = /bin/false\n", 3, "'exec' set twice");
+    load_bad(MOD_A "[module a]\nexec = /bin/true\n", 3, "module 'a' defined twice (first at line 1)");
+    load_bad("[supervisor]\n[supervisor]\n" MOD_A, 2, "second [supervisor] section");
+    load_bad("[module a/b]\nexec = /bin/true\n", 1, "bad module name");
+    load_bad("[module ]\nexec = /bin/true\n", 1, "unknown section");
+}
+
+static void test_values(void **state)
+{
+    (void)state;
+    load_bad("[supervisor]\nheartbeat_interval_ms = fast\n" MOD_A, 2, "'fast' is not a number");
+    load_bad("[supervisor]\nheartbeat_interval_ms = 5\n" MOD_A, 2, "from 10 to 60000");
+    load_bad("[supervisor]\nshutdown_timeout_ms = -1\n" MOD_A, 2, "is not a number");
+    load_bad("[supervisor]\nhang_timeout_ms = 99999999999999999999\n" MOD_A, 2, "from 20 to");
+    load_bad("[supervisor]\nlog_level = loud\n" MOD_A, 2, "'loud' is not one of: debug, info, warn, error");
+    load_bad("[supervisor]\ncontrol_socket = run/x.sock\n" MOD_A, 2, "absolute path");
+    load_bad(MOD_A "restart = sometimes\n", 3, "not one of: always, on-failure, never");
+    load_bad(MOD_A "max_restarts = 5x\n", 3, "is not a number");
+    load_bad(MOD_A "restart_window_s = 0\n", 3, "from 1 to 86400");
+    load_bad(MOD_A "env = NOEQUALS\n", 3, "is not KEY=VALUE");
+    load_bad(MOD_A "env = A-B=1\n", 3, "bad variable name");
+    load_bad(MOD_A "env = UIPC_BELL=3\n", 3, "are the supervisor's");
+    load_bad(MOD_A "provides = a b a\n", 3, "listed twice");
+    load_bad(MOD_A "provides = bad/name\n", 3, "bad service name");
+    load_bad(MOD_A "connects = x:12\n", 3, "SLOTSxSIZE");
+    load_bad(MOD_A "connects = x:0x1024\n", 3, "from 1 to 65536");
+    load_bad(MOD_A "connects = x:8x8\n", 3, "from 16 to");
+    load_bad(MOD_A "policy =\n", 3, "empty value");
+    load_bad("[supervisor]\nheartbeat_interval_ms = 500\nhang_timeout_ms = 400\n" MOD_A, 3,
+             "must be longer than heartbeat_interval_ms");
+    load_bad(MOD_A "hang_timeout_ms = 100\n", 3, "must be longer than heartbeat_interval_ms");
+}
+
+static void test_whole_file(void **state)
+{
+    (void)state;
+    load_bad("[module a]\nprovides = x\n", 1, "[module a] has no exec");
+    load_bad("[module a]\nexec = nothere\n", 2, "not an executable file");
+    load_bad("[module a]\nexec = notexec\n", 2, "not an executable file");
+    load_bad("[module a]\nexec = /tmp\n", 2, "not an executable file");
+    load_bad(MOD_A "connects = log\n", 3, "no module provides service 'log'");
+    load_bad(MOD_A "provides = log\n[module b]\nexec = /bin/true\nprovides = log\n", 6,
+             "service 'log' is provided by both a (line 3) and b");
+    load_bad(MOD_A "provides = s\nconnects = s\n", 4, "connects to its own service");
+    load_bad(MOD_A "after = ghost\n", 3, "after: no module named 'ghost'");
+    load_bad(MOD_A "after = a\n", 3, "cannot start after itself");
+    load_bad(MOD_A "after = c\n[module b]\nexec = /bin/true\nafter = a\n"
+             "[module c]\nexec = /bin/true\nafter = b\n", 3, "'after' forms a cycle");
+    struct conf *c = NULL;
+    char err[CONF_ERR_MAX];
+    assert_int_equal(conf_load("/nonexistent/modules.conf", &c, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, "/nonexistent/modules.conf: "));
+}
+
+/* One server providing a service to more clients than libmodule can
+ * wait on at once. */
+static void test_channel_limit(void **state)
+{
+    (void)state;
+    size_t cap = 64 * 1024, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text + len, cap - len,
+                            "[module srv]\nexec = /bin/true\nprovides = s\nconnects = t\n");
+    len += (size_t)snprintf(text + len, cap - len,
+                            "[module c0]\nexec = /bin/true\nconnects = s\nprovides = t\n");
+    for (int i = 1; i < 127; i++)
+        len += (size_t)snprintf(text + len, cap - len,
+                                "[module c%d]\nexec = /bin/true\nconnects = s\n", i);
+    load_bad(text, 1, "module srv would hold 128 channels; at most 127");
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_syntax),
+        cmocka_unit_test(test_sections_and_keys),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_whole_file),
+        cmocka_unit_test(test_channel_limit),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
