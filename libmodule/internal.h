@@ -87,6 +87,7 @@ struct uipc_module {
     unsigned nsrvs;
     int bell;             /* our eventfd; peers write it when bell-armed */
     int *fds;             /* every fd we were handed, closed on close */
+    char *provides;       /* UIPC_PROVIDES: services we provide, comma-separated */
     unsigned nfds;
     bool fd_mode;
     uint32_t spin_ns;

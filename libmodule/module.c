@@ -87,6 +87,9 @@ static int module_init(uipc_module *m, const char *name, int bell, const char *c
         m->fds = calloc(2 * n + 1, sizeof(int));
         err = m->chans && m->srvs && m->fds ? attach_all(m, e, n) : -ENOMEM;
     }
+    const char *prov = getenv("UIPC_PROVIDES");
+    if (err == 0 && prov && !(m->provides = strdup(prov)))
+        err = -ENOMEM;
     if (err == 0) {
         own_fd(m, bell);
         for (unsigned i = 0; i < n; i++) {
@@ -137,6 +140,7 @@ void uipc_module_close(uipc_module *m)
     free(m->chans);
     free(m->srvs);
     free(m->fds);
+    free(m->provides);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -144,6 +148,21 @@ void uipc_module_close(uipc_module *m)
 const char *uipc_module_name(const uipc_module *m)
 {
     return m ? m->name : NULL;
+}
+
+/* UIPC_PROVIDES lists every service the module provides, with or without
+ * clients; a test bed may leave it out (then only channels count). */
+static bool provides(const uipc_module *m, const char *service)
+{
+    size_t n = strlen(service);
+    for (const char *p = m->provides; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, service, n) == 0)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
 }
 
 int uipc_serve(uipc_module *m, const char *service, uipc_handler_fn fn, void *ctx)
@@ -160,6 +179,8 @@ int uipc_serve(uipc_module *m, const char *service, uipc_handler_fn fn, void *ct
         }
     }
     pthread_mutex_unlock(&m->lock);
+    if (found == -ENOENT && provides(m, service))
+        found = 0; /* ours, with no client yet */
     return found;
 }
 

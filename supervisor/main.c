@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* uipc-supervisor --config modules.conf [--check] */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "sv.h"
+
+static int usage(FILE *f, int code)
+{
+    fprintf(f, "usage: uipc-supervisor --config FILE [--check]\n"
+               "  -c, --config FILE  the modules.conf to run\n"
+               "  -n, --check        only check the configuration, start nothing\n"
+               "  -h, --help         this text\n");
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *path = NULL;
+    bool check = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': path = optarg; break;
+        case 'n': check = true; break;
+        case 'h': return usage(stdout, 0);
+        default: return usage(stderr, 2);
+        }
+    }
+    if (!path || optind != argc)
+        return usage(stderr, 2);
+
+    struct conf *c;
+    char err[CONF_ERR_MAX];
+    if (conf_load(path, &c, err, sizeof(err)) < 0) {
+        fprintf(stderr, "uipc-supervisor: %s\n", err);
+        return 2; /* a bad configuration starts nothing */
+    }
+    int code = 0;
+    if (check) {
+        unsigned nchan = 0;
+        for (unsigned i = 0; i < c->nmod; i++)
+            nchan += c->mod[i].nconnects;
+        printf("%s: ok, %u modules, %u channels\n", path, c->nmod, nchan);
+    } else {
+        code = sv_run(c);
+    }
+    conf_free(c);
+    return code;
+}

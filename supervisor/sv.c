@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: MIT */
+/* The supervisor's one epoll loop: signals through signalfd, module deaths
+ * through pidfds, module output through pipes, restarts by deadline. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "reclaim.h"
+#include "region.h"
+#include "spawn.h"
+#include "sv.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define OUT_LINE 1024
+
+enum sv_state { ST_STOPPED, ST_RUNNING, ST_BACKOFF, ST_FAILED };
+static const char *const state_names[] = { "stopped", "running", "backoff", "failed" };
+
+struct sv_mod {
+    const struct conf_module *cf;
+    enum sv_state state;
+    struct sv_child ch;       /* ch.pid == 0: no process */
+    int bell;
+    uint64_t started_ms;
+    uint64_t restart_at_ms;
+    uint64_t *deaths;         /* times of deaths, a ring of max_restarts + 1 */
+    unsigned ndeaths;
+    char line[OUT_LINE];
+    size_t linelen;
+};
+
+struct sv_chan {
+    int client, server;
+    int fd;
+    struct uipc_region r;
+};
+
+struct sv {
+    struct conf *c;
+    struct sv_mod mod[CONF_MAX_MODULES];
+    unsigned order[CONF_MAX_MODULES]; /* start order: every module after its 'after' */
+    struct sv_chan *chan;
+    unsigned nchan;
+    int ep, sigfd;
+    bool stopping;
+    uint64_t stop_deadline_ms;
+    int stop_target;          /* module being stopped, or -1 */
+    uint32_t next_epoch;
+};
+
+enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT };
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int ep_add(struct sv *s, int fd, enum ev_kind kind, unsigned idx)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)kind << 32 | idx };
+    return epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* ---- set-up ---- */
+
+static int make_channels(struct sv *s)
+{
+    const struct conf *c = s->c;
+    unsigned total = 0;
+    for (unsigned i = 0; i < c->nmod; i++)
+        total += c->mod[i].nconnects;
+    s->chan = calloc(total ? total : 1, sizeof(*s->chan));
+    if (!s->chan)
+        return -ENOMEM;
+    for (unsigned i = 0; i < c->nmod; i++) {
+        for (unsigned j = 0; j < c->mod[i].nconnects; j++) {
+            const struct conf_connect *cn = &c->mod[i].connects[j];
+            struct sv_chan *ch = &s->chan[s->nchan];
+            ch->client = (int)i;
+            ch->server = conf_provider(c, cn->service);
+            int err = uipc__region_create(cn->service, cn->slots ? cn->slots : UIPC_DEFAULT_SLOTS,
+                                          cn->slot_size ? cn->slot_size : UIPC_DEFAULT_SLOT_SIZE,
+                                          &ch->fd);
+            if (err == 0 && (err = uipc__region_map(ch->fd, &ch->r)) < 0)
+                close(ch->fd);
+            if (err < 0) {
+                sv_error("%s: channel to %s: %s", c->mod[i].name, cn->service, strerror(-err));
+                return err;
+            }
+            s->nchan++;
+        }
+    }
+    return 0;
+}
+
+/* Kahn's algorithm; the config was checked to have no cycle. */
+static void start_order(struct sv *s)
+{
+    const struct conf *c = s->c;
+    bool placed[CONF_MAX_MODULES] = { false };
+    for (unsigned n = 0; n < c->nmod;) {
+        for (unsigned i = 0; i < c->nmod; i++) {
+            bool ready = !placed[i];
+            for (unsigned j = 0; ready && j < c->mod[i].nafter; j++)
+                for (unsigned k = 0; k < c->nmod; k++)
+                    if (strcmp(c->mod[k].name, c->mod[i].after[j]) == 0 && !placed[k])
+                        ready = false;
+            if (ready) {
+                placed[i] = true;
+                s->order[n++] = i;
+            }
+        }
+    }
+}
+
+static int init_modules(struct sv *s)
+{
+    for (unsigned i = 0; i < s->c->nmod; i++) {
+        struct sv_mod *m = &s->mod[i];
+        m->cf = &s->c->mod[i];
+        m->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        m->deaths = calloc(m->cf->max_restarts + 1, sizeof(uint64_t));
+        if (m->bell < 0 || !m->deaths)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- starting a module ---- */
+
+struct manifest {
+    char module[CONF_NAME_MAX + 16], bell[32], chans[16384];
+    char provides[CONF_MAX_LIST * CONF_NAME_MAX + 16];
+    int keep[2 * CONF_MAX_LIST * CONF_MAX_MODULES + 1];
+    unsigned nkeep;
+};
+
+static void manifest_add(struct manifest *mf, size_t *len, char role, const char *svc, int fd, int peer_bell)
+{
+    int n = snprintf(mf->chans + *len, sizeof(mf->chans) - *len, "%s%c:%s:%d:%d",
+                     *len > strlen("UIPC_CHANNELS=") ? "," : "", role, svc, fd, peer_bell);
+    if (n > 0 && *len + (size_t)n < sizeof(mf->chans))
+        *len += (size_t)n;
+    mf->keep[mf->nkeep++] = fd;
+    mf->keep[mf->nkeep++] = peer_bell;
+}
+
+/* Exactly the channels this module is part of, and their peers' bells. */
+static void build_manifest(const struct sv *s, unsigned i, struct manifest *mf)
+{
+    size_t len;
+    mf->nkeep = 0;
+    snprintf(mf->module, sizeof(mf->module), "UIPC_MODULE=%s", s->mod[i].cf->name);
+    snprintf(mf->bell, sizeof(mf->bell), "UIPC_BELL=%d", s->mod[i].bell);
+    mf->keep[mf->nkeep++] = s->mod[i].bell;
+    len = (size_t)snprintf(mf->provides, sizeof(mf->provides), "UIPC_PROVIDES=");
+    for (unsigned k = 0; k < s->mod[i].cf->nprovides; k++)
+        len += (size_t)snprintf(mf->provides + len, sizeof(mf->provides) - len, "%s%s",
+                                k ? "," : "", s->mod[i].cf->provides[k]);
+    len = (size_t)snprintf(mf->chans, sizeof(mf->chans), "UIPC_CHANNELS=");
+    for (unsigned k = 0; k < s->nchan; k++) {
+        const struct sv_chan *ch = &s->chan[k];
+        if (ch->server == (int)i)
+            manifest_add(mf, &len, 'S', ch->r.service, ch->fd, s->mod[ch->client].bell);
+        if (ch->client == (int)i)
+            manifest_add(mf, &len, 'C', ch->r.service, ch->fd, s->mod[ch->server].bell);
+    }
+}
+
+/* A new incarnation: its sides of every channel get a new epoch. */
+static void stamp_epochs(struct sv *s, unsigned i)
+{
+    uint32_t epoch = ++s->next_epoch;
+    if (epoch == 0)
+        epoch = ++s->next_epoch;
+    for (unsigned k = 0; k < s->nchan; k++) {
+        if (s->chan[k].server == (int)i)
+            uipc__region_set_epoch(&s->chan[k].r, UIPC_SERVER, epoch);
+        if (s->chan[k].client == (int)i)
+            uipc__region_set_epoch(&s->chan[k].r, UIPC_CLIENT, epoch);
+    }
+}
+
+static void mark_dead(struct sv *s, unsigned i);
+static void after_death(struct sv *s, unsigned i, bool clean_exit);
+static void on_output(struct sv *s, unsigned i);
+
+static void start_module(struct sv *s, unsigned i)
+{
+    static struct manifest mf;
+    struct sv_mod *m = &s->mod[i];
+    const char *step;
+
+    build_manifest(s, i, &mf);
+    stamp_epochs(s, i);
+    struct sv_spawn sp = { .argv = m->cf->argv, .env = m->cf->env,
+                           .uipc_env = { mf.module, mf.bell, mf.chans, mf.provides },
+                           .keep = mf.keep, .nkeep = mf.nkeep };
+    int err = sv_spawn(&sp, &m->ch, &step);
+    if (err < 0) {
+        sv_error("%s: could not start: %s %s: %s", m->cf->name, step, m->cf->argv[0], strerror(-err));
+        mark_dead(s, i);
+        after_death(s, i, false);
+        return;
+    }
+    if (ep_add(s, m->ch.pidfd, EV_PIDFD, i) < 0 || ep_add(s, m->ch.out, EV_OUTPUT, i) < 0)
+        sv_error("%s: epoll: %s", m->cf->name, strerror(errno));
+    m->state = ST_RUNNING;
+    m->started_ms = now_ms();
+    sv_info("%s: started, pid %d", m->cf->name, (int)m->ch.pid);
+}
+
+/* ---- deaths ---- */
+
+static void describe_exit(const siginfo_t *si, char *buf, size_t len)
+{
+    if (si->si_code == CLD_EXITED)
+        snprintf(buf, len, "exited with code %d", si->si_status);
+    else
+        snprintf(buf, len, "killed by signal SIG%s%s", sigabbrev_np(si->si_status) ?
+                 sigabbrev_np(si->si_status) : "?", si->si_code == CLD_DUMPED ? " (core dumped)" : "");
+}
+
+/* Reaped: its sides of the channels go down, and its calls are answered. */
+static void mark_dead(struct sv *s, unsigned i)
+{
+    unsigned reclaimed = 0;
+    for (unsigned k = 0; k < s->nchan; k++) {
+        struct sv_chan *ch = &s->chan[k];
+        if (ch->server == (int)i) {
+            int n = uipc__reclaim_server(&ch->r, s->mod[ch->client].bell);
+            if (n > 0)
+                reclaimed += (unsigned)n;
+            else if (n < 0)
+                sv_warn("%s: channel %s: completion FIFO corrupted, reclaim incomplete",
+                        s->mod[i].cf->name, ch->r.service);
+        }
+        if (ch->client == (int)i)
+            uipc__reclaim_client(&ch->r);
+    }
+    if (reclaimed)
+        sv_info("%s: %u in-flight slots reclaimed", s->mod[i].cf->name, reclaimed);
+    s->mod[i].state = ST_STOPPED;
+}
+
+/* Restart policy, with every death counted in the intensity window. */
+static void after_death(struct sv *s, unsigned i, bool clean_exit)
+{
+    struct sv_mod *m = &s->mod[i];
+    const struct conf_module *cf = m->cf;
+    uint64_t now = now_ms();
+
+    if (s->stopping)
+        return;
+    if (cf->restart == RESTART_NEVER || (cf->restart == RESTART_ON_FAILURE && clean_exit)) {
+        sv_info("%s: not restarted (restart = %s)", cf->name,
+                cf->restart == RESTART_NEVER ? "never" : "on-failure");
+        return;
+    }
+    unsigned cap = cf->max_restarts + 1;
+    m->deaths[m->ndeaths++ % cap] = now;
+    unsigned recent = 0;
+    for (unsigned k = 0; k < cap && k < m->ndeaths; k++)
+        recent += now - m->deaths[k] < (uint64_t)cf->restart_window_s * 1000;
+    if (recent > cf->max_restarts) {
+        m->state = ST_FAILED;
+        sv_error("%s: given up: %u deaths within %u s (max_restarts = %u)", cf->name, recent,
+                 cf->restart_window_s, cf->max_restarts);
+        return;
+    }
+    unsigned delay = BACKOFF_MIN_MS;
+    for (unsigned k = 1; k < recent && delay < BACKOFF_MAX_MS; k++)
+        delay *= 2;
+    if (delay > BACKOFF_MAX_MS)
+        delay = BACKOFF_MAX_MS;
+    m->state = ST_BACKOFF;
+    m->restart_at_ms = now + delay;
+    sv_info("%s: restart in %u ms", cf->name, delay);
+}
+
+static void on_pidfd(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    siginfo_t si = { 0 };
+    char why[96];
+
+    if (waitid(P_PIDFD, (id_t)m->ch.pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+        return;
+    if (m->ch.out >= 0)
+        on_output(s, i); /* its last words before the news of its death */
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.pidfd, NULL);
+    close(m->ch.pidfd);
+    m->ch.pid = 0;
+    describe_exit(&si, why, sizeof(why));
+    sv_log(si.si_code == CLD_EXITED && si.si_status == 0 ? LOG_INFO : LOG_WARN, "%s: %s after %llu ms",
+           m->cf->name, why, (unsigned long long)(now_ms() - m->started_ms));
+    mark_dead(s, i);
+    after_death(s, i, si.si_code == CLD_EXITED && si.si_status == 0);
+}
+
+/* ---- module output ---- */
+
+static void flush_line(struct sv_mod *m)
+{
+    m->line[m->linelen] = '\0';
+    sv_info("%s: %s", m->cf->name, m->line);
+    m->linelen = 0;
+}
+
+static void on_output(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    char buf[4096];
+    /* Bounded per event: a module that floods cannot starve the loop. */
+    for (int rounds = 0; rounds < 16; rounds++) {
+        ssize_t n = read(m->ch.out, buf, sizeof(buf));
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) { /* EOF: the module and its children closed it */
+            if (m->linelen)
+                flush_line(m);
+            epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.out, NULL);
+            close(m->ch.out);
+            m->ch.out = -1;
+            return;
+        }
+        for (ssize_t k = 0; k < n; k++) {
+            if (buf[k] == '\n' || m->linelen == OUT_LINE - 1) {
+                if (buf[k] != '\n')
+                    m->line[m->linelen++] = buf[k];
+                flush_line(m);
+            } else {
+                m->line[m->linelen++] = buf[k];
+            }
+        }
+    }
+}
+
+/* ---- shutdown: reverse start order, one module at a time ---- */
+
+static void stop_next(struct sv *s)
+{
+    for (unsigned n = s->c->nmod; n-- > 0;) {
+        unsigned i = s->order[n];
+        if (s->mod[i].ch.pid > 0) {
+            if (s->stop_target != (int)i) {
+                s->stop_target = (int)i;
+                s->stop_deadline_ms = now_ms() + s->c->shutdown_timeout_ms;
+                sv_info("%s: stopping (SIGTERM)", s->mod[i].cf->name);
+                kill(s->mod[i].ch.pid, SIGTERM);
+            }
+            return;
+        }
+    }
+    s->stop_target = -1;
+}
+
+static void begin_shutdown(struct sv *s, int sig)
+{
+    if (s->stopping)
+        return;
+    sv_info("supervisor: SIG%s received, stopping modules", sigabbrev_np(sig));
+    s->stopping = true;
+    s->stop_target = -1;
+    for (unsigned i = 0; i < s->c->nmod; i++)
+        if (s->mod[i].state == ST_BACKOFF)
+            s->mod[i].state = ST_STOPPED;
+    stop_next(s);
+}
+
+static bool any_running(const struct sv *s)
+{
+    for (unsigned i = 0; i < s->c->nmod; i++)
+        if (s->mod[i].ch.pid > 0)
+            return true;
+    return false;
+}
+
+/* ---- the loop ---- */
+
+static int next_timeout(const struct sv *s)
+{
+    uint64_t now = now_ms(), next = UINT64_MAX;
+    if (s->stopping && s->stop_target >= 0)
+        next = s->stop_deadline_ms;
+    for (unsigned i = 0; i < s->c->nmod; i++)
+        if (s->mod[i].state == ST_BACKOFF && s->mod[i].restart_at_ms < next)
+            next = s->mod[i].restart_at_ms;
+    if (next == UINT64_MAX)
+        return -1;
+    return next <= now ? 0 : (int)(next - now);
+}
+
+static void on_timers(struct sv *s)
+{
+    uint64_t now = now_ms();
+    if (s->stopping && s->stop_target >= 0 && now >= s->stop_deadline_ms) {
+        struct sv_mod *m = &s->mod[s->stop_target];
+        sv_warn("%s: still running after %u ms, SIGKILL", m->cf->name, s->c->shutdown_timeout_ms);
+        kill(m->ch.pid, SIGKILL);
+        s->stop_deadline_ms = UINT64_MAX;
+    }
+    for (unsigned n = 0; n < s->c->nmod; n++) {
+        unsigned i = s->order[n];
+        if (s->mod[i].state == ST_BACKOFF && now >= s->mod[i].restart_at_ms)
+            start_module(s, i);
+    }
+}
+
+static void on_signal(struct sv *s)
+{
+    struct signalfd_siginfo si;
+    while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        begin_shutdown(s, (int)si.ssi_signo);
+}
+
+static void dispatch(struct sv *s, uint64_t data)
+{
+    unsigned idx = (unsigned)data;
+    switch ((enum ev_kind)(data >> 32)) {
+    case EV_SIGNAL: on_signal(s); break;
+    case EV_PIDFD: on_pidfd(s, idx); break;
+    case EV_OUTPUT: on_output(s, idx); break;
+    }
+}
+
+static int loop(struct sv *s)
+{
+    struct epoll_event ev[32];
+    while (!s->stopping || any_running(s)) {
+        int n = epoll_wait(s->ep, ev, 32, next_timeout(s));
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        for (int k = 0; k < n; k++)
+            dispatch(s, ev[k].data.u64);
+        on_timers(s);
+        if (s->stopping)
+            stop_next(s);
+    }
+    /* Output the modules wrote just before they died. */
+    for (unsigned i = 0; i < s->c->nmod; i++)
+        if (s->mod[i].ch.out >= 0)
+            on_output(s, i);
+    return 0;
+}
+
+static int setup_signals(struct sv *s)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return s->sigfd < 0 ? -errno : ep_add(s, s->sigfd, EV_SIGNAL, 0);
+}
+
+static void teardown(struct sv *s)
+{
+    for (unsigned i = 0; i < s->c->nmod; i++) {
+        if (s->mod[i].bell >= 0)
+            close(s->mod[i].bell);
+        if (s->mod[i].ch.out >= 0)
+            close(s->mod[i].ch.out);
+        free(s->mod[i].deaths);
+    }
+    for (unsigned k = 0; k < s->nchan; k++) {
+        uipc__region_unmap(&s->chan[k].r);
+        close(s->chan[k].fd);
+    }
+    free(s->chan);
+    if (s->sigfd >= 0)
+        close(s->sigfd);
+    if (s->ep >= 0)
+        close(s->ep);
+}
+
+int sv_run(struct conf *c)
+{
+    static struct sv s;
+    memset(&s, 0, sizeof(s));
+    s.c = c;
+    s.stop_target = -1;
+    for (unsigned i = 0; i < CONF_MAX_MODULES; i++)
+        s.mod[i].bell = s.mod[i].ch.out = -1;
+    sv_log_level(c->log_level);
+    s.ep = epoll_create1(EPOLL_CLOEXEC);
+    int err = s.ep < 0 ? -errno : setup_signals(&s);
+    if (err == 0)
+        err = init_modules(&s);
+    if (err == 0)
+        err = make_channels(&s);
+    if (err < 0) {
+        sv_error("supervisor: set-up failed: %s", strerror(-err));
+        teardown(&s);
+        return 1;
+    }
+    start_order(&s);
+    sv_info("supervisor: %u modules, %u channels", c->nmod, s.nchan);
+    for (unsigned n = 0; n < c->nmod && !s.stopping; n++)
+        start_module(&s, s.order[n]);
+    err = loop(&s);
+    for (unsigned i = 0; i < c->nmod; i++)
+        if (s.mod[i].state != ST_STOPPED)
+            sv_info("%s: %s", c->mod[i].name, state_names[s.mod[i].state]);
+    sv_info("supervisor: stopped");
+    teardown(&s);
+    return err < 0 ? 1 : 0;
+}
