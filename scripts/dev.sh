@@ -34,9 +34,9 @@ build() { # dir, meson options...
 
 run_example() {
     build build -Dwerror=true
-    echo "==> two modules, one channel: echo-client calls echo-server"
-    build/examples/uipc-launch server=build/examples/echo-server \
-        client=build/examples/echo-client -c client:echo:server -w client
+    echo "==> uipc-supervisor on examples/modules.conf (stopped with SIGINT after 3 s, as Ctrl-C would)"
+    timeout --preserve-status --signal=INT --kill-after=10 3 \
+        build/supervisor/uipc-supervisor --config build/examples/modules.conf
 }
 
 # A module built outside the tree, the way its author would, with the

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/* The real uipc-supervisor on test configs with real module programs:
+ * kill -9 under load, restart limits, bad configs, clean shutdown, and the
+ * supervisor itself killed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[] = "/tmp/uipc-test-sv-XXXXXX";
+static char conf_path[300], log_path[300];
+
+static const char *env_path(const char *name)
+{
+    const char *p = getenv(name);
+    if (!p)
+        fail_msg("%s is not set (run through meson test)", name);
+    return p;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static void write_conf(const char *fmt, ...)
+{
+    FILE *f = fopen(conf_path, "w");
+    assert_non_null(f);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fclose(f);
+}
+
+static pid_t start_supervisor(void)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+            _exit(126);
+        execl(env_path("UIPC_SUPERVISOR"), "uipc-supervisor", "--config", conf_path, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static char *read_log(void)
+{
+    static char buf[1 << 20];
+    int fd = open(log_path, O_RDONLY);
+    ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Waits up to 30 s until the log holds `needle` at least n times. */
+static void wait_log(const char *needle, int n)
+{
+    for (int i = 0; i < 3000; i++) {
+        if (count(read_log(), needle) >= n)
+            return;
+        sleep_ms(10);
+    }
+    fail_msg("log never showed \"%s\" %d times:\n%s", needle, n, read_log());
+}
+
+/* The pid in the newest "NAME: started, pid N" line. */
+static pid_t latest_pid(const char *name)
+{
+    char needle[96];
+    snprintf(needle, sizeof(needle), "%s: started, pid ", name);
+    const char *p = read_log(), *last = NULL;
+    while ((p = strstr(p, needle))) {
+        last = p;
+        p += strlen(needle);
+    }
+    assert_non_null(last);
+    return (pid_t)atoi(last + strlen(needle));
+}
+
+static int stop_supervisor(pid_t sv)
+{
+    int st;
+    kill(sv, SIGTERM);
+    for (int i = 0; i < 1000; i++) {
+        if (waitpid(sv, &st, WNOHANG) == sv)
+            return st;
+        sleep_ms(10);
+    }
+    kill(sv, SIGKILL);
+    waitpid(sv, &st, 0);
+    fail_msg("supervisor did not stop within 10 s:\n%s", read_log());
+    return -1;
+}
+
+static void expect_gone(pid_t pid)
+{
+    for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+        sleep_ms(10);
+    assert_int_equal(kill(pid, 0), -1);
+    assert_int_equal(errno, ESRCH);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
+    snprintf(log_path, sizeof(log_path), "%s/supervisor.log", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The server is killed with SIGKILL five times while a client keeps sync
+ * and async calls going; the client checks that every issued call
+ * completed exactly once, no reply was wrong, and the pool is whole. */
+static void test_kill9_under_load(void **state)
+{
+    (void)state;
+    write_conf("[supervisor]\nshutdown_timeout_ms = 2000\n"
+               "[module echo]\nexec = %s\nprovides = echo\nrestart = always\nmax_restarts = 50\n"
+               "[module load]\nexec = %s\nconnects = echo:32x256\nafter = echo\nrestart = never\n"
+               "env = LOAD_SECONDS=2\n",
+               env_path("UIPC_ECHO_SERVER"), env_path("UIPC_LOAD_CLIENT"));
+    pid_t sv = start_supervisor();
+    wait_log("load: started, pid", 1);
+    pid_t victims[5];
+    for (int k = 0; k < 5; k++) {
+        sleep_ms(150);
+        victims[k] = latest_pid("echo");
+        assert_int_equal(kill(victims[k], SIGKILL), 0);
+        wait_log("echo: started, pid", k + 2);
+    }
+    wait_log("load: exited with code", 1);
+    const char *log = read_log();
+    if (!strstr(log, "load: exited with code 0"))
+        fail_msg("the load client found a problem:\n%s", log);
+    assert_true(count(log, "echo: killed by signal SIGKILL") >= 5);
+    assert_true(count(log, "in-flight slots reclaimed") >= 1);
+    pid_t echo = latest_pid("echo");
+    int st = stop_supervisor(sv);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    expect_gone(echo);
+    for (int k = 0; k < 5; k++)
+        expect_gone(victims[k]);
+}
+
+/* A module that dies at once, again and again, is given up; the other
+ * module keeps running. */
+static void test_given_up(void **state)
+{
+    (void)state;
+    write_conf("[module echo]\nexec = %s\nprovides = echo\n"
+               "[module flaky]\nexec = /bin/false\nrestart = always\nmax_restarts = 2\n"
+               "restart_window_s = 60\n", env_path("UIPC_ECHO_SERVER"));
+    pid_t sv = start_supervisor();
+    wait_log("flaky: given up", 1);
+    const char *log = read_log();
+    assert_int_equal(count(log, "flaky: started"), 3);
+    assert_int_equal(count(log, "flaky: exited with code 1"), 3);
+    assert_non_null(strstr(log, "flaky: restart in 100 ms"));
+    assert_non_null(strstr(log, "flaky: restart in 200 ms"));
+    pid_t echo = latest_pid("echo");
+    assert_int_equal(kill(echo, 0), 0); /* still running */
+    assert_int_equal(stop_supervisor(sv), 0);
+    expect_gone(echo);
+}
+
+/* A bad config: exit 2, FILE:LINE named, nothing started. */
+static void test_bad_config(void **state)
+{
+    (void)state;
+    write_conf("[module echo]\nexec = %s\nprovides = echo\nconnects = nobody\n",
+               env_path("UIPC_ECHO_SERVER"));
+    pid_t sv = start_supervisor();
+    int st;
+    assert_int_equal(waitpid(sv, &st, 0), sv);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 2);
+    char want[400];
+    snprintf(want, sizeof(want), "%s:4: no module provides service 'nobody'", conf_path);
+    assert_non_null(strstr(read_log(), want));
+    assert_null(strstr(read_log(), "started"));
+}
+
+/* The supervisor killed with SIGKILL: its modules die with it. */
+static void test_supervisor_killed(void **state)
+{
+    (void)state;
+    write_conf("[module echo]\nexec = %s\nprovides = echo\n"
+               "[module echo2]\nexec = %s\nprovides = echo2\n",
+               env_path("UIPC_ECHO_SERVER"), env_path("UIPC_ECHO_SERVER"));
+    pid_t sv = start_supervisor();
+    wait_log("echo2: started, pid", 1);
+    pid_t a = latest_pid("echo"), b = latest_pid("echo2");
+    kill(sv, SIGKILL);
+    waitpid(sv, NULL, 0);
+    expect_gone(a);
+    expect_gone(b);
+}
+
+/* A module that ignores SIGTERM is killed after shutdown_timeout_ms. */
+static void test_shutdown_timeout(void **state)
+{
+    (void)state;
+    char script[400];
+    snprintf(script, sizeof(script), "%s/stubborn.sh", dir);
+    FILE *f = fopen(script, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\ntrap '' TERM\necho ready\nwhile :; do sleep 1; done\n", f);
+    fclose(f);
+    chmod(script, 0755);
+    write_conf("[supervisor]\nshutdown_timeout_ms = 300\n[module stubborn]\nexec = %s\n", script);
+    pid_t sv = start_supervisor();
+    wait_log("stubborn: ready", 1);
+    pid_t p = latest_pid("stubborn");
+    int st = stop_supervisor(sv);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_non_null(strstr(read_log(), "stubborn: still running after 300 ms, SIGKILL"));
+    expect_gone(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_kill9_under_load),
+        cmocka_unit_test(test_given_up),
+        cmocka_unit_test(test_supervisor_killed),
+        cmocka_unit_test(test_shutdown_timeout),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
