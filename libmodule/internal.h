@@ -95,7 +95,10 @@ struct uipc_module {
     _Atomic int stop;
     _Atomic unsigned waiters;
     unsigned delivering;  /* depth of async deliveries on the stack */
-    uint64_t last_beat_ms;
+    _Atomic uint64_t last_beat_ms;
+    uint64_t beat_ns;     /* UIPC_HEARTBEAT_MS: longest sleep without a beat; 0: none */
+    unsigned polls;       /* a busy loop beats every 64 polls */
+    struct uipc_region ctl; /* UIPC_CONTROL: the supervisor's window on us (base NULL: none) */
 };
 
 /* wait.c: what a waiting thread watches, snapshotted under the module lock

@@ -62,6 +62,22 @@ static void own_fd(uipc_module *m, int fd)
     m->fds[m->nfds++] = fd;
 }
 
+/* UIPC_CONTROL: a region only the supervisor and this module share, where
+ * the module beats even when it has no channel; UIPC_HEARTBEAT_MS: how
+ * often.  Both optional (a test bed may not give them). */
+static int attach_control(uipc_module *m)
+{
+    const char *fd = getenv("UIPC_CONTROL"), *ms = getenv("UIPC_HEARTBEAT_MS");
+    int cfd, beat;
+    if (ms && uipc__parse_fd(ms, &beat) == 0 && beat > 0)
+        m->beat_ns = (uint64_t)beat * 1000000u;
+    if (!fd)
+        return 0;
+    if (uipc__parse_fd(fd, &cfd) < 0 || !fd_valid(cfd))
+        return -EBADF;
+    return uipc__region_map(cfd, &m->ctl);
+}
+
 static int module_init(uipc_module *m, const char *name, int bell, const char *chans)
 {
     unsigned n;
@@ -84,14 +100,18 @@ static int module_init(uipc_module *m, const char *name, int bell, const char *c
     if (err == 0) {
         m->chans = calloc(n ? n : 1, sizeof(*m->chans));
         m->srvs = calloc(n ? n : 1, sizeof(*m->srvs));
-        m->fds = calloc(2 * n + 1, sizeof(int));
+        m->fds = calloc(2 * n + 2, sizeof(int)); /* channels, our bell, control */
         err = m->chans && m->srvs && m->fds ? attach_all(m, e, n) : -ENOMEM;
     }
     const char *prov = getenv("UIPC_PROVIDES");
     if (err == 0 && prov && !(m->provides = strdup(prov)))
         err = -ENOMEM;
+    if (err == 0)
+        err = attach_control(m);
     if (err == 0) {
         own_fd(m, bell);
+        if (m->ctl.base)
+            own_fd(m, m->ctl.fd);
         for (unsigned i = 0; i < n; i++) {
             own_fd(m, e[i].region_fd);
             own_fd(m, e[i].peer_bell);
@@ -135,6 +155,7 @@ void uipc_module_close(uipc_module *m)
         uipc__chan_fini(&m->chans[i]);
     for (unsigned i = 0; i < m->nsrvs; i++)
         uipc__srv_fini(&m->srvs[i]);
+    uipc__region_unmap(&m->ctl);
     for (unsigned i = 0; i < m->nfds; i++)
         close(m->fds[i]);
     free(m->chans);
@@ -282,8 +303,8 @@ int uipc_poll(uipc_module *m, int timeout_ms)
     if (m->fd_mode)
         bell_disarm(m);
     int n = uipc__progress(m, true);
-    if (n == 0)
-        uipc__beat(m); /* busy, the FIFO positions show we live; idle, this does */
+    if (n == 0 || ++m->polls % 64 == 0)
+        uipc__beat(m); /* rate-limited: a clock read, a store per ms at most */
     if (n == 0 && timeout_ms != 0 && !atomic_load(&m->stop)) {
         uint64_t deadline = poll_deadline(m, timeout_ms);
         uipc__waitset_build(m, &ws);

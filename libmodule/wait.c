@@ -52,9 +52,11 @@ void uipc__kick(uipc_module *m)
 void uipc__beat(uipc_module *m)
 {
     uint64_t ms = uipc__now_ns() / 1000000u;
-    if (ms == m->last_beat_ms)
-        return; /* a store per millisecond at most: the line is shared */
-    m->last_beat_ms = ms;
+    /* A store per millisecond at most: the lines are shared. */
+    if (atomic_exchange_explicit(&m->last_beat_ms, ms, memory_order_relaxed) == ms)
+        return;
+    if (m->ctl.base)
+        uipc_store_relaxed(&m->ctl.side[UIPC_CLIENT]->beat_ms, ms);
     for (unsigned i = 0; i < m->nchans; i++)
         uipc_store_relaxed(&m->chans[i].r.side[UIPC_CLIENT]->beat_ms, ms);
     for (unsigned i = 0; i < m->nsrvs; i++)
@@ -150,8 +152,14 @@ static void sleep_on(uipc_module *m, const struct uipc_waitset *ws, uint64_t dea
 
 void uipc__wait(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline_ns, bool do_spin)
 {
-    if (deadline_ns && uipc__now_ns() >= deadline_ns)
+    uint64_t now = uipc__now_ns();
+    if (deadline_ns && now >= deadline_ns)
         return;
+    /* A waiting module is alive: it beats, and sleeps no longer than the
+     * supervisor's heartbeat interval so that it beats again. */
+    uipc__beat(m);
+    if (m->beat_ns && (!deadline_ns || deadline_ns > now + m->beat_ns))
+        deadline_ns = now + m->beat_ns;
     if (do_spin && m->spin_ns && spin(m, ws, deadline_ns))
         return;
     sleep_on(m, ws, deadline_ns);

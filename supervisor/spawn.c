@@ -26,10 +26,10 @@ static void build_env(const struct sv_spawn *s, char **envp)
     for (char **e = environ; *e && n < MAX_ENV - 80; e++)
         if (strncmp(*e, "UIPC_", 5) != 0)
             envp[n++] = *e;
-    for (char *const *e = s->env; e && *e && n < MAX_ENV - 4; e++)
+    for (char *const *e = s->env; e && *e && n < MAX_ENV - 16; e++)
         envp[n++] = *e;
-    for (int i = 0; i < 4; i++)
-        envp[n++] = (char *)s->uipc_env[i];
+    for (const char *const *e = s->uipc_env; *e && n < MAX_ENV - 1; e++)
+        envp[n++] = (char *)*e;
     envp[n] = NULL;
 }
 

@@ -8,7 +8,7 @@
 struct sv_spawn {
     char *const *argv;        /* argv[0]: absolute path */
     char *const *env;         /* extra KEY=VALUE, NULL-terminated */
-    const char *uipc_env[4];  /* UIPC_MODULE=, UIPC_BELL=, UIPC_CHANNELS=, UIPC_PROVIDES= */
+    const char *const *uipc_env; /* the manifest: UIPC_*=..., NULL-terminated */
     const int *keep;          /* fds the module inherits */
     unsigned nkeep;
 };

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fifo.h"
 #include "log.h"
 #include "reclaim.h"
 #include "region.h"
@@ -37,12 +38,17 @@ struct sv_mod {
     unsigned ndeaths;
     char line[OUT_LINE];
     size_t linelen;
+    int ctl_fd;               /* its control region: where it beats */
+    struct uipc_region ctl;
+    const char *hung;         /* why it was killed as hung, or NULL */
 };
 
 struct sv_chan {
     int client, server;
     int fd;
     struct uipc_region r;
+    uint32_t last_head;       /* server's submit FIFO position at the last check */
+    uint64_t head_since_ms;   /* when it last moved (or work appeared) */
 };
 
 struct sv {
@@ -56,6 +62,7 @@ struct sv {
     uint64_t stop_deadline_ms;
     int stop_target;          /* module being stopped, or -1 */
     uint32_t next_epoch;
+    uint64_t next_check_ms;   /* next heartbeat / progress check */
 };
 
 enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT };
@@ -134,6 +141,11 @@ static int init_modules(struct sv *s)
         m->deaths = calloc(m->cf->max_restarts + 1, sizeof(uint64_t));
         if (m->bell < 0 || !m->deaths)
             return -ENOMEM;
+        int err = uipc__region_create("uipc.control", 1, UIPC_MIN_SLOT_SIZE, &m->ctl_fd);
+        if (err == 0 && (err = uipc__region_map(m->ctl_fd, &m->ctl)) < 0)
+            close(m->ctl_fd);
+        if (err < 0)
+            return err;
     }
     return 0;
 }
@@ -143,6 +155,8 @@ static int init_modules(struct sv *s)
 struct manifest {
     char module[CONF_NAME_MAX + 16], bell[32], chans[16384];
     char provides[CONF_MAX_LIST * CONF_NAME_MAX + 16];
+    char control[32], heartbeat[40];
+    const char *env[8];
     int keep[2 * CONF_MAX_LIST * CONF_MAX_MODULES + 1];
     unsigned nkeep;
 };
@@ -165,6 +179,16 @@ static void build_manifest(const struct sv *s, unsigned i, struct manifest *mf)
     snprintf(mf->module, sizeof(mf->module), "UIPC_MODULE=%s", s->mod[i].cf->name);
     snprintf(mf->bell, sizeof(mf->bell), "UIPC_BELL=%d", s->mod[i].bell);
     mf->keep[mf->nkeep++] = s->mod[i].bell;
+    snprintf(mf->control, sizeof(mf->control), "UIPC_CONTROL=%d", s->mod[i].ctl_fd);
+    mf->keep[mf->nkeep++] = s->mod[i].ctl_fd;
+    snprintf(mf->heartbeat, sizeof(mf->heartbeat), "UIPC_HEARTBEAT_MS=%u", s->c->heartbeat_interval_ms);
+    mf->env[0] = mf->module;
+    mf->env[1] = mf->bell;
+    mf->env[2] = mf->chans;
+    mf->env[3] = mf->provides;
+    mf->env[4] = mf->control;
+    mf->env[5] = mf->heartbeat;
+    mf->env[6] = NULL;
     len = (size_t)snprintf(mf->provides, sizeof(mf->provides), "UIPC_PROVIDES=");
     for (unsigned k = 0; k < s->mod[i].cf->nprovides; k++)
         len += (size_t)snprintf(mf->provides + len, sizeof(mf->provides) - len, "%s%s",
@@ -206,7 +230,7 @@ static void start_module(struct sv *s, unsigned i)
     build_manifest(s, i, &mf);
     stamp_epochs(s, i);
     struct sv_spawn sp = { .argv = m->cf->argv, .env = m->cf->env,
-                           .uipc_env = { mf.module, mf.bell, mf.chans, mf.provides },
+                           .uipc_env = mf.env,
                            .keep = mf.keep, .nkeep = mf.nkeep };
     int err = sv_spawn(&sp, &m->ch, &step);
     if (err < 0) {
@@ -219,6 +243,8 @@ static void start_module(struct sv *s, unsigned i)
         sv_error("%s: epoll: %s", m->cf->name, strerror(errno));
     m->state = ST_RUNNING;
     m->started_ms = now_ms();
+    m->hung = NULL;
+    atomic_store(&m->ctl.side[UIPC_CLIENT]->beat_ms, 0);
     sv_info("%s: started, pid %d", m->cf->name, (int)m->ch.pid);
 }
 
@@ -304,8 +330,8 @@ static void on_pidfd(struct sv *s, unsigned i)
     close(m->ch.pidfd);
     m->ch.pid = 0;
     describe_exit(&si, why, sizeof(why));
-    sv_log(si.si_code == CLD_EXITED && si.si_status == 0 ? LOG_INFO : LOG_WARN, "%s: %s after %llu ms",
-           m->cf->name, why, (unsigned long long)(now_ms() - m->started_ms));
+    sv_log(si.si_code == CLD_EXITED && si.si_status == 0 ? LOG_INFO : LOG_WARN, "%s: %s%s after %llu ms",
+           m->cf->name, why, m->hung ? " (hung)" : "", (unsigned long long)(now_ms() - m->started_ms));
     mark_dead(s, i);
     after_death(s, i, si.si_code == CLD_EXITED && si.si_status == 0);
 }
@@ -345,6 +371,70 @@ static void on_output(struct sv *s, unsigned i)
                 m->line[m->linelen++] = buf[k];
             }
         }
+    }
+}
+
+/* ---- hangs: no heartbeat, or a submit FIFO with work that does not move ---- */
+
+static void kill_hung(struct sv *s, unsigned i, const char *why)
+{
+    struct sv_mod *m = &s->mod[i];
+    m->hung = why;
+    /* Killed now, reclaimed only once reaped (on_pidfd): never from a
+     * process that may still run. */
+    kill(m->ch.pid, SIGKILL);
+}
+
+static bool check_beat(struct sv *s, unsigned i, unsigned hang_ms, uint64_t now)
+{
+    struct sv_mod *m = &s->mod[i];
+    uint64_t beat = atomic_load(&m->ctl.side[UIPC_CLIENT]->beat_ms);
+    uint64_t last = beat > m->started_ms ? beat : m->started_ms;
+    if (now <= last || now - last <= hang_ms)
+        return true;
+    sv_warn("%s: hung: no heartbeat for %llu ms (hang_timeout_ms = %u); killing", m->cf->name,
+            (unsigned long long)(now - last), hang_ms);
+    kill_hung(s, i, "no heartbeat");
+    return false;
+}
+
+static bool check_progress(struct sv *s, unsigned i, unsigned hang_ms, uint64_t now)
+{
+    for (unsigned k = 0; k < s->nchan; k++) {
+        struct sv_chan *ch = &s->chan[k];
+        if (ch->server != (int)i)
+            continue;
+        struct uipc_fifo_shared *f = ch->r.fifo[UIPC_SUBMIT];
+        uint32_t head = atomic_load(&f->head), waiting = atomic_load(&f->tail) - head;
+        if (waiting == 0 || waiting > ch->r.fifo_size || head != ch->last_head ||
+            ch->head_since_ms < s->mod[i].started_ms) {
+            ch->last_head = head;
+            ch->head_since_ms = now;
+            continue;
+        }
+        if (now - ch->head_since_ms > hang_ms) {
+            sv_warn("%s: hung: FIFO %s from %s not moving for %llu ms with %u commands waiting; killing",
+                    s->mod[i].cf->name, ch->r.service, s->mod[ch->client].cf->name,
+                    (unsigned long long)(now - ch->head_since_ms), waiting);
+            kill_hung(s, i, "FIFO not moving");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void check_hangs(struct sv *s)
+{
+    uint64_t now = now_ms();
+    if (now < s->next_check_ms)
+        return;
+    s->next_check_ms = now + s->c->heartbeat_interval_ms;
+    for (unsigned i = 0; i < s->c->nmod; i++) {
+        struct sv_mod *m = &s->mod[i];
+        unsigned hang_ms = m->cf->hang_timeout_ms ? m->cf->hang_timeout_ms : s->c->hang_timeout_ms;
+        if (m->state == ST_RUNNING && m->ch.pid > 0 && !m->hung && !s->stopping &&
+            check_beat(s, i, hang_ms, now))
+            check_progress(s, i, hang_ms, now);
     }
 }
 
@@ -395,6 +485,8 @@ static int next_timeout(const struct sv *s)
     uint64_t now = now_ms(), next = UINT64_MAX;
     if (s->stopping && s->stop_target >= 0)
         next = s->stop_deadline_ms;
+    if (!s->stopping && s->next_check_ms < next)
+        next = s->next_check_ms;
     for (unsigned i = 0; i < s->c->nmod; i++)
         if (s->mod[i].state == ST_BACKOFF && s->mod[i].restart_at_ms < next)
             next = s->mod[i].restart_at_ms;
@@ -446,6 +538,7 @@ static int loop(struct sv *s)
         for (int k = 0; k < n; k++)
             dispatch(s, ev[k].data.u64);
         on_timers(s);
+        check_hangs(s);
         if (s->stopping)
             stop_next(s);
     }
@@ -477,6 +570,10 @@ static void teardown(struct sv *s)
         if (s->mod[i].ch.out >= 0)
             close(s->mod[i].ch.out);
         free(s->mod[i].deaths);
+        if (s->mod[i].ctl.base) {
+            uipc__region_unmap(&s->mod[i].ctl);
+            close(s->mod[i].ctl_fd);
+        }
     }
     for (unsigned k = 0; k < s->nchan; k++) {
         uipc__region_unmap(&s->chan[k].r);

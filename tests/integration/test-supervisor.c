@@ -256,6 +256,46 @@ static void test_shutdown_timeout(void **state)
     expect_gone(p);
 }
 
+/* SIGSTOP: no heartbeat; detected within hang_timeout_ms plus one
+ * interval, killed, reaped and restarted. */
+static void test_hang_stopped(void **state)
+{
+    (void)state;
+    write_conf("[supervisor]\nheartbeat_interval_ms = 50\nhang_timeout_ms = 400\n"
+               "[module echo]\nexec = %s\nprovides = echo\nrestart = always\n",
+               env_path("UIPC_ECHO_SERVER"));
+    pid_t sv = start_supervisor();
+    wait_log("echo: started, pid", 1);
+    sleep_ms(200);
+    pid_t p = latest_pid("echo");
+    assert_int_equal(kill(p, SIGSTOP), 0);
+    wait_log("echo: hung: no heartbeat for", 1);
+    wait_log("echo: killed by signal SIGKILL (hung)", 1);
+    wait_log("echo: started, pid", 2);
+    assert_int_not_equal(latest_pid("echo"), p);
+    assert_int_equal(stop_supervisor(sv), 0);
+    expect_gone(p);
+}
+
+/* A handler that never returns: the server is killed as hung, its caller's
+ * waiting calls are answered with peer-died, and the caller finishes. */
+static void test_hang_endless_handler(void **state)
+{
+    (void)state;
+    write_conf("[supervisor]\nheartbeat_interval_ms = 50\nhang_timeout_ms = 400\n"
+               "[module echo]\nexec = %s\nprovides = echo\nrestart = always\nenv = SPIN_AFTER=2\n"
+               "[module client]\nexec = %s\nconnects = echo\nafter = echo\nrestart = never\n",
+               env_path("UIPC_SPIN_SERVER"), env_path("UIPC_ECHO_CLIENT"));
+    pid_t sv = start_supervisor();
+    wait_log("echo: hung:", 1);
+    wait_log("client: exited with code 0", 1);
+    const char *log = read_log();
+    assert_non_null(strstr(log, "echo: killed by signal SIGKILL (hung)"));
+    assert_non_null(strstr(log, "in-flight slots reclaimed"));
+    assert_non_null(strstr(log, "status -10001")); /* peer died, as the client printed it */
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +304,8 @@ int main(void)
         cmocka_unit_test(test_given_up),
         cmocka_unit_test(test_supervisor_killed),
         cmocka_unit_test(test_shutdown_timeout),
+        cmocka_unit_test(test_hang_stopped),
+        cmocka_unit_test(test_hang_endless_handler),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
