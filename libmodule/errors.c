@@ -14,6 +14,7 @@ const char *uipc_strerror(int err)
     case UIPC_ETOOBIG: return "command or reply larger than a slot";
     case UIPC_EPROTO: return "peer broke the channel protocol";
     case UIPC_EBADSTATUS: return "handler returned a reserved status";
+    case UIPC_ESTOPPED: return "the supervisor asks this module to stop";
     default: break;
     }
     if (err < 0 && err > -UIPC_ERANGE_MIN)

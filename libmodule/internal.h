@@ -11,8 +11,9 @@
 #include "uipc/module.h"
 
 #define UIPC_NAME_MAX 64
-/* futex_waitv takes at most 128 words: ours plus one per channel. */
-#define UIPC_MAX_CHANNELS 127
+/* futex_waitv takes at most 128 words: our kick word, the control
+ * region's, and one per channel. */
+#define UIPC_MAX_CHANNELS 126
 #define UIPC_DEFAULT_SPIN_NS 50000u
 
 /* A call as the client sees it, one per slot.  This table, not the shared
@@ -107,13 +108,12 @@ struct uipc_waitset {
     unsigned n;
     bool pending; /* something had arrived already when it was built */
     uint32_t kick0;
-    const _Atomic uint32_t *seq[UIPC_MAX_CHANNELS]; /* next entry of each incoming FIFO */
-    uint32_t seq0[UIPC_MAX_CHANNELS];
-    struct uipc_side *side[UIPC_MAX_CHANNELS];      /* our side of each channel */
+    /* the next entry of each incoming FIFO, and the control word */
+    const _Atomic uint32_t *seq[UIPC_MAX_CHANNELS + 1];
+    uint32_t seq0[UIPC_MAX_CHANNELS + 1];
+    struct uipc_side *side[UIPC_MAX_CHANNELS + 1];  /* our side of each */
 };
 uint64_t uipc__now_ns(void);
-/* After publishing to a peer: wakes it if it said it sleeps. */
-void uipc__notify(struct uipc_side *peer, int peer_bell);
 void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws);
 /* Returns once something may have arrived, the kick word moved, or the
  * deadline (0: none) passed; spins up to m->spin_ns first when spin. */

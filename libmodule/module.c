@@ -256,6 +256,8 @@ static uint64_t poll_deadline(uipc_module *m, int timeout_ms)
  * instead of the futex.  Disarmed while we run, armed when we return. */
 static void bell_set(uipc_module *m, uint32_t v)
 {
+    if (m->ctl.base)
+        uipc_store_relaxed(&m->ctl.side[UIPC_CLIENT]->bell, v);
     for (unsigned i = 0; i < m->nchans; i++)
         uipc_store_relaxed(&m->chans[i].r.side[UIPC_CLIENT]->bell, v);
     for (unsigned i = 0; i < m->nsrvs; i++)
@@ -294,6 +296,19 @@ static void bell_arm(uipc_module *m)
     }
 }
 
+/* The loop runs: tell the supervisor we are ready, and hear whether it
+ * asks us to stop. */
+static bool control_says_stop(uipc_module *m)
+{
+    if (!m->ctl.base)
+        return false;
+    _Atomic uint32_t *w = &m->ctl.side[UIPC_CLIENT]->ctl;
+    uint32_t v = uipc_load_acquire(w);
+    if (!(v & UIPC_CTL_READY))
+        v = atomic_fetch_or(w, UIPC_CTL_READY);
+    return v & UIPC_CTL_STOP;
+}
+
 int uipc_poll(uipc_module *m, int timeout_ms)
 {
     struct uipc_waitset ws;
@@ -302,6 +317,10 @@ int uipc_poll(uipc_module *m, int timeout_ms)
     pthread_mutex_lock(&m->lock);
     if (m->fd_mode)
         bell_disarm(m);
+    if (control_says_stop(m)) {
+        pthread_mutex_unlock(&m->lock);
+        return -UIPC_ESTOPPED;
+    }
     int n = uipc__progress(m, true);
     if (n == 0 || ++m->polls % 64 == 0)
         uipc__beat(m); /* rate-limited: a clock read, a store per ms at most */
@@ -325,6 +344,8 @@ int uipc_run(uipc_module *m)
         return -EINVAL;
     while (!atomic_load(&m->stop)) {
         int r = uipc_poll(m, -1);
+        if (r == -UIPC_ESTOPPED)
+            return 0; /* the supervisor asked us to stop */
         if (r < 0)
             return r;
     }

@@ -51,7 +51,10 @@ struct uipc_side {
     _Atomic uint32_t bell;     /* 1: asleep in a poll loop; write our eventfd */
     _Alignas(UIPC_LINE) _Atomic uint64_t beat_ms; /* last sign of life, CLOCK_MONOTONIC ms */
     _Atomic uint64_t violations; /* protocol violations this side saw */
+    _Atomic uint32_t ctl;        /* control region only: UIPC_CTL_* */
 };
+#define UIPC_CTL_READY 1u /* set by the module: its loop runs */
+#define UIPC_CTL_STOP  2u /* set by the supervisor: uipc_run should return */
 
 /* One FIFO entry.  `seq` is position + 1, stored last with release: the
  * consumer polls the entry itself instead of a separate producer index. */
@@ -115,6 +118,10 @@ static inline unsigned char *uipc_slot_data(const struct uipc_region *r, uint32_
 {
     return (unsigned char *)uipc_slot(r, i) + UIPC_SLOT_HDR;
 }
+
+/* After publishing to a side (an entry, or a control word): wakes the
+ * process there if it said it sleeps, by futex or by its bell (wait.c). */
+void uipc__notify(struct uipc_side *peer, int peer_bell);
 
 /* Fills *h with the layout for this geometry.  Pure.  -EINVAL if out of
  * bounds (counts, sizes, name). */

@@ -86,6 +86,15 @@ void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws)
     for (unsigned i = 0; i < m->nsrvs; i++)
         if (!m->srvs[i].broken)
             ws_add(ws, &m->srvs[i].sub, m->srvs[i].r.side[UIPC_SERVER]);
+    if (m->ctl.base) { /* the supervisor's stop request wakes us too */
+        struct uipc_side *me = m->ctl.side[UIPC_CLIENT];
+        ws->seq[ws->n] = &me->ctl;
+        ws->seq0[ws->n] = uipc_load_acquire(&me->ctl);
+        ws->side[ws->n] = me;
+        if (ws->seq0[ws->n] & UIPC_CTL_STOP)
+            ws->pending = true;
+        ws->n++;
+    }
 }
 
 static bool ws_ready(uipc_module *m, const struct uipc_waitset *ws)
@@ -120,7 +129,7 @@ static bool spin(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadlin
 
 static void sleep_on(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline_ns)
 {
-    struct futex_waitv w[UIPC_MAX_CHANNELS + 1];
+    struct futex_waitv w[UIPC_MAX_CHANNELS + 2];
     unsigned n = 0;
 
     w[n++] = (struct futex_waitv){ .uaddr = (uintptr_t)&m->kick, .val = ws->kick0,

@@ -16,7 +16,7 @@
 
 #include "config.h"
 
-#define UIPC_CHANNELS_PER_MODULE 127 /* libmodule's futex_waitv bound */
+#define UIPC_CHANNELS_PER_MODULE 126 /* libmodule's futex_waitv bound */
 
 enum key {
     /* [supervisor] */

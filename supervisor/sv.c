@@ -24,8 +24,9 @@
 #define BACKOFF_MAX_MS 5000
 #define OUT_LINE 1024
 
-enum sv_state { ST_STOPPED, ST_RUNNING, ST_BACKOFF, ST_FAILED };
-static const char *const state_names[] = { "stopped", "running", "backoff", "failed" };
+enum sv_state { ST_STOPPED, ST_WAITING, ST_RUNNING, ST_BACKOFF, ST_FAILED };
+static const char *const state_names[] = { "stopped", "waiting", "running", "backoff", "failed" };
+#define READY_POLL_MS 10 /* how often readiness is looked at while someone waits for it */
 
 struct sv_mod {
     const struct conf_module *cf;
@@ -41,6 +42,7 @@ struct sv_mod {
     int ctl_fd;               /* its control region: where it beats */
     struct uipc_region ctl;
     const char *hung;         /* why it was killed as hung, or NULL */
+    bool ready;               /* its loop runs (UIPC_CTL_READY) */
 };
 
 struct sv_chan {
@@ -61,6 +63,8 @@ struct sv {
     bool stopping;
     uint64_t stop_deadline_ms;
     int stop_target;          /* module being stopped, or -1 */
+    bool stop_termed;         /* SIGTERM sent to it (after the stop request) */
+    uint64_t stop_term_ms;
     uint32_t next_epoch;
     uint64_t next_check_ms;   /* next heartbeat / progress check */
 };
@@ -229,6 +233,9 @@ static void start_module(struct sv *s, unsigned i)
 
     build_manifest(s, i, &mf);
     stamp_epochs(s, i);
+    /* A fresh control word: not ready, no stop request, no beat yet. */
+    atomic_store(&m->ctl.side[UIPC_CLIENT]->ctl, 0);
+    atomic_store(&m->ctl.side[UIPC_CLIENT]->beat_ms, 0);
     struct sv_spawn sp = { .argv = m->cf->argv, .env = m->cf->env,
                            .uipc_env = mf.env,
                            .keep = mf.keep, .nkeep = mf.nkeep };
@@ -244,7 +251,7 @@ static void start_module(struct sv *s, unsigned i)
     m->state = ST_RUNNING;
     m->started_ms = now_ms();
     m->hung = NULL;
-    atomic_store(&m->ctl.side[UIPC_CLIENT]->beat_ms, 0);
+    m->ready = false;
     sv_info("%s: started, pid %d", m->cf->name, (int)m->ch.pid);
 }
 
@@ -440,17 +447,28 @@ static void check_hangs(struct sv *s)
 
 /* ---- shutdown: reverse start order, one module at a time ---- */
 
+/* First the request through the control region (uipc_run returns 0);
+ * SIGTERM at half the timeout; SIGKILL at the timeout (on_timers). */
+static void request_stop(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    uint64_t now = now_ms();
+    s->stop_target = (int)i;
+    s->stop_termed = false;
+    s->stop_term_ms = now + s->c->shutdown_timeout_ms / 2;
+    s->stop_deadline_ms = now + s->c->shutdown_timeout_ms;
+    sv_info("%s: stopping", m->cf->name);
+    atomic_fetch_or(&m->ctl.side[UIPC_CLIENT]->ctl, UIPC_CTL_STOP);
+    uipc__notify(m->ctl.side[UIPC_CLIENT], m->bell);
+}
+
 static void stop_next(struct sv *s)
 {
     for (unsigned n = s->c->nmod; n-- > 0;) {
         unsigned i = s->order[n];
         if (s->mod[i].ch.pid > 0) {
-            if (s->stop_target != (int)i) {
-                s->stop_target = (int)i;
-                s->stop_deadline_ms = now_ms() + s->c->shutdown_timeout_ms;
-                sv_info("%s: stopping (SIGTERM)", s->mod[i].cf->name);
-                kill(s->mod[i].ch.pid, SIGTERM);
-            }
+            if (s->stop_target != (int)i)
+                request_stop(s, i);
             return;
         }
     }
@@ -465,7 +483,7 @@ static void begin_shutdown(struct sv *s, int sig)
     s->stopping = true;
     s->stop_target = -1;
     for (unsigned i = 0; i < s->c->nmod; i++)
-        if (s->mod[i].state == ST_BACKOFF)
+        if (s->mod[i].state == ST_BACKOFF || s->mod[i].state == ST_WAITING)
             s->mod[i].state = ST_STOPPED;
     stop_next(s);
 }
@@ -478,13 +496,52 @@ static bool any_running(const struct sv *s)
     return false;
 }
 
+/* ---- readiness, and starting in 'after' order ---- */
+
+static void check_ready(struct sv *s)
+{
+    for (unsigned i = 0; i < s->c->nmod; i++) {
+        struct sv_mod *m = &s->mod[i];
+        if (m->state != ST_RUNNING || m->ready ||
+            !(atomic_load(&m->ctl.side[UIPC_CLIENT]->ctl) & UIPC_CTL_READY))
+            continue;
+        m->ready = true;
+        sv_info("%s: ready after %llu ms", m->cf->name, (unsigned long long)(now_ms() - m->started_ms));
+    }
+}
+
+static bool deps_ready(const struct sv *s, unsigned i)
+{
+    const struct conf_module *cf = s->mod[i].cf;
+    for (unsigned j = 0; j < cf->nafter; j++)
+        for (unsigned k = 0; k < s->c->nmod; k++)
+            if (strcmp(s->mod[k].cf->name, cf->after[j]) == 0 &&
+                (s->mod[k].state != ST_RUNNING || !s->mod[k].ready))
+                return false;
+    return true;
+}
+
+/* A module starts once every module in its 'after' is ready. */
+static void start_due(struct sv *s)
+{
+    for (unsigned n = 0; n < s->c->nmod && !s->stopping; n++) {
+        unsigned i = s->order[n];
+        if (s->mod[i].state == ST_WAITING && deps_ready(s, i))
+            start_module(s, i);
+    }
+}
+
 /* ---- the loop ---- */
 
 static int next_timeout(const struct sv *s)
 {
     uint64_t now = now_ms(), next = UINT64_MAX;
     if (s->stopping && s->stop_target >= 0)
-        next = s->stop_deadline_ms;
+        next = s->stop_termed ? s->stop_deadline_ms : s->stop_term_ms;
+    for (unsigned i = 0; i < s->c->nmod && !s->stopping; i++)
+        if (s->mod[i].state == ST_WAITING || (s->mod[i].state == ST_RUNNING && !s->mod[i].ready))
+            if (now + READY_POLL_MS < next)
+                next = now + READY_POLL_MS;
     if (!s->stopping && s->next_check_ms < next)
         next = s->next_check_ms;
     for (unsigned i = 0; i < s->c->nmod; i++)
@@ -498,6 +555,12 @@ static int next_timeout(const struct sv *s)
 static void on_timers(struct sv *s)
 {
     uint64_t now = now_ms();
+    if (s->stopping && s->stop_target >= 0 && !s->stop_termed && now >= s->stop_term_ms) {
+        struct sv_mod *m = &s->mod[s->stop_target];
+        sv_info("%s: still running, SIGTERM", m->cf->name);
+        kill(m->ch.pid, SIGTERM);
+        s->stop_termed = true;
+    }
     if (s->stopping && s->stop_target >= 0 && now >= s->stop_deadline_ms) {
         struct sv_mod *m = &s->mod[s->stop_target];
         sv_warn("%s: still running after %u ms, SIGKILL", m->cf->name, s->c->shutdown_timeout_ms);
@@ -538,6 +601,8 @@ static int loop(struct sv *s)
         for (int k = 0; k < n; k++)
             dispatch(s, ev[k].data.u64);
         on_timers(s);
+        check_ready(s);
+        start_due(s);
         check_hangs(s);
         if (s->stopping)
             stop_next(s);
@@ -608,8 +673,9 @@ int sv_run(struct conf *c)
     }
     start_order(&s);
     sv_info("supervisor: %u modules, %u channels", c->nmod, s.nchan);
-    for (unsigned n = 0; n < c->nmod && !s.stopping; n++)
-        start_module(&s, s.order[n]);
+    for (unsigned i = 0; i < c->nmod; i++)
+        s.mod[i].state = ST_WAITING;
+    start_due(&s);
     err = loop(&s);
     for (unsigned i = 0; i < c->nmod; i++)
         if (s.mod[i].state != ST_STOPPED)

@@ -170,6 +170,10 @@ static void test_kill9_under_load(void **state)
     if (!strstr(log, "load: exited with code 0"))
         fail_msg("the load client found a problem:\n%s", log);
     assert_true(count(log, "echo: killed by signal SIGKILL") >= 5);
+    /* 'after = echo': load started only once echo's loop ran */
+    const char *ready = strstr(log, "echo: ready after"), *load = strstr(log, "load: started");
+    assert_non_null(ready);
+    assert_true(load > ready);
     assert_true(count(log, "in-flight slots reclaimed") >= 1);
     pid_t echo = latest_pid("echo");
     int st = stop_supervisor(sv);
@@ -199,6 +203,9 @@ static void test_given_up(void **state)
     assert_int_equal(kill(echo, 0), 0); /* still running */
     assert_int_equal(stop_supervisor(sv), 0);
     expect_gone(echo);
+    /* stopped by the request through its control region: no signal needed */
+    assert_non_null(strstr(read_log(), "echo: exited with code 0"));
+    assert_null(strstr(read_log(), "echo: still running"));
 }
 
 /* A bad config: exit 2, FILE:LINE named, nothing started. */

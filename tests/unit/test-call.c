@@ -529,7 +529,7 @@ static void test_close_fds(void **state)
 static void test_strerror(void **state)
 {
     (void)state;
-    for (int c = UIPC_EPEERDIED; c <= UIPC_EBADSTATUS; c++) {
+    for (int c = UIPC_EPEERDIED; c <= UIPC_ESTOPPED; c++) {
         const char *s = uipc_strerror(-c);
         assert_non_null(s);
         assert_string_not_equal(s, "unknown uipc transport error");

@@ -246,10 +246,10 @@ static void test_channel_limit(void **state)
                             "[module srv]\nexec = /bin/true\nprovides = s\nconnects = t\n");
     len += (size_t)snprintf(text + len, cap - len,
                             "[module c0]\nexec = /bin/true\nconnects = s\nprovides = t\n");
-    for (int i = 1; i < 127; i++)
+    for (int i = 1; i < 126; i++)
         len += (size_t)snprintf(text + len, cap - len,
                                 "[module c%d]\nexec = /bin/true\nconnects = s\n", i);
-    load_bad(text, 1, "module srv would hold 128 channels; at most 127");
+    load_bad(text, 1, "module srv would hold 127 channels; at most 126");
     free(text);
 }
 

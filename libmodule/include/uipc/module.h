@@ -46,6 +46,7 @@ enum {
     UIPC_ETOOBIG     = 10004, /* command or reply larger than a slot */
     UIPC_EPROTO      = 10005, /* the peer broke the protocol; channel unusable */
     UIPC_EBADSTATUS  = 10006, /* the handler returned a reserved status */
+    UIPC_ESTOPPED    = 10007, /* uipc_poll: the supervisor asks this module to stop */
     UIPC_ERANGE_MAX  = 10999,
 };
 
@@ -94,11 +95,14 @@ int  uipc_connect(uipc_module *m, const char *service, uipc_chan **out);
  * Safe from several threads at once on one channel. */
 int  uipc_call(uipc_chan *ch, const struct uipc_call *call);
 
-/* Serves and delivers completions until uipc_stop(); 0 on a clean stop. */
+/* Serves and delivers completions until uipc_stop() or the supervisor's
+ * stop request; 0 on a clean stop. */
 int  uipc_run(uipc_module *m);
 /* Processes what has arrived, waiting up to timeout_ms (-1: forever, 0: not
  * at all) for something to arrive.  Returns the number of requests served
- * and completions delivered, or a negative code. */
+ * and completions delivered, or a negative code: -UIPC_ESTOPPED when the
+ * supervisor asks the module to stop (finish up and return from main).
+ * The first call tells the supervisor the module is ready. */
 int  uipc_poll(uipc_module *m, int timeout_ms);
 /* An fd that is readable when uipc_poll has work, for epoll or libuv.
  * Once it is used, call uipc_poll(m, 0) whenever it is readable. */
