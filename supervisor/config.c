@@ -23,7 +23,7 @@ enum key {
     K_HEARTBEAT, K_HANG, K_SHUTDOWN, K_SOCKET, K_LOGLEVEL,
     /* [module NAME] */
     K_EXEC, K_ARGS, K_ENV, K_PROVIDES, K_CONNECTS, K_RESTART, K_MAXRESTARTS,
-    K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG,
+    K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG, K_BACKOFF, K_BACKOFF_MAX,
     K_COUNT
 };
 
@@ -50,6 +50,8 @@ static const struct key_def keys[] = {
     { "after", K_AFTER, true },
     { "policy", K_POLICY, true },
     { "hang_timeout_ms", K_MOD_HANG, true },
+    { "backoff_ms", K_BACKOFF, true },
+    { "backoff_max_ms", K_BACKOFF_MAX, true },
 };
 
 enum section { SEC_NONE, SEC_SUPERVISOR, SEC_MODULE };
@@ -121,6 +123,8 @@ static bool open_module(struct parse *p, char *name)
     p->mod->restart = RESTART_ON_FAILURE;
     p->mod->max_restarts = 5;
     p->mod->restart_window_s = 60;
+    p->mod->backoff_ms = 100;
+    p->mod->backoff_max_ms = 5000;
     p->sec = SEC_MODULE;
     return true;
 }
@@ -338,6 +342,8 @@ static bool module_key(struct parse *p, enum key k, const char *v)
     case K_MAXRESTARTS: return parse_uint(p, v, 0, 100000, &m->max_restarts);
     case K_WINDOW: return parse_uint(p, v, 1, 86400, &m->restart_window_s);
     case K_MOD_HANG: return parse_uint(p, v, 20, 3600000, &m->hang_timeout_ms);
+    case K_BACKOFF: return parse_uint(p, v, 0, 600000, &m->backoff_ms);
+    case K_BACKOFF_MAX: return parse_uint(p, v, 0, 600000, &m->backoff_max_ms);
     case K_RESTART:
         if (!set_enum(p, v, restart_names, &e))
             return false;
@@ -519,6 +525,11 @@ static bool check_timeouts(struct parse *p)
         return fail(p, p->sup_line[K_HANG] ? p->sup_line[K_HANG] : p->sup_line[K_HEARTBEAT],
                     "hang_timeout_ms (%u) must be longer than heartbeat_interval_ms (%u)",
                     c->hang_timeout_ms, c->heartbeat_interval_ms);
+    for (unsigned i = 0; i < c->nmod; i++)
+        if (c->mod[i].backoff_max_ms < c->mod[i].backoff_ms)
+            return fail(p, p->key_line[i][K_BACKOFF_MAX] ? p->key_line[i][K_BACKOFF_MAX] : p->key_line[i][K_BACKOFF],
+                        "backoff_max_ms (%u) is less than backoff_ms (%u)",
+                        c->mod[i].backoff_max_ms, c->mod[i].backoff_ms);
     for (unsigned i = 0; i < c->nmod; i++)
         if (c->mod[i].hang_timeout_ms && c->mod[i].hang_timeout_ms <= c->heartbeat_interval_ms)
             return fail(p, p->key_line[i][K_MOD_HANG],

@@ -37,6 +37,8 @@ struct conf_module {
     enum conf_restart restart;
     unsigned max_restarts;
     unsigned restart_window_s;
+    unsigned backoff_ms;          /* first restart delay; doubles per recent death */
+    unsigned backoff_max_ms;      /* ... up to this */
     unsigned hang_timeout_ms;     /* 0: the [supervisor] value */
     char *policy;                 /* NULL: none (resolved like exec) */
     unsigned seen;                /* keys seen, as bits (duplicate detection) */

@@ -20,8 +20,6 @@
 #include "spawn.h"
 #include "sv.h"
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
 #define OUT_LINE 1024
 
 enum sv_state { ST_STOPPED, ST_WAITING, ST_RUNNING, ST_BACKOFF, ST_FAILED };
@@ -313,11 +311,11 @@ static void after_death(struct sv *s, unsigned i, bool clean_exit)
                  cf->restart_window_s, cf->max_restarts);
         return;
     }
-    unsigned delay = BACKOFF_MIN_MS;
-    for (unsigned k = 1; k < recent && delay < BACKOFF_MAX_MS; k++)
+    unsigned delay = cf->backoff_ms;
+    for (unsigned k = 1; k < recent && delay < cf->backoff_max_ms; k++)
         delay *= 2;
-    if (delay > BACKOFF_MAX_MS)
-        delay = BACKOFF_MAX_MS;
+    if (delay > cf->backoff_max_ms)
+        delay = cf->backoff_max_ms;
     m->state = ST_BACKOFF;
     m->restart_at_ms = now + delay;
     sv_info("%s: restart in %u ms", cf->name, delay);

@@ -100,7 +100,9 @@ static void test_good(void **state)
         "restart_window_s = 30\n"
         "after = log\n"
         "policy = policies/kv.policy\n"
-        "hang_timeout_ms = 5000 ; per module\n");
+        "hang_timeout_ms = 5000 ; per module\n"
+        "backoff_ms = 10\n"
+        "backoff_max_ms = 200\n");
     assert_int_equal(c->heartbeat_interval_ms, 50);
     assert_int_equal(c->hang_timeout_ms, 700);
     assert_int_equal(c->shutdown_timeout_ms, 2000);
@@ -117,6 +119,8 @@ static void test_good(void **state)
     assert_int_equal(log->restart, RESTART_ON_FAILURE); /* defaults */
     assert_int_equal(log->max_restarts, 5);
     assert_int_equal(log->restart_window_s, 60);
+    assert_int_equal(log->backoff_ms, 100);
+    assert_int_equal(log->backoff_max_ms, 5000);
     assert_int_equal(log->hang_timeout_ms, 0);
     assert_null(log->policy);
 
@@ -141,6 +145,8 @@ static void test_good(void **state)
     snprintf(want, sizeof(want), "%s/policies/kv.policy", dir);
     assert_string_equal(kv->policy, want);
     assert_int_equal(kv->hang_timeout_ms, 5000);
+    assert_int_equal(kv->backoff_ms, 10);
+    assert_int_equal(kv->backoff_max_ms, 200);
     assert_int_equal(conf_provider(c, "kv2"), 1);
     assert_int_equal(conf_provider(c, "nope"), -1);
     conf_free(c);
@@ -211,6 +217,7 @@ static void test_values(void **state)
     load_bad("[supervisor]\nheartbeat_interval_ms = 500\nhang_timeout_ms = 400\n" MOD_A, 3,
              "must be longer than heartbeat_interval_ms");
     load_bad(MOD_A "hang_timeout_ms = 100\n", 3, "must be longer than heartbeat_interval_ms");
+    load_bad(MOD_A "backoff_ms = 500\nbackoff_max_ms = 400\n", 4, "is less than backoff_ms");
 }
 
 static void test_whole_file(void **state)

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/* uipc-crash-bench: the real uipc-supervisor runs an echo server under a
+ * load module; the benchmark kills the server with SIGKILL again and again
+ * and measures, per crash, the time from the kill to the last in-flight
+ * caller holding its peer-died error, and to the restarted server
+ * answering again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crash.h"
+
+struct opts {
+    unsigned crashes, backoff_ms, interval_ms;
+    int json;
+};
+
+static char dir[] = "/tmp/uipc-crash-bench-XXXXXX";
+static char log_path[256];
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static struct crash_results *map_results(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, sizeof(struct crash_results)) < 0)
+        return NULL;
+    void *p = mmap(NULL, sizeof(struct crash_results), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int write_conf(const char *conf, const char *results, const struct opts *o)
+{
+    FILE *f = fopen(conf, "w");
+    if (!f)
+        return -errno;
+    fprintf(f, "[supervisor]\nheartbeat_interval_ms = 100\nhang_timeout_ms = 2000\n"
+               "[module echo]\nexec = %s\nprovides = echo\nrestart = always\n"
+               "max_restarts = 100000\nrestart_window_s = 1\nbackoff_ms = %u\nbackoff_max_ms = %u\n"
+               "[module load]\nexec = %s\nconnects = echo:64x256\nafter = echo\nrestart = never\n"
+               "env = CRASH_RESULTS=%s\n",
+            UIPC_ECHO_SERVER_PATH, o->backoff_ms, o->backoff_ms, UIPC_CRASH_CLIENT_PATH, results);
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+static pid_t start_supervisor(const char *conf)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+            _exit(126);
+        execl(UIPC_SUPERVISOR_PATH, "uipc-supervisor", "--config", conf, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* The newest "echo: started, pid N" in the supervisor's log. */
+static pid_t echo_pid(void)
+{
+    static char buf[1 << 22];
+    int fd = open(log_path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *needle = "echo: started, pid ", *p = buf, *last = NULL;
+    while ((p = strstr(p, needle))) {
+        last = p;
+        p += strlen(needle);
+    }
+    return last ? (pid_t)atoi(last + strlen(needle)) : -1;
+}
+
+/* Waits until cond(res, arg) holds, up to 10 s. */
+static int wait_ok(struct crash_results *r, uint64_t target)
+{
+    for (int i = 0; i < 10000 && atomic_load(&r->ok) < target; i++)
+        sleep_ms(1);
+    return atomic_load(&r->ok) >= target ? 0 : -ETIMEDOUT;
+}
+
+static int wait_outages(struct crash_results *r, uint64_t target)
+{
+    for (int i = 0; i < 10000 && atomic_load(&r->outages) < target; i++)
+        sleep_ms(1);
+    return atomic_load(&r->outages) >= target ? 0 : -ETIMEDOUT;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t pct(uint64_t *v, unsigned n, double p)
+{
+    unsigned k = (unsigned)(p * (n - 1) + 0.5);
+    return v[k];
+}
+
+static int crash_loop(struct crash_results *r, const struct opts *o, uint64_t *err, uint64_t *serve)
+{
+    if (wait_ok(r, 1000) < 0)
+        return -ETIMEDOUT;
+    for (unsigned k = 0; k < o->crashes; k++) {
+        if (wait_ok(r, atomic_load(&r->ok) + 200) < 0) /* serving steadily */
+            return -ETIMEDOUT;
+        pid_t pid = echo_pid();
+        if (pid <= 0)
+            return -ESRCH;
+        uint64_t t0 = now_ns();
+        if (kill(pid, SIGKILL) < 0)
+            return -errno;
+        if (wait_outages(r, k + 1) < 0)
+            return -ETIMEDOUT;
+        err[k] = r->out[k].last_err_ns - t0;
+        serve[k] = r->out[k].first_ok_ns - t0;
+        sleep_ms(o->interval_ms);
+    }
+    return 0;
+}
+
+static void report(const struct opts *o, uint64_t *err, uint64_t *serve)
+{
+    unsigned n = o->crashes;
+    qsort(err, n, sizeof(*err), cmp_u64);
+    qsort(serve, n, sizeof(*serve), cmp_u64);
+    if (o->json) {
+        printf("{\"crashes\": %u, \"backoff_ms\": %u, \"error_median_us\": %.1f, \"error_p99_us\": %.1f, "
+               "\"serving_median_ms\": %.2f, \"serving_p99_ms\": %.2f}\n", n, o->backoff_ms,
+               pct(err, n, .5) / 1e3, pct(err, n, .99) / 1e3, pct(serve, n, .5) / 1e6,
+               pct(serve, n, .99) / 1e6);
+        return;
+    }
+    printf("%u crashes (SIGKILL of the echo server under 16-deep async load), backoff %u ms\n", n,
+           o->backoff_ms);
+    printf("death -> last in-flight caller has its error:  median %8.1f us   p99 %8.1f us   max %8.1f us\n",
+           pct(err, n, .5) / 1e3, pct(err, n, .99) / 1e3, err[n - 1] / 1e3);
+    printf("death -> restarted server answering again:      median %8.2f ms   p99 %8.2f ms   max %8.2f ms\n",
+           pct(serve, n, .5) / 1e6, pct(serve, n, .99) / 1e6, serve[n - 1] / 1e6);
+    printf("  of which the configured backoff:              %u ms; the rest: median %.2f ms\n",
+           o->backoff_ms, pct(serve, n, .5) / 1e6 - o->backoff_ms);
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = { .crashes = 100, .backoff_ms = 10, .interval_ms = 100 };
+    static const struct option lo[] = {
+        { "crashes", required_argument, NULL, 'n' }, { "backoff-ms", required_argument, NULL, 'b' },
+        { "interval-ms", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
+        { NULL, 0, NULL, 0 },
+    };
+    for (int c; (c = getopt_long(argc, argv, "n:b:i:j", lo, NULL)) != -1;) {
+        if (c == 'n') o.crashes = (unsigned)atoi(optarg);
+        else if (c == 'b') o.backoff_ms = (unsigned)atoi(optarg);
+        else if (c == 'i') o.interval_ms = (unsigned)atoi(optarg);
+        else if (c == 'j') o.json = 1;
+        else return 2;
+    }
+    if (o.crashes == 0 || o.crashes > CRASH_MAX || !mkdtemp(dir))
+        return 2;
+    char conf[300], results[300];
+    snprintf(conf, sizeof(conf), "%s/modules.conf", dir);
+    snprintf(results, sizeof(results), "%s/results", dir);
+    snprintf(log_path, sizeof(log_path), "%s/supervisor.log", dir);
+    struct crash_results *r = map_results(results);
+    uint64_t *err = calloc(o.crashes, sizeof(uint64_t)), *serve = calloc(o.crashes, sizeof(uint64_t));
+    int e = !r || !err || !serve ? -ENOMEM : write_conf(conf, results, &o);
+    pid_t sv = e < 0 ? -1 : start_supervisor(conf);
+    if (sv > 0)
+        e = crash_loop(r, &o, err, serve);
+    if (sv > 0) {
+        kill(sv, SIGTERM);
+        waitpid(sv, NULL, 0);
+    }
+    if (e < 0)
+        fprintf(stderr, "uipc-crash-bench: %s (supervisor log: %s)\n", strerror(-e), log_path);
+    else
+        report(&o, err, serve);
+    if (e == 0) {
+        unlink(conf);
+        unlink(results);
+        unlink(log_path);
+        rmdir(dir);
+    }
+    return e < 0 ? 1 : 0;
+}
