@@ -48,6 +48,11 @@ static void child(const struct sv_spawn *s, pid_t parent, int out_w, int errfd)
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(127); /* the supervisor is already gone */
+    /* A session of its own: a Ctrl-C at the supervisor's terminal (SIGINT
+     * to the whole foreground group) reaches the supervisor only, which
+     * then stops the modules in order. */
+    if (setsid() < 0)
+        child_fail(errfd, errno);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL); /* the supervisor blocks signals for signalfd */
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);

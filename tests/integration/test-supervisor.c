@@ -303,10 +303,54 @@ static void test_hang_endless_handler(void **state)
     assert_int_equal(stop_supervisor(sv), 0);
 }
 
+/* examples/modules.conf as shipped: the demo client drives kv and echo,
+ * and everything stops cleanly. */
+static void test_example(void **state)
+{
+    (void)state;
+    snprintf(conf_path, sizeof(conf_path), "%s", env_path("UIPC_EXAMPLE_CONF"));
+    pid_t sv = start_supervisor();
+    wait_log("client: exited with code", 1);
+    const char *log = read_log();
+    if (!strstr(log, "client: exited with code 0"))
+        fail_msg("the demo client failed:\n%s", log);
+    assert_non_null(strstr(log, "client: async get cherry           -> ok, \"dark red\""));
+    assert_int_equal(stop_supervisor(sv), 0);
+    log = read_log();
+    assert_non_null(strstr(log, "kv: exited with code 0"));
+    assert_non_null(strstr(log, "echo: exited with code 0"));
+    snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
+}
+
+/* A client killed while its calls are served: the server is unaffected,
+ * and the client's next incarnation gets the whole pool back. */
+static void test_client_killed(void **state)
+{
+    (void)state;
+    write_conf("[module echo]\nexec = %s\nprovides = echo\n"
+               "[module load]\nexec = %s\nconnects = echo:32x256\nafter = echo\n"
+               "restart = on-failure\nenv = LOAD_SECONDS=1\n",
+               env_path("UIPC_ECHO_SERVER"), env_path("UIPC_LOAD_CLIENT"));
+    pid_t sv = start_supervisor();
+    wait_log("load: ready after", 1);
+    pid_t echo = latest_pid("echo");
+    sleep_ms(100);
+    assert_int_equal(kill(latest_pid("load"), SIGKILL), 0);
+    wait_log("load: exited with code 0", 1);
+    const char *log = read_log();
+    assert_non_null(strstr(log, "load: killed by signal SIGKILL"));
+    assert_int_equal(count(log, "echo: started"), 1);
+    assert_int_equal(latest_pid("echo"), echo);
+    assert_int_equal(kill(echo, 0), 0);
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_example),
+        cmocka_unit_test(test_client_killed),
         cmocka_unit_test(test_kill9_under_load),
         cmocka_unit_test(test_given_up),
         cmocka_unit_test(test_supervisor_killed),
