@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Reclaiming a dead side's share of a channel. */
+#include <stdlib.h>
+
 #include "fifo.h"
 #include "internal.h"
 #include "reclaim.h"
@@ -53,9 +55,39 @@ int uipc__reclaim_server(struct uipc_region *r, int client_bell)
     return n;
 }
 
+/* A client that died between marking a slot SUBMITTED and pushing its
+ * entry left a slot no server will ever answer: its next incarnation would
+ * quarantine it forever.  Those slots are freed here.  A slot is
+ * "pushed" if its entry is still in the FIFO (from the server's published
+ * head to the last stamped entry); one the server took is past head, and
+ * then its SERVING mark is visible: the server stores it before it
+ * publishes head (serve.c), and we read head first, with acquire. */
+static void free_unsent(struct uipc_region *r)
+{
+    struct uipc_fifo_shared *f = r->fifo[UIPC_SUBMIT];
+    uint32_t mask = r->fifo_size - 1, head = uipc_load_acquire(&f->head);
+    unsigned char *sent = calloc(r->slots, 1);
+    if (!sent)
+        return; /* then they stay quarantined: a leak, never a corruption */
+    for (uint32_t pos = head, n = 0; n < r->fifo_size; pos++, n++) {
+        struct uipc_fifo_entry *e = &f->ent[pos & mask];
+        if (uipc_load_acquire(&e->seq) != pos + 1)
+            break;
+        if (e->slot < r->slots)
+            sent[e->slot] = 1;
+    }
+    for (uint32_t i = 0; i < r->slots; i++) {
+        uint64_t w = atomic_load(&uipc_slot(r, i)->own);
+        if (uipc_slot_word_state(w) == UIPC_SLOT_SUBMITTED && !sent[i])
+            atomic_store(&uipc_slot(r, i)->own, uipc_slot_word(uipc_slot_word_gen(w), UIPC_SLOT_FREE));
+    }
+    free(sent);
+}
+
 void uipc__reclaim_client(struct uipc_region *r)
 {
     side_down(r->side[UIPC_CLIENT]);
+    free_unsent(r);
 }
 
 void uipc__region_set_epoch(struct uipc_region *r, enum uipc_role role, uint32_t epoch)

@@ -13,8 +13,9 @@
  * keeps the first and drops the other by generation.  Returns the number of
  * slots reclaimed, or -UIPC_EPROTO if the completion FIFO is corrupted. */
 int uipc__reclaim_server(struct uipc_region *r, int client_bell);
-/* The client is dead: marks its side down.  Its calls still being served
- * are quarantined by its next incarnation until the server answers them. */
+/* The client is dead: marks its side down, and frees the slots it marked
+ * submitted but never sent.  Its calls still being served are quarantined
+ * by its next incarnation until the server answers them. */
 void uipc__reclaim_client(struct uipc_region *r);
 /* Attaches a new incarnation to one side (epoch != 0), after any reclaim. */
 void uipc__region_set_epoch(struct uipc_region *r, enum uipc_role role, uint32_t epoch);

@@ -119,7 +119,9 @@ int uipc__srv_process(struct uipc_srv *s)
             break;
         }
         /* Published before the handler runs: a handler that makes a call
-         * may come back here, and the supervisor reads progress from it. */
+         * may come back here, and the supervisor reads progress from it.
+         * After take()'s SERVING mark: the client's reclaim relies on that
+         * order (reclaim.c, free_unsent). */
         uipc__fifo_publish_head(&s->sub);
         /* A client already asleep is woken before the next handler runs,
          * however long that takes; the unfenced look may miss a sleeper

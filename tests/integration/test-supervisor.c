@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,28 +47,58 @@ static void write_conf(const char *fmt, ...)
     fclose(f);
 }
 
+static pid_t current_sv; /* killed by the per-test teardown if a test fails */
+
 static pid_t start_supervisor(void)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* and its modules with it */
         int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
             _exit(126);
         execl(env_path("UIPC_SUPERVISOR"), "uipc-supervisor", "--config", conf_path, (char *)NULL);
         _exit(127);
     }
+    current_sv = pid;
     return pid;
 }
 
+static int kill_leftover(void **state)
+{
+    (void)state;
+    if (current_sv > 0 && waitpid(current_sv, NULL, WNOHANG) == 0) {
+        kill(current_sv, SIGKILL);
+        waitpid(current_sv, NULL, 0);
+    }
+    current_sv = 0;
+    return 0;
+}
+
+/* The whole log (it may be large: a module may flood). */
 static char *read_log(void)
 {
-    static char buf[1 << 20];
-    int fd = open(log_path, O_RDONLY);
-    ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof(buf) - 1);
+    static char *buf;
+    static size_t cap;
+    struct stat st;
+    int fd = open(log_path, O_RDONLY | O_CLOEXEC);
+    size_t n = 0;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (size_t)st.st_size + 1 > cap) {
+        cap = (size_t)st.st_size * 2 + 4096;
+        buf = realloc(buf, cap);
+        assert_non_null(buf);
+    }
+    if (!buf) {
+        cap = 4096;
+        buf = malloc(cap);
+        assert_non_null(buf);
+    }
+    for (ssize_t r; fd >= 0 && n < cap - 1 && (r = read(fd, buf + n, cap - 1 - n)) > 0;)
+        n += (size_t)r;
     if (fd >= 0)
         close(fd);
-    buf[n > 0 ? n : 0] = '\0';
+    buf[n] = '\0';
     return buf;
 }
 
@@ -87,7 +118,10 @@ static void wait_log(const char *needle, int n)
             return;
         sleep_ms(10);
     }
-    fail_msg("log never showed \"%s\" %d times:\n%s", needle, n, read_log());
+    const char *log = read_log();
+    size_t len = strlen(log);
+    fail_msg("log never showed \"%s\" %d times; it ends:\n%s", needle, n,
+             log + (len > 1500 ? len - 1500 : 0));
 }
 
 /* The pid in the newest "NAME: started, pid N" line. */
@@ -345,18 +379,42 @@ static void test_client_killed(void **state)
     assert_int_equal(stop_supervisor(sv), 0);
 }
 
+/* A module that floods its output does not stall the supervisor: a crash
+ * elsewhere is still handled at once, and shutdown still works. */
+static void test_flood(void **state)
+{
+    (void)state;
+    char script[400];
+    snprintf(script, sizeof(script), "%s/flood.sh", dir);
+    FILE *f = fopen(script, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\nyes 'flood flood flood flood' 2>/dev/null | head -n 50000\nexec sleep 60\n", f);
+    fclose(f);
+    chmod(script, 0755);
+    write_conf("[module echo]\nexec = %s\nprovides = echo\nrestart = always\n"
+               "[module flood]\nexec = %s\nrestart = never\nhang_timeout_ms = 600000\n",
+               env_path("UIPC_ECHO_SERVER"), script);
+    pid_t sv = start_supervisor();
+    wait_log("flood: flood flood", 10);
+    assert_int_equal(kill(latest_pid("echo"), SIGKILL), 0);
+    wait_log("echo: started, pid", 2);
+    wait_log("flood: flood flood flood flood", 50000);
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_config),
-        cmocka_unit_test(test_example),
-        cmocka_unit_test(test_client_killed),
-        cmocka_unit_test(test_kill9_under_load),
-        cmocka_unit_test(test_given_up),
-        cmocka_unit_test(test_supervisor_killed),
-        cmocka_unit_test(test_shutdown_timeout),
-        cmocka_unit_test(test_hang_stopped),
-        cmocka_unit_test(test_hang_endless_handler),
+        cmocka_unit_test_teardown(test_bad_config, kill_leftover),
+        cmocka_unit_test_teardown(test_example, kill_leftover),
+        cmocka_unit_test_teardown(test_client_killed, kill_leftover),
+        cmocka_unit_test_teardown(test_kill9_under_load, kill_leftover),
+        cmocka_unit_test_teardown(test_given_up, kill_leftover),
+        cmocka_unit_test_teardown(test_supervisor_killed, kill_leftover),
+        cmocka_unit_test_teardown(test_shutdown_timeout, kill_leftover),
+        cmocka_unit_test_teardown(test_hang_stopped, kill_leftover),
+        cmocka_unit_test_teardown(test_hang_endless_handler, kill_leftover),
+        cmocka_unit_test_teardown(test_flood, kill_leftover),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

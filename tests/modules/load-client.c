@@ -153,9 +153,19 @@ int main(void)
            (unsigned long long)st.duplicates);
     /* Every issued call completed once: as ok (each reply checked) or
      * peer-died; none timed out, none lost, no slot leaked. */
-    int pass = l.bad == 0 && st.ok == l.ok && st.issued == st.ok + st.peer_died &&
-               st.timed_out == 0 && st.proto == 0 && st.in_flight == 0 &&
-               st.free_slots == st.slots && l.ok_since_death >= 200;
+    static const char *why[] = { "wrong replies or double completions", "ok count differs",
+                                 "issued != ok + peer-died", "timeouts or protocol errors",
+                                 "calls still in flight", "slots not returned",
+                                 "no 200 successes after the last death" };
+    int fails[] = { l.bad != 0, st.ok != l.ok, st.issued != st.ok + st.peer_died,
+                    st.timed_out || st.proto, st.in_flight != 0, st.free_slots != st.slots,
+                    l.ok_since_death < 200 };
+    int pass = 1;
+    for (unsigned k = 0; k < sizeof(fails) / sizeof(fails[0]); k++)
+        if (fails[k]) {
+            printf("load: FAIL: %s\n", why[k]);
+            pass = 0;
+        }
     uipc_module_close(m);
     return pass ? 0 : 3;
 }

@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "bed.h"
+#include "fifo.h"
+#include "reclaim.h"
 #include "testmod.h"
 
 #define TIMEOUT_MS 60000
@@ -400,6 +402,30 @@ static void test_server_dies_before_serving(void **state)
     uipc__bed_free(b);
 }
 
+/* A client that died between marking a slot submitted and sending it: the
+ * reclaim frees that slot, and leaves alone the ones really sent. */
+static void test_unsent_slot_freed(void **state)
+{
+    (void)state;
+    struct uipc_region r;
+    struct uipc_fifo sub;
+    int fd;
+    assert_int_equal(uipc__region_create("echo", 8, 64, &fd), 0);
+    assert_int_equal(uipc__region_map(fd, &r), 0);
+    uipc__fifo_attach_producer(&sub, r.fifo[UIPC_SUBMIT], r.fifo_size);
+    atomic_store(&uipc_slot(&r, 3)->own, uipc_slot_word(5, UIPC_SLOT_SUBMITTED)); /* never sent */
+    atomic_store(&uipc_slot(&r, 4)->own, uipc_slot_word(7, UIPC_SLOT_SUBMITTED)); /* sent */
+    atomic_store(&uipc_slot(&r, 5)->own, uipc_slot_word(2, UIPC_SLOT_SERVING));   /* taken */
+    assert_int_equal(uipc__fifo_push(&sub, 4, 7, 1), 0);
+    uipc__reclaim_client(&r);
+    assert_int_equal(atomic_load(&uipc_slot(&r, 3)->own), uipc_slot_word(5, UIPC_SLOT_FREE));
+    assert_int_equal(atomic_load(&uipc_slot(&r, 4)->own), uipc_slot_word(7, UIPC_SLOT_SUBMITTED));
+    assert_int_equal(atomic_load(&uipc_slot(&r, 5)->own), uipc_slot_word(2, UIPC_SLOT_SERVING));
+    assert_int_equal(atomic_load(&r.side[UIPC_CLIENT]->epoch), 0);
+    uipc__region_unmap(&r);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_server_killed_under_load),
         cmocka_unit_test(test_client_killed),
         cmocka_unit_test(test_server_dies_before_serving),
+        cmocka_unit_test(test_unsent_slot_freed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
