@@ -47,6 +47,19 @@ static void write_conf(const char *fmt, ...)
     fclose(f);
 }
 
+/* An executable script in the test's directory; returns its path. */
+static const char *write_script(const char *name, const char *text)
+{
+    static char path[400];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    chmod(path, 0755);
+    return path;
+}
+
 static pid_t current_sv; /* killed by the per-test teardown if a test fails */
 
 static pid_t start_supervisor(void)
@@ -279,13 +292,8 @@ static void test_supervisor_killed(void **state)
 static void test_shutdown_timeout(void **state)
 {
     (void)state;
-    char script[400];
-    snprintf(script, sizeof(script), "%s/stubborn.sh", dir);
-    FILE *f = fopen(script, "w");
-    assert_non_null(f);
-    fputs("#!/bin/sh\ntrap '' TERM\necho ready\nwhile :; do sleep 1; done\n", f);
-    fclose(f);
-    chmod(script, 0755);
+    const char *script = write_script("stubborn.sh",
+                                      "#!/bin/sh\ntrap '' TERM\necho ready\nwhile :; do sleep 1; done\n");
     write_conf("[supervisor]\nshutdown_timeout_ms = 300\n[module stubborn]\nexec = %s\n", script);
     pid_t sv = start_supervisor();
     wait_log("stubborn: ready", 1);
@@ -384,13 +392,8 @@ static void test_client_killed(void **state)
 static void test_flood(void **state)
 {
     (void)state;
-    char script[400];
-    snprintf(script, sizeof(script), "%s/flood.sh", dir);
-    FILE *f = fopen(script, "w");
-    assert_non_null(f);
-    fputs("#!/bin/sh\nyes 'flood flood flood flood' 2>/dev/null | head -n 50000\nexec sleep 60\n", f);
-    fclose(f);
-    chmod(script, 0755);
+    const char *script = write_script(
+        "flood.sh", "#!/bin/sh\nyes 'flood flood flood flood' 2>/dev/null | head -n 50000\nexec sleep 60\n");
     write_conf("[module echo]\nexec = %s\nprovides = echo\nrestart = always\n"
                "[module flood]\nexec = %s\nrestart = never\nhang_timeout_ms = 600000\n",
                env_path("UIPC_ECHO_SERVER"), script);
