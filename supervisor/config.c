@@ -111,10 +111,10 @@ static bool open_module(struct parse *p, char *name)
     if (!valid_name(name))
         return fail(p, p->line, "bad module name '%s' (letters, digits, _ - . ; at most %d)",
                     name, CONF_NAME_MAX - 1);
-    for (unsigned i = 0; i < c->nmod; i++)
-        if (strcmp(c->mod[i].name, name) == 0)
-            return fail(p, p->line, "module '%s' defined twice (first at line %d)", name,
-                        c->mod[i].line);
+    int first = conf_module_index(c, name);
+    if (first >= 0)
+        return fail(p, p->line, "module '%s' defined twice (first at line %d)", name,
+                    c->mod[first].line);
     if (c->nmod == CONF_MAX_MODULES)
         return fail(p, p->line, "more than %d modules", CONF_MAX_MODULES);
     p->mod = &c->mod[c->nmod++];
@@ -296,9 +296,10 @@ static bool set_enum(struct parse *p, const char *v, const char *const *names, i
             *out = i;
             return true;
         }
-    return fail(p, p->line, "'%s' is not one of: %s%s%s%s%s%s%s", v, names[0],
-                names[1] ? ", " : "", names[1] ? names[1] : "", names[2] ? ", " : "",
-                names[2] ? names[2] : "", names[3] ? ", " : "", names[3] ? names[3] : "");
+    char list[128] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    return fail(p, p->line, "'%s' is not one of: %s", v, list);
 }
 
 static const char *const restart_names[] = { "always", "on-failure", "never", NULL };
@@ -381,20 +382,20 @@ static int handler(void *user, const char *section, const char *name, const char
 
 /* ---- checks across the whole file ---- */
 
+int conf_module_index(const struct conf *c, const char *name)
+{
+    for (unsigned i = 0; i < c->nmod; i++)
+        if (strcmp(c->mod[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
 int conf_provider(const struct conf *c, const char *service)
 {
     for (unsigned i = 0; i < c->nmod; i++)
         for (unsigned j = 0; j < c->mod[i].nprovides; j++)
             if (strcmp(c->mod[i].provides[j], service) == 0)
                 return (int)i;
-    return -1;
-}
-
-static int find_module(const struct conf *c, const char *name)
-{
-    for (unsigned i = 0; i < c->nmod; i++)
-        if (strcmp(c->mod[i].name, name) == 0)
-            return (int)i;
     return -1;
 }
 
@@ -477,7 +478,7 @@ static bool check_after_names(struct parse *p, unsigned i)
 {
     const struct conf_module *m = &p->c->mod[i];
     for (unsigned j = 0; j < m->nafter; j++) {
-        int k = find_module(p->c, m->after[j]);
+        int k = conf_module_index(p->c, m->after[j]);
         if (k < 0)
             return fail(p, p->key_line[i][K_AFTER], "after: no module named '%s'", m->after[j]);
         if (k == (int)i)
@@ -491,7 +492,7 @@ static int after_cycle_from(const struct conf *c, unsigned i, unsigned char *col
 {
     colour[i] = 1;
     for (unsigned j = 0; j < c->mod[i].nafter; j++) {
-        unsigned k = (unsigned)find_module(c, c->mod[i].after[j]);
+        unsigned k = (unsigned)conf_module_index(c, c->mod[i].after[j]);
         if (colour[k] == 1)
             return (int)k;
         if (colour[k] == 0) {

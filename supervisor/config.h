@@ -62,5 +62,7 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
 void conf_free(struct conf *c);
 /* The module providing service, or -1. */
 int conf_provider(const struct conf *c, const char *service);
+/* The index of the module called name, or -1. */
+int conf_module_index(const struct conf *c, const char *name);
 
 #endif

@@ -123,9 +123,7 @@ static void start_order(struct sv *s)
         for (unsigned i = 0; i < c->nmod; i++) {
             bool ready = !placed[i];
             for (unsigned j = 0; ready && j < c->mod[i].nafter; j++)
-                for (unsigned k = 0; k < c->nmod; k++)
-                    if (strcmp(c->mod[k].name, c->mod[i].after[j]) == 0 && !placed[k])
-                        ready = false;
+                ready = placed[conf_module_index(c, c->mod[i].after[j])];
             if (ready) {
                 placed[i] = true;
                 s->order[n++] = i;
@@ -511,11 +509,11 @@ static void check_ready(struct sv *s)
 static bool deps_ready(const struct sv *s, unsigned i)
 {
     const struct conf_module *cf = s->mod[i].cf;
-    for (unsigned j = 0; j < cf->nafter; j++)
-        for (unsigned k = 0; k < s->c->nmod; k++)
-            if (strcmp(s->mod[k].cf->name, cf->after[j]) == 0 &&
-                (s->mod[k].state != ST_RUNNING || !s->mod[k].ready))
-                return false;
+    for (unsigned j = 0; j < cf->nafter; j++) {
+        const struct sv_mod *dep = &s->mod[conf_module_index(s->c, cf->after[j])];
+        if (dep->state != ST_RUNNING || !dep->ready)
+            return false;
+    }
     return true;
 }
 
