@@ -322,8 +322,10 @@ int uipc_poll(uipc_module *m, int timeout_ms)
         return -UIPC_ESTOPPED;
     }
     int n = uipc__progress(m, true);
-    if (n == 0 || ++m->polls % 64 == 0)
-        uipc__beat(m); /* rate-limited: a clock read, a store per ms at most */
+    /* Busy: every 64 polls; idle: now, unless uipc__wait is about to.
+     * Rate-limited: a clock read, a store per ms at most. */
+    if (n ? ++m->polls % 64 == 0 : timeout_ms == 0)
+        uipc__beat(m);
     if (n == 0 && timeout_ms != 0 && !atomic_load(&m->stop)) {
         uint64_t deadline = poll_deadline(m, timeout_ms);
         uipc__waitset_build(m, &ws);
