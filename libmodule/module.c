@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -134,6 +135,9 @@ int uipc_module_open(uipc_module **out)
         return -ENOENT;
     if (uipc__parse_fd(bell, &bell_fd) < 0)
         return -EINVAL;
+    /* Not dumpable: another module running as the same user cannot open
+     * this one's channels through /proc/PID/fd (nor ptrace it). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     uipc_module *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;

@@ -3,6 +3,9 @@
  * error names FILE:LINE; the first one stops the load. */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,8 +16,10 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <sys/capability.h>
 
 #include "config.h"
+#include "policy.h"
 
 #define UIPC_CHANNELS_PER_MODULE 126 /* libmodule's futex_waitv bound */
 
@@ -24,6 +29,7 @@ enum key {
     /* [module NAME] */
     K_EXEC, K_ARGS, K_ENV, K_PROVIDES, K_CONNECTS, K_RESTART, K_MAXRESTARTS,
     K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG, K_BACKOFF, K_BACKOFF_MAX,
+    K_CAPS, K_USER, K_GROUP, K_NAMESPACES, K_RLIMITS,
     K_COUNT
 };
 
@@ -52,6 +58,11 @@ static const struct key_def keys[] = {
     { "hang_timeout_ms", K_MOD_HANG, true },
     { "backoff_ms", K_BACKOFF, true },
     { "backoff_max_ms", K_BACKOFF_MAX, true },
+    { "capabilities", K_CAPS, true },
+    { "user", K_USER, true },
+    { "group", K_GROUP, true },
+    { "namespaces", K_NAMESPACES, true },
+    { "rlimits", K_RLIMITS, true },
 };
 
 enum section { SEC_NONE, SEC_SUPERVISOR, SEC_MODULE };
@@ -125,6 +136,8 @@ static bool open_module(struct parse *p, char *name)
     p->mod->restart_window_s = 60;
     p->mod->backoff_ms = 100;
     p->mod->backoff_max_ms = 5000;
+    for (int r = 0; r < RL_COUNT; r++)
+        p->mod->rlimit[r] = CONF_RLIM_UNSET;
     p->sec = SEC_MODULE;
     return true;
 }
@@ -302,6 +315,116 @@ static bool set_enum(struct parse *p, const char *v, const char *const *names, i
     return fail(p, p->line, "'%s' is not one of: %s", v, list);
 }
 
+/* ---- sandbox keys ---- */
+
+/* "net_bind_service" or "cap_net_bind_service", any case; "none" */
+static bool add_cap(struct parse *p, char *tok)
+{
+    char name[64];
+    cap_value_t cap;
+    for (char *c = tok; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    if (strcmp(tok, "none") == 0)
+        return true;
+    snprintf(name, sizeof(name), "%s%s", strncmp(tok, "cap_", 4) == 0 ? "" : "cap_", tok);
+    if (cap_from_name(name, &cap) < 0 || cap < 0 || cap > 63)
+        return fail(p, p->line, "unknown capability '%s'", tok);
+    p->mod->caps |= 1ull << cap;
+    return true;
+}
+
+static const struct { const char *name; int flag; } ns_names[] = {
+    { "pid", CLONE_NEWPID }, { "net", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
+    { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "user", CLONE_NEWUSER },
+};
+
+static bool add_namespace(struct parse *p, char *tok)
+{
+    if (strcmp(tok, "none") == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(ns_names) / sizeof(ns_names[0]); i++)
+        if (strcmp(tok, ns_names[i].name) == 0) {
+            p->mod->namespaces |= ns_names[i].flag;
+            return true;
+        }
+    return fail(p, p->line, "unknown namespace '%s' (pid, net, mount, ipc, uts, user)", tok);
+}
+
+static const char *const rlimit_names[RL_COUNT] = { "memory", "nofile", "nproc", "cpu", "core" };
+
+/* NAME=VALUE: a number, with K, M or G (powers of 1024) for memory and
+ * core, or "infinity". */
+static bool add_rlimit(struct parse *p, char *tok)
+{
+    char *eq = strchr(tok, '=');
+    if (!eq)
+        return fail(p, p->line, "rlimits entry '%s' is not NAME=VALUE", tok);
+    *eq++ = '\0';
+    int r = 0;
+    while (r < RL_COUNT && strcmp(rlimit_names[r], tok) != 0)
+        r++;
+    if (r == RL_COUNT)
+        return fail(p, p->line, "unknown rlimit '%s' (memory, nofile, nproc, cpu, core)", tok);
+    if (p->mod->rlimit[r] != CONF_RLIM_UNSET)
+        return fail(p, p->line, "rlimit '%s' set twice", tok);
+    if (strcmp(eq, "infinity") == 0) {
+        p->mod->rlimit[r] = CONF_RLIM_INFINITY;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = isdigit((unsigned char)*eq) ? strtoull(eq, &end, 10) : (end = eq, 0);
+    unsigned shift = 0;
+    if (end != eq && (r == RL_MEMORY || r == RL_CORE) && end[0] && !end[1])
+        shift = end[0] == 'K' ? 10 : end[0] == 'M' ? 20 : end[0] == 'G' ? 30 : 0;
+    if (end == eq || errno || (*end && !shift) || v > (CONF_RLIM_INFINITY - 1) >> shift)
+        return fail(p, p->line, "rlimit %s: '%s' is not a number%s", tok, eq,
+                    r == RL_MEMORY || r == RL_CORE ? " (with K, M or G), or infinity" : " or infinity");
+    p->mod->rlimit[r] = (uint64_t)v << shift;
+    return true;
+}
+
+static bool set_user(struct parse *p, const char *v)
+{
+    struct conf_module *m = p->mod;
+    struct passwd *pw = getpwnam(v);
+    char *end;
+    if (!pw && isdigit((unsigned char)*v)) {
+        unsigned long id = strtoul(v, &end, 10);
+        if (*end || id >= UINT32_MAX)
+            return fail(p, p->line, "user '%s' is not a name or a number", v);
+        pw = getpwuid((uid_t)id);
+        m->uid = (uid_t)id;
+    } else if (!pw) {
+        return fail(p, p->line, "no user '%s' on this system", v);
+    }
+    m->has_user = true;
+    if (pw) {
+        m->uid = pw->pw_uid;
+        if (!m->has_group)
+            m->gid = pw->pw_gid;
+    }
+    return pw || m->has_group || fail(p, p->line, "user %s has no passwd entry: set group too", v);
+}
+
+static bool set_group(struct parse *p, const char *v)
+{
+    struct group *gr = getgrnam(v);
+    char *end;
+    if (gr) {
+        p->mod->gid = gr->gr_gid;
+    } else if (isdigit((unsigned char)*v)) {
+        unsigned long id = strtoul(v, &end, 10);
+        if (*end || id >= UINT32_MAX)
+            return fail(p, p->line, "group '%s' is not a name or a number", v);
+        p->mod->gid = (gid_t)id;
+    } else {
+        return fail(p, p->line, "no group '%s' on this system", v);
+    }
+    p->mod->has_group = true;
+    return true;
+}
+
 static const char *const restart_names[] = { "always", "on-failure", "never", NULL };
 static const char *const log_names[] = { "debug", "info", "warn", "error", NULL };
 
@@ -340,6 +463,11 @@ static bool module_key(struct parse *p, enum key k, const char *v)
     case K_CONNECTS: return each_token(p, v, true, add_connect);
     case K_AFTER: return each_token(p, v, true, add_after);
     case K_POLICY: return set_string(p, &m->policy, v);
+    case K_CAPS: return each_token(p, v, true, add_cap);
+    case K_NAMESPACES: return each_token(p, v, true, add_namespace);
+    case K_RLIMITS: return each_token(p, v, true, add_rlimit);
+    case K_USER: return set_user(p, v);
+    case K_GROUP: return set_group(p, v);
     case K_MAXRESTARTS: return parse_uint(p, v, 0, 100000, &m->max_restarts);
     case K_WINDOW: return parse_uint(p, v, 1, 86400, &m->restart_window_s);
     case K_MOD_HANG: return parse_uint(p, v, 20, 3600000, &m->hang_timeout_ms);
@@ -427,13 +555,35 @@ static bool check_exec(struct parse *p, unsigned i)
     m->exec = m->argv[0] = abs;
     if (stat(abs, &st) < 0 || !S_ISREG(st.st_mode) || access(abs, X_OK) < 0)
         return fail(p, p->key_line[i][K_EXEC], "exec %s: not an executable file", abs);
-    if (m->policy) {
-        char *pol = resolve(p->c->path, m->policy);
-        if (!pol)
-            return fail(p, m->line, "out of memory");
-        free(m->policy);
-        m->policy = pol;
-    }
+    return true;
+}
+
+/* A policy error names the policy file and line; a policy that cannot be
+ * opened names the modules.conf line. */
+static bool check_policy(struct parse *p, unsigned i)
+{
+    struct conf_module *m = &p->c->mod[i];
+    if (!m->policy)
+        return true;
+    char *path = resolve(p->c->path, m->policy);
+    if (!path)
+        return fail(p, m->line, "out of memory");
+    free(m->policy);
+    m->policy = path;
+    int r = policy_load(path, &m->pol, p->err, p->errlen);
+    if (r == -EINVAL)
+        p->failed = true;
+    else if (r < 0)
+        fail(p, p->key_line[i][K_POLICY], "policy %s: %s", path, strerror(-r));
+    return r == 0;
+}
+
+static bool check_sandbox(struct parse *p, unsigned i)
+{
+    const struct conf_module *m = &p->c->mod[i];
+    if ((m->namespaces & CLONE_NEWPID) && !(m->namespaces & CLONE_NEWNS))
+        return fail(p, p->key_line[i][K_NAMESPACES],
+                    "namespaces: pid needs mount too (the module gets its own /proc)");
     return true;
 }
 
@@ -544,7 +694,8 @@ static bool check_all(struct parse *p)
     if (p->c->nmod == 0)
         return fail(p, p->line, "no [module NAME] section");
     for (unsigned i = 0; i < p->c->nmod; i++)
-        if (!check_exec(p, i) || !check_services(p, i) || !check_after_names(p, i))
+        if (!check_exec(p, i) || !check_services(p, i) || !check_after_names(p, i) ||
+            !check_sandbox(p, i) || !check_policy(p, i))
             return false;
     for (unsigned i = 0; i < p->c->nmod; i++)
         if (!check_channel_count(p, i))
@@ -615,6 +766,7 @@ void conf_free(struct conf *c)
         for (unsigned j = 0; m->env[j]; j++)
             free(m->env[j]);
         free(m->policy);
+        policy_free(m->pol);
     }
     free(c->path);
     free(c->control_socket);

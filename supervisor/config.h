@@ -5,13 +5,22 @@
 #ifndef UIPC_SV_CONFIG_H
 #define UIPC_SV_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CONF_NAME_MAX 64
 #define CONF_MAX_MODULES 128
 #define CONF_MAX_LIST 64       /* entries in one provides/connects/after/args/env list */
 #define CONF_ERR_MAX 512
+
+struct policy;
+
+/* The resource limits a module may set; soft and hard are the same. */
+enum conf_rlimit { RL_MEMORY, RL_NOFILE, RL_NPROC, RL_CPU, RL_CORE, RL_COUNT };
+#define CONF_RLIM_UNSET UINT64_MAX     /* inherit the supervisor's */
+#define CONF_RLIM_INFINITY (UINT64_MAX - 1)
 
 enum conf_restart { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum conf_log { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -41,6 +50,13 @@ struct conf_module {
     unsigned backoff_max_ms;      /* ... up to this */
     unsigned hang_timeout_ms;     /* 0: the [supervisor] value */
     char *policy;                 /* NULL: none (resolved like exec) */
+    struct policy *pol;           /* policy, compiled */
+    uint64_t caps;                /* capabilities kept, bit per CAP_* (default none) */
+    bool has_user, has_group;
+    uid_t uid;                    /* user: resolved at load */
+    gid_t gid;                    /* group, or the user's primary group */
+    int namespaces;               /* CLONE_NEW* flags */
+    uint64_t rlimit[RL_COUNT];    /* CONF_RLIM_UNSET or a value */
     unsigned seen;                /* keys seen, as bits (duplicate detection) */
 };
 

@@ -1,22 +1,52 @@
 /* SPDX-License-Identifier: MIT */
-/* fork + exec of a module.  The child sees exactly the fds it is given and
- * dies with the supervisor; exec failures come back as -errno over a
- * close-on-exec pipe. */
+/* clone + sandbox + exec of a module.  The child sees exactly the fds it
+ * is given and dies with the supervisor; every failure before the module's
+ * program runs comes back as {step, errno} over a close-on-exec socket.
+ *
+ * With a seccomp policy the listener is created in the child when it loads
+ * the filter, and the supervisor takes it with pidfd_getfd while the child
+ * waits: the child announces the fd number the kernel will give it (the
+ * lowest free one) and its own pidfd before loading, then calls execve,
+ * which the filter always routes to the supervisor.  Until the sync socket
+ * reaches EOF (the exec closed it) every notification comes from this glue
+ * code and is let through; after that, notifications are the module's. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "notify.h"
+#include "pidns-init.h"
+#include "sandbox.h"
 #include "spawn.h"
 
 extern char **environ;
 
 #define MAX_ENV 1024
+#define SPAWN_TIMEOUT_MS 10000 /* a child that never reaches exec is killed */
+
+enum msg_kind { MSG_FAIL = 1, MSG_LISTENER };
+
+struct spawn_msg {
+    int kind;
+    int step;                  /* MSG_FAIL: enum sandbox_step */
+    int err;                   /* MSG_FAIL: errno */
+    int fd;                    /* MSG_LISTENER: the listener's number in the child */
+};
+
+/* ---- the child ---- */
 
 /* The supervisor's environment, minus UIPC_*, plus the config's env and
  * the manifest. */
@@ -33,90 +63,359 @@ static void build_env(const struct sv_spawn *s, char **envp)
     envp[n] = NULL;
 }
 
-static void child_fail(int errfd, int err)
+static _Noreturn void child_fail(int sync, int step, int err)
 {
-    ssize_t r = write(errfd, &err, sizeof(err));
+    struct spawn_msg m = { MSG_FAIL, step, err, -1 };
+    ssize_t r = send(sync, &m, sizeof(m), MSG_NOSIGNAL);
     (void)r;
     _exit(127);
 }
 
-/* Runs in the child; never returns. */
-static void child(const struct sv_spawn *s, pid_t parent, int out_w, int errfd)
+static void send_listener(int sync, int fd, int pidfd)
+{
+    struct spawn_msg m = { MSG_LISTENER, 0, 0, fd };
+    struct iovec iov = { &m, sizeof(m) };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf) };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+    if (sendmsg(sync, &mh, MSG_NOSIGNAL) < 0)
+        child_fail(sync, SB_HANDOFF, errno);
+}
+
+/* Announces where the listener will be, then loads the filter. */
+static void load_seccomp(const struct sv_spawn *s, int sync)
+{
+    int self = (int)syscall(SYS_pidfd_open, getpid(), 0); /* close-on-exec */
+    int next = fcntl(0, F_DUPFD_CLOEXEC, 0);              /* the lowest free number */
+    if (self < 0 || next < 0 || close(next) < 0)
+        child_fail(sync, SB_HANDOFF, errno);
+    send_listener(sync, next, self);
+    int fd = sandbox_seccomp(s->sb);
+    if (fd < 0)
+        child_fail(sync, SB_SECCOMP, -fd);
+}
+
+static void setup_stdio(int sync, int out_w)
+{
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
+        child_fail(sync, SB_STDIO, errno);
+    close(devnull);
+}
+
+/* The module's own process: never returns. */
+static _Noreturn void module(const struct sv_spawn *s, int out_w, int sync)
 {
     static char *envp[MAX_ENV];
     sigset_t none;
+    int step = 0, r;
 
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-        _exit(127); /* the supervisor is already gone */
+    if ((s->sb->namespaces & CLONE_NEWPID) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        _exit(127); /* its parent is the init now */
     /* A session of its own: a Ctrl-C at the supervisor's terminal (SIGINT
      * to the whole foreground group) reaches the supervisor only, which
      * then stops the modules in order. */
     if (setsid() < 0)
-        child_fail(errfd, errno);
+        child_fail(sync, SB_SETSID, errno);
+    signal(SIGPIPE, SIG_DFL); /* the supervisor ignores it; exec keeps that */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL); /* the supervisor blocks signals for signalfd */
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0)
-        child_fail(errfd, errno);
+    setup_stdio(sync, out_w);
     /* Everything else closes on exec, but for the module's own fds. */
     if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
-        child_fail(errfd, errno);
+        child_fail(sync, SB_FDS, errno);
     for (unsigned i = 0; i < s->nkeep; i++)
         if (fcntl(s->keep[i], F_SETFD, 0) < 0)
-            child_fail(errfd, errno);
+            child_fail(sync, SB_FDS, errno);
     build_env(s, envp);
+    if ((r = sandbox_restrict(s->sb, &step)) < 0)
+        child_fail(sync, step, -r);
+    if (s->sb->prog)
+        load_seccomp(s, sync);
     execve(s->argv[0], s->argv, envp);
-    child_fail(errfd, errno);
+    child_fail(sync, SB_EXEC, errno);
 }
 
-int sv_spawn(const struct sv_spawn *s, struct sv_child *out, const char **step)
+/* Right after clone, in the new namespaces. */
+static _Noreturn void child(const struct sv_spawn *s, int out_w, int sync, int status_w)
 {
-    int outp[2], errp[2], err = 0;
-    *step = "pipe";
-    if (pipe2(outp, O_CLOEXEC) < 0)
+    int step = 0, r;
+    char go;
+
+    /* Dies with the supervisor, and not at all if it is already gone. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+        syscall(SYS_pidfd_send_signal, s->supervisor_pidfd, 0, NULL, 0) < 0)
+        _exit(127);
+    if ((s->sb->namespaces & CLONE_NEWUSER) && read(sync, &go, 1) != 1)
+        child_fail(sync, SB_USERNS_WAIT, EPROTO);
+    if ((r = sandbox_namespaces(s->sb, &step)) < 0)
+        child_fail(sync, step, -r);
+    if (s->sb->namespaces & CLONE_NEWPID) {
+        pidns_init_block();
+        pid_t pid = fork();
+        if (pid < 0)
+            child_fail(sync, SB_INIT_FORK, errno);
+        if (pid > 0)
+            pidns_init_run(pid, status_w);
+        pidns_init_unblock();
+        close(status_w);
+    }
+    module(s, out_w, sync);
+}
+
+/* ---- the supervisor's side ---- */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
         return -errno;
-    if (pipe2(errp, O_CLOEXEC) < 0) {
-        err = -errno;
-        close(outp[0]);
-        close(outp[1]);
+    ssize_t n = write(fd, text, strlen(text));
+    int err = n == (ssize_t)strlen(text) ? 0 : n < 0 ? -errno : -EIO;
+    close(fd);
+    return err;
+}
+
+/* The module is root of its user namespace, mapped to its configured ids
+ * (or the supervisor's) outside. */
+static int map_ids(pid_t pid, const struct sandbox *sb)
+{
+    char path[64], map[64];
+    int err;
+    snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+    if ((err = write_file(path, "deny")) < 0)
+        return err;
+    snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+    snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)(sb->set_ids ? sb->uid : getuid()));
+    if ((err = write_file(path, map)) < 0)
+        return err;
+    snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+    snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)(sb->set_ids ? sb->gid : getgid()));
+    return write_file(path, map);
+}
+
+/* Waits up to the deadline for fd to be readable. */
+static int wait_readable(int fd, uint64_t deadline)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    uint64_t now = now_ms();
+    if (now >= deadline)
+        return -ETIMEDOUT;
+    int n = poll(&p, 1, (int)(deadline - now));
+    return n < 0 ? -errno : n == 0 ? -ETIMEDOUT : 0;
+}
+
+/* One message; 0 at EOF, 1 with a message, or -errno.  A passed fd goes
+ * to *fd (else -1). */
+static int recv_msg(int sync, struct spawn_msg *m, int *fd)
+{
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    struct iovec iov = { m, sizeof(*m) };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf) };
+    *fd = -1;
+    ssize_t n = recvmsg(sync, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0)
+        return -errno;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+        memcpy(fd, CMSG_DATA(c), sizeof(int));
+    if (n == 0)
+        return 0;
+    return n == (ssize_t)sizeof(*m) ? 1 : -EPROTO;
+}
+
+static bool is_seccomp_listener(int fd)
+{
+    char path[64], target[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0)
+        return false;
+    target[n] = '\0';
+    return strcmp(target, "anon_inode:seccomp notify") == 0;
+}
+
+/* The child holds the listener at number `at` once it has loaded its
+ * filter, microseconds after announcing it; until then the number is free. */
+static int take_listener(int child_pidfd, int at, int sync, uint64_t deadline)
+{
+    for (;;) {
+        int fd = (int)syscall(SYS_pidfd_getfd, child_pidfd, at, 0);
+        if (fd >= 0) {
+            if (is_seccomp_listener(fd))
+                return fd;
+            close(fd);
+            return -EPROTO;
+        }
+        if (errno != EBADF)
+            return -errno;
+        struct pollfd p = { .fd = sync, .events = POLLIN };
+        if (poll(&p, 1, 0) > 0)
+            return -EAGAIN; /* the child reported something instead */
+        if (now_ms() >= deadline)
+            return -ETIMEDOUT;
+        struct timespec pause = { 0, 20000 };
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* Lets the child's own glue code through until its exec closes the sync
+ * socket; returns 0 then, or the failure the child reports. */
+static int pass_glue(int sync, int listener, uint64_t deadline, int *step)
+{
+    for (;;) {
+        struct pollfd p[2] = { { .fd = sync, .events = POLLIN }, { .fd = listener, .events = POLLIN } };
+        uint64_t now = now_ms();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        if (poll(p, 2, (int)(deadline - now)) < 0 && errno != EINTR)
+            return -errno;
+        /* The sync socket first, and again just before taking a
+         * notification: a notification seen while it is not at EOF comes
+         * from before the exec. */
+        if (!p[0].revents && p[1].revents && poll(p, 1, 0) == 0) {
+            struct sv_notif n;
+            if (sv_notify_recv(listener, &n) == 0)
+                sv_notify_reply(listener, n.id, 0);
+            continue;
+        }
+        if (!p[0].revents)
+            continue;
+        struct spawn_msg m;
+        int fd, r = recv_msg(sync, &m, &fd);
+        if (fd >= 0)
+            close(fd);
+        if (r == -EAGAIN || r == -EINTR)
+            continue;
+        if (r == 1 && m.kind == MSG_FAIL) {
+            *step = m.step;
+            return -m.err;
+        }
+        return r == 0 ? 0 : -EPROTO;
+    }
+}
+
+/* Follows the child to its exec: 0, or -errno with *step. */
+static int await_exec(int sync, struct sv_child *ch, int *step)
+{
+    uint64_t deadline = now_ms() + SPAWN_TIMEOUT_MS;
+    for (;;) {
+        struct spawn_msg m;
+        int fd, r = wait_readable(sync, deadline);
+        if (r == 0)
+            r = recv_msg(sync, &m, &fd);
+        if (r == -EAGAIN || r == -EINTR)
+            continue;
+        if (r <= 0) /* EOF: the exec closed it */
+            return r;
+        if (m.kind == MSG_FAIL) {
+            if (fd >= 0)
+                close(fd);
+            *step = m.step;
+            return -m.err;
+        }
+        *step = SB_HANDOFF;
+        if (m.kind != MSG_LISTENER || fd < 0) {
+            if (fd >= 0)
+                close(fd);
+            return -EPROTO;
+        }
+        r = take_listener(fd, m.fd, sync, deadline);
+        close(fd);
+        if (r == -EAGAIN)
+            continue; /* the filter failed to load: its message is next */
+        if (r < 0)
+            return r;
+        ch->listener = r;
+        return pass_glue(sync, ch->listener, deadline, step);
+    }
+}
+
+void sv_child_close(struct sv_child *ch)
+{
+    int *fds[] = { &ch->pidfd, &ch->out, &ch->listener, &ch->status };
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
+static int make_pipes(const struct sv_spawn *s, int outp[2], int sync[2], int statusp[2])
+{
+    if (pipe2(outp, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0)
+        return -errno;
+    if ((s->sb->namespaces & CLONE_NEWPID) && pipe2(statusp, O_CLOEXEC) < 0)
+        return -errno;
+    return 0;
+}
+
+static void close_all(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+int sv_spawn(const struct sv_spawn *s, struct sv_child *out, const char **step_name)
+{
+    int fds[6] = { -1, -1, -1, -1, -1, -1 }; /* out, sync, status: read/parent end first */
+    int *outp = &fds[0], *sync = &fds[2], *statusp = &fds[4];
+    int pidfd = -1, step = 0, err;
+
+    *out = (struct sv_child){ .pidfd = -1, .out = -1, .listener = -1, .status = -1 };
+    *step_name = "pipe";
+    if ((err = make_pipes(s, outp, sync, statusp)) < 0) {
+        close_all(fds, 6);
         return err;
     }
-    pid_t parent = getpid();
-    *step = "fork";
-    pid_t pid = fork();
+    struct clone_args ca = { .flags = CLONE_PIDFD | (uint64_t)s->sb->namespaces,
+                             .pidfd = (uintptr_t)&pidfd, .exit_signal = SIGCHLD };
+    *step_name = "clone";
+    pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
     if (pid == 0)
-        child(s, parent, outp[1], errp[1]);
-    if (pid < 0)
-        err = -errno;
-    close(outp[1]);
-    close(errp[1]);
-    if (pid > 0) {
-        int child_err;
-        ssize_t r;
-        while ((r = read(errp[0], &child_err, sizeof(child_err))) < 0 && errno == EINTR)
-            ;
-        if (r == (ssize_t)sizeof(child_err)) {
-            *step = "exec";
-            err = -child_err;
-            waitpid(pid, NULL, 0);
-        }
-    }
-    close(errp[0]);
-    if (err == 0) {
-        *step = "pidfd_open";
-        out->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (out->pidfd < 0) {
+        child(s, outp[1], sync[1], statusp[1]);
+    err = pid < 0 ? -errno : 0;
+    close_all((int[]){ outp[1], sync[1], statusp[1] }, 3);
+    if (err == 0 && (s->sb->namespaces & CLONE_NEWUSER)) {
+        *step_name = "user namespace id maps";
+        if ((err = map_ids(pid, s->sb)) == 0 && write(sync[0], "", 1) != 1)
             err = -errno;
+    }
+    if (err == 0) {
+        out->pidfd = pidfd;
+        err = await_exec(sync[0], out, &step);
+        if (step)
+            *step_name = sandbox_step_name(step);
+    }
+    close(sync[0]);
+    if (err < 0) {
+        if (pid > 0) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
         }
-    }
-    if (err < 0) {
         close(outp[0]);
+        sv_child_close(out);
+        if (statusp[0] >= 0)
+            close(statusp[0]);
         return err;
     }
     fcntl(outp[0], F_SETFL, O_NONBLOCK);
     out->pid = pid;
     out->out = outp[0];
+    out->status = statusp[0];
     return 0;
 }

@@ -9,14 +9,18 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fifo.h"
 #include "log.h"
+#include "notify.h"
+#include "policy.h"
 #include "reclaim.h"
 #include "region.h"
+#include "sandbox.h"
 #include "spawn.h"
 #include "sv.h"
 
@@ -41,6 +45,10 @@ struct sv_mod {
     struct uipc_region ctl;
     const char *hung;         /* why it was killed as hung, or NULL */
     bool ready;               /* its loop runs (UIPC_CTL_READY) */
+    struct sandbox sb;
+    unsigned violations;      /* syscalls its policy refused, over all its runs */
+    char stopped_for[48];     /* "seccomp: NAME": why the supervisor killed it */
+    uint64_t reported[8];     /* syscalls already logged in this run (log, errno) */
 };
 
 struct sv_chan {
@@ -58,6 +66,7 @@ struct sv {
     struct sv_chan *chan;
     unsigned nchan;
     int ep, sigfd;
+    int self_pidfd;           /* a module's child checks that the supervisor lives */
     bool stopping;
     uint64_t stop_deadline_ms;
     int stop_target;          /* module being stopped, or -1 */
@@ -67,7 +76,7 @@ struct sv {
     uint64_t next_check_ms;   /* next heartbeat / progress check */
 };
 
-enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT };
+enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP };
 
 static uint64_t now_ms(void)
 {
@@ -137,6 +146,14 @@ static int init_modules(struct sv *s)
     for (unsigned i = 0; i < s->c->nmod; i++) {
         struct sv_mod *m = &s->mod[i];
         m->cf = &s->c->mod[i];
+        m->sb = (struct sandbox){ .name = m->cf->name, .namespaces = m->cf->namespaces,
+                                  .set_ids = m->cf->has_user || m->cf->has_group,
+                                  .uid = m->cf->has_user ? m->cf->uid : getuid(),
+                                  .gid = m->cf->has_group || m->cf->has_user ? m->cf->gid : getgid(),
+                                  .caps = m->cf->caps, .rlimit = m->cf->rlimit,
+                                  .prog = m->cf->pol ? &m->cf->pol->prog : NULL };
+        if (!m->cf->pol)
+            sv_warn("%s: no policy: every syscall is allowed", m->cf->name);
         m->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         m->deaths = calloc(m->cf->max_restarts + 1, sizeof(uint64_t));
         if (m->bell < 0 || !m->deaths)
@@ -234,32 +251,48 @@ static void start_module(struct sv *s, unsigned i)
     atomic_store(&m->ctl.side[UIPC_CLIENT]->beat_ms, 0);
     struct sv_spawn sp = { .argv = m->cf->argv, .env = m->cf->env,
                            .uipc_env = mf.env,
-                           .keep = mf.keep, .nkeep = mf.nkeep };
+                           .keep = mf.keep, .nkeep = mf.nkeep,
+                           .sb = &m->sb, .supervisor_pidfd = s->self_pidfd };
     int err = sv_spawn(&sp, &m->ch, &step);
     if (err < 0) {
-        sv_error("%s: could not start: %s %s: %s", m->cf->name, step, m->cf->argv[0], strerror(-err));
+        sv_error("%s: could not start %s: %s: %s", m->cf->name, m->cf->argv[0], step, strerror(-err));
         mark_dead(s, i);
         after_death(s, i, false);
         return;
     }
-    if (ep_add(s, m->ch.pidfd, EV_PIDFD, i) < 0 || ep_add(s, m->ch.out, EV_OUTPUT, i) < 0)
+    if (ep_add(s, m->ch.pidfd, EV_PIDFD, i) < 0 || ep_add(s, m->ch.out, EV_OUTPUT, i) < 0 ||
+        (m->ch.listener >= 0 && ep_add(s, m->ch.listener, EV_SECCOMP, i) < 0))
         sv_error("%s: epoll: %s", m->cf->name, strerror(errno));
     m->state = ST_RUNNING;
     m->started_ms = now_ms();
     m->hung = NULL;
+    m->stopped_for[0] = '\0';
+    memset(m->reported, 0, sizeof(m->reported));
     m->ready = false;
     sv_info("%s: started, pid %d", m->cf->name, (int)m->ch.pid);
 }
 
 /* ---- deaths ---- */
 
-static void describe_exit(const siginfo_t *si, char *buf, size_t len)
+static void describe_status(int code, int status, char *buf, size_t len)
 {
-    if (si->si_code == CLD_EXITED)
-        snprintf(buf, len, "exited with code %d", si->si_status);
+    if (code == CLD_EXITED)
+        snprintf(buf, len, "exited with code %d", status);
     else
-        snprintf(buf, len, "killed by signal SIG%s%s", sigabbrev_np(si->si_status) ?
-                 sigabbrev_np(si->si_status) : "?", si->si_code == CLD_DUMPED ? " (core dumped)" : "");
+        snprintf(buf, len, "killed by signal SIG%s%s", sigabbrev_np(status) ?
+                 sigabbrev_np(status) : "?", code == CLD_DUMPED ? " (core dumped)" : "");
+}
+
+/* How the module ended: with a pid namespace its init reported the
+ * module's own wait status before exiting. */
+static void describe_exit(struct sv_mod *m, const siginfo_t *si, char *buf, size_t len)
+{
+    int status;
+    if (m->ch.status >= 0 && read(m->ch.status, &status, sizeof(status)) == (ssize_t)sizeof(status))
+        describe_status(WIFEXITED(status) ? CLD_EXITED : WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED,
+                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), buf, len);
+    else
+        describe_status(si->si_code, si->si_status, buf, len);
 }
 
 /* Reaped: its sides of the channels go down, and its calls are answered. */
@@ -329,14 +362,22 @@ static void on_pidfd(struct sv *s, unsigned i)
         return;
     if (m->ch.out >= 0)
         on_output(s, i); /* its last words before the news of its death */
+    describe_exit(m, &si, why, sizeof(why));
+    bool clean = strcmp(why, "exited with code 0") == 0 && !m->stopped_for[0];
     epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.pidfd, NULL);
-    close(m->ch.pidfd);
+    if (m->ch.listener >= 0)
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.listener, NULL);
+    int out = m->ch.out; /* stays open until EOF: its children may still write */
+    m->ch.out = -1;
+    sv_child_close(&m->ch);
+    m->ch.out = out;
     m->ch.pid = 0;
-    describe_exit(&si, why, sizeof(why));
-    sv_log(si.si_code == CLD_EXITED && si.si_status == 0 ? LOG_INFO : LOG_WARN, "%s: %s%s after %llu ms",
-           m->cf->name, why, m->hung ? " (hung)" : "", (unsigned long long)(now_ms() - m->started_ms));
+    const char *reason = m->hung ? "hung" : m->stopped_for[0] ? m->stopped_for : NULL;
+    sv_log(clean ? LOG_INFO : LOG_WARN, "%s: %s%s%s%s after %llu ms", m->cf->name, why,
+           reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
+           (unsigned long long)(now_ms() - m->started_ms));
     mark_dead(s, i);
-    after_death(s, i, si.si_code == CLD_EXITED && si.si_status == 0);
+    after_death(s, i, clean);
 }
 
 /* ---- module output ---- */
@@ -438,6 +479,62 @@ static void check_hangs(struct sv *s)
         if (m->state == ST_RUNNING && m->ch.pid > 0 && !m->hung && !s->stopping &&
             check_beat(s, i, hang_ms, now))
             check_progress(s, i, hang_ms, now);
+    }
+}
+
+/* ---- seccomp: syscalls a module's policy does not allow ---- */
+
+static bool first_report(struct sv_mod *m, int nr)
+{
+    if (nr < 0 || nr >= 512)
+        return true;
+    uint64_t bit = 1ull << (nr % 64);
+    bool first = !(m->reported[nr / 64] & bit);
+    m->reported[nr / 64] |= bit;
+    return first;
+}
+
+/* kill: the module is stopped (reclaimed and restarted as for any crash);
+ * errno: the call fails; log: it runs.  The last two are logged once per
+ * syscall and run, all three counted. */
+static void on_seccomp(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    const struct policy *pol = m->cf->pol;
+    struct sv_notif n;
+    char name[32];
+
+    int r = sv_notify_recv(m->ch.listener, &n);
+    if (r < 0) {
+        if (r != -ENOENT) /* nothing left to notify: stop watching until it is reaped */
+            epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.listener, NULL);
+        return;
+    }
+    policy_syscall_name(n.nr, name, sizeof(name));
+    if ((strcmp(name, "execve") == 0 || strcmp(name, "execveat") == 0) && pol->exec_allowed) {
+        sv_notify_reply(m->ch.listener, n.id, 0);
+        return;
+    }
+    m->violations++;
+    switch (pol->action) {
+    case POLICY_KILL:
+        sv_error("%s: stopped by seccomp: %s (%d), pid %d", m->cf->name, name, n.nr, (int)n.pid);
+        snprintf(m->stopped_for, sizeof(m->stopped_for), "seccomp: %s", name);
+        kill(n.pid, SIGKILL);     /* the caller, which may be a child of the module */
+        kill(m->ch.pid, SIGKILL); /* the module, or its init and so its whole namespace */
+        sv_notify_reply(m->ch.listener, n.id, ENOSYS);
+        break;
+    case POLICY_ERRNO:
+        if (first_report(m, n.nr))
+            sv_warn("%s: denied by seccomp: %s (%d) fails with %s", m->cf->name, name, n.nr,
+                    strerrorname_np(pol->err));
+        sv_notify_reply(m->ch.listener, n.id, pol->err);
+        break;
+    case POLICY_LOG:
+        if (first_report(m, n.nr))
+            sv_warn("%s: not in its policy, allowed (@default log): %s (%d)", m->cf->name, name, n.nr);
+        sv_notify_reply(m->ch.listener, n.id, 0);
+        break;
     }
 }
 
@@ -584,6 +681,7 @@ static void dispatch(struct sv *s, uint64_t data)
     case EV_SIGNAL: on_signal(s); break;
     case EV_PIDFD: on_pidfd(s, idx); break;
     case EV_OUTPUT: on_output(s, idx); break;
+    case EV_SECCOMP: on_seccomp(s, idx); break;
     }
 }
 
@@ -643,6 +741,8 @@ static void teardown(struct sv *s)
     free(s->chan);
     if (s->sigfd >= 0)
         close(s->sigfd);
+    if (s->self_pidfd >= 0)
+        close(s->self_pidfd);
     if (s->ep >= 0)
         close(s->ep);
 }
@@ -653,11 +753,13 @@ int sv_run(struct conf *c)
     memset(&s, 0, sizeof(s));
     s.c = c;
     s.stop_target = -1;
+    s.sigfd = s.self_pidfd = -1;
     for (unsigned i = 0; i < CONF_MAX_MODULES; i++)
-        s.mod[i].bell = s.mod[i].ch.out = -1;
+        s.mod[i].bell = s.mod[i].ch.out = s.mod[i].ch.listener = s.mod[i].ch.status = -1;
     sv_log_level(c->log_level);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
-    int err = s.ep < 0 ? -errno : setup_signals(&s);
+    s.self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    int err = s.ep < 0 || s.self_pidfd < 0 ? -errno : setup_signals(&s);
     if (err == 0)
         err = init_modules(&s);
     if (err == 0)
@@ -674,8 +776,9 @@ int sv_run(struct conf *c)
     start_due(&s);
     err = loop(&s);
     for (unsigned i = 0; i < c->nmod; i++)
-        if (s.mod[i].state != ST_STOPPED)
-            sv_info("%s: %s", c->mod[i].name, state_names[s.mod[i].state]);
+        if (s.mod[i].state != ST_STOPPED || s.mod[i].violations)
+            sv_info("%s: %s, %u seccomp violations", c->mod[i].name, state_names[s.mod[i].state],
+                    s.mod[i].violations);
     sv_info("supervisor: stopped");
     teardown(&s);
     return err < 0 ? 1 : 0;

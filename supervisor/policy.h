@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Seccomp policy files (policies/NAME.policy), compiled with libseccomp into
+ * a BPF program at config load, so a bad policy stops the supervisor before
+ * anything starts and the forked child only has to load finished bytes.
+ *
+ * Every syscall the policy does not allow goes to the supervisor as a
+ * seccomp user notification (SECCOMP_RET_USER_NOTIF); the supervisor then
+ * applies the policy's default action (kill, errno or log) and reports the
+ * syscall by name.  See docs/policies.md for the language. */
+#ifndef UIPC_SV_POLICY_H
+#define UIPC_SV_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/filter.h>
+
+enum policy_action { POLICY_KILL, POLICY_ERRNO, POLICY_LOG };
+
+struct policy {
+    char *path;
+    enum policy_action action; /* for every syscall the policy does not allow */
+    int err;                   /* POLICY_ERRNO: the errno returned */
+    bool exec_allowed;         /* execve/execveat listed: allowed after the start */
+    struct sock_fprog prog;    /* what the child loads */
+};
+
+/* Loads path and everything it includes.  On failure returns a negative
+ * errno and writes one line, "FILE:LINE: problem", to err. */
+int policy_load(const char *path, struct policy **out, char *err, size_t errlen);
+void policy_free(struct policy *p);
+
+/* "socket" for 41 on this machine's architecture; "?" when unknown. */
+void policy_syscall_name(int nr, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/* Confining a module's process.  Runs in the forked child only, before
+ * exec; every failure is returned with the step, never skipped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "sandbox.h"
+
+#define TMP_OPTIONS "mode=1777,size=64m"
+
+static const char *const step_names[SB_STEP_COUNT] = {
+    [SB_USERNS_WAIT] = "user namespace id maps",
+    [SB_MOUNT_PRIVATE] = "mount: make / private",
+    [SB_MOUNT_RDONLY] = "mount: read-only root",
+    [SB_MOUNT_TMP] = "mount: private /tmp",
+    [SB_MOUNT_PROC] = "mount: /proc",
+    [SB_HOSTNAME] = "hostname",
+    [SB_LOOPBACK] = "loopback up",
+    [SB_INIT_FORK] = "pid namespace: fork under its init",
+    [SB_RLIMIT] = "rlimits",
+    [SB_GROUPS] = "setgroups",
+    [SB_GID] = "setresgid",
+    [SB_UID] = "setresuid",
+    [SB_SECUREBITS] = "securebits",
+    [SB_BOUNDING] = "capability bounding set",
+    [SB_CAPS] = "capabilities",
+    [SB_AMBIENT] = "ambient capabilities",
+    [SB_NO_NEW_PRIVS] = "no_new_privs",
+    [SB_SECCOMP] = "seccomp filter",
+    [SB_STDIO] = "stdin/stdout/stderr",
+    [SB_FDS] = "file descriptors",
+    [SB_SETSID] = "setsid",
+    [SB_HANDOFF] = "seccomp listener hand-off",
+    [SB_EXEC] = "exec",
+};
+
+const char *sandbox_step_name(int step)
+{
+    return step > 0 && step < SB_STEP_COUNT && step_names[step] ? step_names[step] : "?";
+}
+
+#define STEP(s, call) do { *step = (s); if ((call) < 0) return -errno; } while (0)
+
+/* Read-only everywhere, a private /tmp, and with a pid namespace a /proc
+ * that shows only the module's own processes. */
+static int mount_view(const struct sandbox *sb, int *step)
+{
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    STEP(SB_MOUNT_PRIVATE, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    STEP(SB_MOUNT_RDONLY, mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)));
+    /* New mounts after the read-only pass stay writable. */
+    STEP(SB_MOUNT_TMP, mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTIONS));
+    if (sb->namespaces & CLONE_NEWPID)
+        STEP(SB_MOUNT_PROC, mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL));
+    return 0;
+}
+
+static int loopback_up(void)
+{
+    struct ifreq ifr = { .ifr_name = "lo" };
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int r = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (r == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        r = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
+int sandbox_namespaces(const struct sandbox *sb, int *step)
+{
+    int r;
+    if ((sb->namespaces & CLONE_NEWNS) && (r = mount_view(sb, step)) < 0)
+        return r;
+    if (sb->namespaces & CLONE_NEWUTS)
+        STEP(SB_HOSTNAME, sethostname(sb->name, strlen(sb->name)));
+    if (sb->namespaces & CLONE_NEWNET)
+        STEP(SB_LOOPBACK, loopback_up());
+    return 0;
+}
+
+static int set_rlimits(const struct sandbox *sb)
+{
+    static const int resource[RL_COUNT] = {
+        [RL_MEMORY] = RLIMIT_AS, [RL_NOFILE] = RLIMIT_NOFILE, [RL_NPROC] = RLIMIT_NPROC,
+        [RL_CPU] = RLIMIT_CPU, [RL_CORE] = RLIMIT_CORE,
+    };
+    for (int i = 0; i < RL_COUNT; i++) {
+        if (sb->rlimit[i] == CONF_RLIM_UNSET)
+            continue;
+        rlim_t v = sb->rlimit[i] == CONF_RLIM_INFINITY ? RLIM_INFINITY : (rlim_t)sb->rlimit[i];
+        struct rlimit rl = { v, v };
+        if (setrlimit(resource[i], &rl) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Root keeps no capabilities across exec but those in the ambient set
+ * (SECBIT_NOROOT), and a uid change leaves the sets alone
+ * (SECBIT_NO_SETUID_FIXUP), so the drop below is the only one; all locked. */
+#define SECUREBITS (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | \
+                    SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED)
+
+static int drop_bounding(uint64_t keep)
+{
+    for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++)
+        if (!(keep & (1ull << c)) && cap_drop_bound(c) < 0)
+            return -1;
+    return 0;
+}
+
+static int set_caps(uint64_t keep)
+{
+    cap_t caps = cap_init();
+    if (!caps)
+        return -1;
+    for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++) {
+        if (!(keep & (1ull << c)))
+            continue;
+        cap_set_flag(caps, CAP_EFFECTIVE, 1, &c, CAP_SET);
+        cap_set_flag(caps, CAP_PERMITTED, 1, &c, CAP_SET);
+        cap_set_flag(caps, CAP_INHERITABLE, 1, &c, CAP_SET);
+    }
+    int r = cap_set_proc(caps);
+    int e = errno;
+    cap_free(caps);
+    errno = e;
+    return r;
+}
+
+static int set_ambient(uint64_t keep)
+{
+    if (cap_reset_ambient() < 0)
+        return -1;
+    for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++)
+        if ((keep & (1ull << c)) && cap_set_ambient(c, CAP_SET) < 0)
+            return -1;
+    return 0;
+}
+
+int sandbox_restrict(const struct sandbox *sb, int *step)
+{
+    bool userns = sb->namespaces & CLONE_NEWUSER;
+    /* In a user namespace the module is its root, mapped to uid/gid outside. */
+    uid_t uid = userns ? 0 : sb->uid;
+    gid_t gid = userns ? 0 : sb->gid;
+
+    STEP(SB_RLIMIT, set_rlimits(sb));
+    STEP(SB_SECUREBITS, cap_set_secbits(SECUREBITS));
+    if (!userns) /* there, setgroups is denied and the groups are already gone */
+        STEP(SB_GROUPS, setgroups(0, NULL));
+    if (sb->set_ids || userns) {
+        STEP(SB_GID, setresgid(gid, gid, gid));
+        STEP(SB_UID, setresuid(uid, uid, uid));
+    }
+    STEP(SB_BOUNDING, drop_bounding(sb->caps));
+    STEP(SB_CAPS, set_caps(sb->caps));
+    STEP(SB_AMBIENT, set_ambient(sb->caps));
+    STEP(SB_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    return 0;
+}
+
+int sandbox_seccomp(const struct sandbox *sb)
+{
+    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, sb->prog);
+    return fd < 0 ? -errno : (int)fd;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* The steps that confine a module's process, run in the forked child in a
+ * fixed order (docs/sandbox.md):
+ *
+ *   in the new namespaces, as their root:  mount view, hostname, loopback
+ *   then, in the module's process:         rlimits, groups/gid/uid,
+ *                                          securebits, bounding set,
+ *                                          capabilities, ambient set,
+ *                                          no_new_privs, seccomp (last)
+ *
+ * Each step either succeeds or the start fails, naming the step: a module
+ * never runs less confined than its config says. */
+#ifndef UIPC_SV_SANDBOX_H
+#define UIPC_SV_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sock_fprog;
+
+struct sandbox {
+    const char *name;              /* the hostname in a uts namespace */
+    int namespaces;                /* CLONE_NEW* */
+    bool set_ids;                  /* uid/gid below (else: stay, drop groups) */
+    uid_t uid;
+    gid_t gid;
+    uint64_t caps;                 /* kept, one bit per CAP_* */
+    const uint64_t *rlimit;        /* RL_COUNT entries, config.h */
+    const struct sock_fprog *prog; /* NULL: no seccomp filter */
+};
+
+enum sandbox_step {
+    SB_USERNS_WAIT = 1, SB_MOUNT_PRIVATE, SB_MOUNT_RDONLY, SB_MOUNT_TMP, SB_MOUNT_PROC,
+    SB_HOSTNAME, SB_LOOPBACK, SB_INIT_FORK, SB_RLIMIT, SB_GROUPS, SB_GID, SB_UID,
+    SB_SECUREBITS, SB_BOUNDING, SB_CAPS, SB_AMBIENT, SB_NO_NEW_PRIVS, SB_SECCOMP,
+    SB_STDIO, SB_FDS, SB_SETSID, SB_HANDOFF, SB_EXEC, SB_STEP_COUNT
+};
+
+const char *sandbox_step_name(int step);
+
+/* As root of the new namespaces: the mount view (with a mount namespace),
+ * the hostname (uts), loopback up (net).  0 or -errno, *step set. */
+int sandbox_namespaces(const struct sandbox *sb, int *step);
+/* rlimits, ids, capabilities, no_new_privs; not seccomp. */
+int sandbox_restrict(const struct sandbox *sb, int *step);
+/* Loads sb->prog with a new listener; returns the listener fd or -errno.
+ * From here on every syscall the policy does not allow waits for the
+ * supervisor. */
+int sandbox_seccomp(const struct sandbox *sb);
+
+#endif
