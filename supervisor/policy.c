@@ -267,15 +267,20 @@ static struct ruled *find_ruled(struct parse *p, int nr)
     return NULL;
 }
 
-/* One place per syscall, but a plain allow may be repeated (a policy
- * restating what base.policy allows is harmless). */
+/* Lines that allow add up: a syscall is allowed when any line allows it
+ * (a policy may widen what base.policy allows under a condition).  Only
+ * an errno line contradicts another line. */
 static int rule(struct parse *p, const char *name, int nr, enum ruling how)
 {
     struct ruled *r = find_ruled(p, nr);
-    if (r && !(r->how == how && (how == R_ALLOW || how == R_EXEC)))
+    if (r && (r->how == R_ERRNO || how == R_ERRNO))
         return fail(p, "'%s' is already ruled on at %s:%d", name, r->file, r->line);
-    if (r)
-        return 1; /* already allowed */
+    if (r && r->how == R_ALLOW)
+        return 1; /* allowed whatever else is said */
+    if (r) {
+        r->how = how == R_ALLOW ? R_ALLOW : r->how;
+        return 0;
+    }
     if (p->nruled == MAX_RULED)
         return fail(p, "more than %d syscalls", MAX_RULED);
     p->ruled[p->nruled++] = (struct ruled){ nr, how, p->stack[p->depth - 1].name,
@@ -338,8 +343,9 @@ static int syscall_statement(struct parse *p, char *line)
         int r = seccomp_rule_add(p->ctx, SCMP_ACT_ERRNO((unsigned)e), nr, 0);
         return r < 0 ? fail(p, "libseccomp refused '%s': %s", line, strerror(-r)) : 0;
     }
-    if (rule(p, line, nr, R_WHEN) < 0)
-        return -EINVAL;
+    int ruled = rule(p, line, nr, R_WHEN);
+    if (ruled != 0)
+        return ruled < 0 ? ruled : 0; /* already allowed without condition */
     /* split on "||" */
     for (char *alt = rest; alt;) {
         char *bar = strstr(alt, "||");

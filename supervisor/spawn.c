@@ -117,11 +117,6 @@ static _Noreturn void module(const struct sv_spawn *s, int out_w, int sync)
 
     if ((s->sb->namespaces & CLONE_NEWPID) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         _exit(127); /* its parent is the init now */
-    /* A session of its own: a Ctrl-C at the supervisor's terminal (SIGINT
-     * to the whole foreground group) reaches the supervisor only, which
-     * then stops the modules in order. */
-    if (setsid() < 0)
-        child_fail(sync, SB_SETSID, errno);
     signal(SIGPIPE, SIG_DFL); /* the supervisor ignores it; exec keeps that */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL); /* the supervisor blocks signals for signalfd */
@@ -147,10 +142,16 @@ static _Noreturn void child(const struct sv_spawn *s, int out_w, int sync, int s
     int step = 0, r;
     char go;
 
-    /* Dies with the supervisor, and not at all if it is already gone. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
-        syscall(SYS_pidfd_send_signal, s->supervisor_pidfd, 0, NULL, 0) < 0)
+    /* Dies with the supervisor, and not at all if it is already gone
+     * (then its end of the sync socket is closed). */
+    struct pollfd alive = { .fd = sync, .events = POLLRDHUP };
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&alive, 1, 0) != 0)
         _exit(127);
+    /* A session of its own: a Ctrl-C at the supervisor's terminal (SIGINT
+     * to the whole foreground group) reaches the supervisor only, which
+     * then stops the modules in order. */
+    if (setsid() < 0)
+        child_fail(sync, SB_SETSID, errno);
     if ((s->sb->namespaces & CLONE_NEWUSER) && read(sync, &go, 1) != 1)
         child_fail(sync, SB_USERNS_WAIT, EPROTO);
     if ((r = sandbox_namespaces(s->sb, &step)) < 0)

@@ -15,7 +15,6 @@ struct sv_spawn {
     const int *keep;          /* fds the module inherits */
     unsigned nkeep;
     const struct sandbox *sb;
-    int supervisor_pidfd;     /* the child stops if this process is gone */
 };
 
 struct sv_child {

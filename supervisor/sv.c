@@ -9,7 +9,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,7 +65,6 @@ struct sv {
     struct sv_chan *chan;
     unsigned nchan;
     int ep, sigfd;
-    int self_pidfd;           /* a module's child checks that the supervisor lives */
     bool stopping;
     uint64_t stop_deadline_ms;
     int stop_target;          /* module being stopped, or -1 */
@@ -252,7 +250,7 @@ static void start_module(struct sv *s, unsigned i)
     struct sv_spawn sp = { .argv = m->cf->argv, .env = m->cf->env,
                            .uipc_env = mf.env,
                            .keep = mf.keep, .nkeep = mf.nkeep,
-                           .sb = &m->sb, .supervisor_pidfd = s->self_pidfd };
+                           .sb = &m->sb };
     int err = sv_spawn(&sp, &m->ch, &step);
     if (err < 0) {
         sv_error("%s: could not start %s: %s: %s", m->cf->name, m->cf->argv[0], step, strerror(-err));
@@ -741,8 +739,6 @@ static void teardown(struct sv *s)
     free(s->chan);
     if (s->sigfd >= 0)
         close(s->sigfd);
-    if (s->self_pidfd >= 0)
-        close(s->self_pidfd);
     if (s->ep >= 0)
         close(s->ep);
 }
@@ -753,13 +749,12 @@ int sv_run(struct conf *c)
     memset(&s, 0, sizeof(s));
     s.c = c;
     s.stop_target = -1;
-    s.sigfd = s.self_pidfd = -1;
+    s.sigfd = -1;
     for (unsigned i = 0; i < CONF_MAX_MODULES; i++)
         s.mod[i].bell = s.mod[i].ch.out = s.mod[i].ch.listener = s.mod[i].ch.status = -1;
     sv_log_level(c->log_level);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
-    s.self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    int err = s.ep < 0 || s.self_pidfd < 0 ? -errno : setup_signals(&s);
+    int err = s.ep < 0 ? -errno : setup_signals(&s);
     if (err == 0)
         err = init_modules(&s);
     if (err == 0)
