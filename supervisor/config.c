@@ -399,12 +399,11 @@ static bool set_user(struct parse *p, const char *v)
         return fail(p, p->line, "no user '%s' on this system", v);
     }
     m->has_user = true;
-    if (pw) {
+    if (pw)
         m->uid = pw->pw_uid;
-        if (!m->has_group)
-            m->gid = pw->pw_gid;
-    }
-    return pw || m->has_group || fail(p, p->line, "user %s has no passwd entry: set group too", v);
+    if (!m->has_group) /* no passwd entry: a group must follow (check_sandbox) */
+        m->gid = pw ? pw->pw_gid : (gid_t)-1;
+    return true;
 }
 
 static bool set_group(struct parse *p, const char *v)
@@ -581,6 +580,9 @@ static bool check_policy(struct parse *p, unsigned i)
 static bool check_sandbox(struct parse *p, unsigned i)
 {
     const struct conf_module *m = &p->c->mod[i];
+    if (m->has_user && !m->has_group && m->gid == (gid_t)-1)
+        return fail(p, p->key_line[i][K_USER], "user %u has no passwd entry: set group too",
+                    (unsigned)m->uid);
     if ((m->namespaces & CLONE_NEWPID) && !(m->namespaces & CLONE_NEWNS))
         return fail(p, p->key_line[i][K_NAMESPACES],
                     "namespaces: pid needs mount too (the module gets its own /proc)");

@@ -154,18 +154,19 @@ static int parse_term(struct parse *p, const char *t, uint64_t *out)
 static int parse_value(struct parse *p, char *v, uint64_t *out)
 {
     *out = 0;
-    char *save, *t = strtok_r(v, "|", &save);
-    if (!t)
-        return fail(p, "missing value");
-    for (; t; t = strtok_r(NULL, "|", &save)) {
-        uint64_t x = 0;
+    for (char *t = v; t;) {
+        char *bar = strchr(t, '|');
+        if (bar)
+            *bar = '\0';
         t = skip_space(t);
         trim_end(t);
         if (!*t)
-            return fail(p, "missing value around '|'");
+            return fail(p, bar || t != skip_space(v) ? "missing value around '|'" : "missing value");
+        uint64_t x = 0;
         if (parse_term(p, t, &x) < 0)
             return -EINVAL;
         *out |= x;
+        t = bar ? bar + 1 : NULL;
     }
     return 0;
 }
@@ -197,7 +198,7 @@ static const struct { const char *text; enum scmp_compare op; } ops[] = {
 static int parse_compare(struct parse *p, char *s, struct scmp_arg_cmp *cmp)
 {
     s = skip_space(s);
-    if (strncmp(s, "arg", 3) != 0 || s[3] < '0' || s[3] > '5')
+    if (strncmp(s, "arg", 3) != 0 || s[3] < '0' || s[3] > '5' || isalnum((unsigned char)s[4]) || s[4] == '_')
         return fail(p, "condition '%s' must start with arg0 .. arg5", s);
     unsigned arg = (unsigned)(s[3] - '0');
     s = skip_space(s + 4);
@@ -231,8 +232,9 @@ static int parse_compare(struct parse *p, char *s, struct scmp_arg_cmp *cmp)
     return fail(p, "expected == != < <= > >= after arg%u", arg);
 }
 
-/* One || alternative: comparisons joined by &&, one rule. */
-static int add_alternative(struct parse *p, int nr, char *alt)
+/* One || alternative: comparisons joined by &&, one rule (only checked
+ * when the syscall is allowed without condition anyway). */
+static int add_alternative(struct parse *p, int nr, char *alt, bool add)
 {
     struct scmp_arg_cmp cmp[6];
     unsigned n = 0, seen = 0;
@@ -253,7 +255,7 @@ static int add_alternative(struct parse *p, int nr, char *alt)
         n++;
         c = and ? and + 2 : NULL;
     }
-    int r = seccomp_rule_add_array(p->ctx, SCMP_ACT_ALLOW, nr, n, cmp);
+    int r = add ? seccomp_rule_add_array(p->ctx, SCMP_ACT_ALLOW, nr, n, cmp) : 0;
     return r < 0 ? fail(p, "libseccomp refused this condition: %s", strerror(-r)) : 0;
 }
 
@@ -344,14 +346,14 @@ static int syscall_statement(struct parse *p, char *line)
         return r < 0 ? fail(p, "libseccomp refused '%s': %s", line, strerror(-r)) : 0;
     }
     int ruled = rule(p, line, nr, R_WHEN);
-    if (ruled != 0)
-        return ruled < 0 ? ruled : 0; /* already allowed without condition */
+    if (ruled < 0)
+        return ruled;
     /* split on "||" */
     for (char *alt = rest; alt;) {
         char *bar = strstr(alt, "||");
         if (bar)
             *bar = '\0';
-        if (add_alternative(p, nr, alt) < 0)
+        if (add_alternative(p, nr, alt, ruled == 0) < 0)
             return -EINVAL;
         alt = bar ? bar + 2 : NULL;
     }
@@ -431,6 +433,12 @@ static int parse_file(struct parse *p, const char *path)
             return fail(p, "@include cycle: %s includes itself again", path);
         }
     FILE *f = fopen(path, "re");
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+        fclose(f);
+        f = NULL;
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    }
     if (!f) {
         int e = errno;
         free(real);

@@ -19,180 +19,7 @@
 
 #include <cmocka.h>
 
-static char dir[] = "/tmp/uipc-test-sv-XXXXXX";
-static char conf_path[300], log_path[300];
-
-static const char *env_path(const char *name)
-{
-    const char *p = getenv(name);
-    if (!p)
-        fail_msg("%s is not set (run through meson test)", name);
-    return p;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static void write_conf(const char *fmt, ...)
-{
-    FILE *f = fopen(conf_path, "w");
-    assert_non_null(f);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    fclose(f);
-}
-
-/* An executable script in the test's directory; returns its path. */
-static const char *write_script(const char *name, const char *text)
-{
-    static char path[400];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    chmod(path, 0755);
-    return path;
-}
-
-static pid_t current_sv; /* killed by the per-test teardown if a test fails */
-
-static pid_t start_supervisor(void)
-{
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* and its modules with it */
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
-            _exit(126);
-        execl(env_path("UIPC_SUPERVISOR"), "uipc-supervisor", "--config", conf_path, (char *)NULL);
-        _exit(127);
-    }
-    current_sv = pid;
-    return pid;
-}
-
-static int kill_leftover(void **state)
-{
-    (void)state;
-    if (current_sv > 0 && waitpid(current_sv, NULL, WNOHANG) == 0) {
-        kill(current_sv, SIGKILL);
-        waitpid(current_sv, NULL, 0);
-    }
-    current_sv = 0;
-    /* test_example points conf_path at the shipped file: never write there */
-    snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
-    return 0;
-}
-
-/* The whole log (it may be large: a module may flood). */
-static char *read_log(void)
-{
-    static char *buf;
-    static size_t cap;
-    struct stat st;
-    int fd = open(log_path, O_RDONLY | O_CLOEXEC);
-    size_t n = 0;
-    if (fd >= 0 && fstat(fd, &st) == 0 && (size_t)st.st_size + 1 > cap) {
-        cap = (size_t)st.st_size * 2 + 4096;
-        buf = realloc(buf, cap);
-        assert_non_null(buf);
-    }
-    if (!buf) {
-        cap = 4096;
-        buf = malloc(cap);
-        assert_non_null(buf);
-    }
-    for (ssize_t r; fd >= 0 && n < cap - 1 && (r = read(fd, buf + n, cap - 1 - n)) > 0;)
-        n += (size_t)r;
-    if (fd >= 0)
-        close(fd);
-    buf[n] = '\0';
-    return buf;
-}
-
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
-/* Waits up to 30 s until the log holds `needle` at least n times. */
-static void wait_log(const char *needle, int n)
-{
-    for (int i = 0; i < 3000; i++) {
-        if (count(read_log(), needle) >= n)
-            return;
-        sleep_ms(10);
-    }
-    const char *log = read_log();
-    size_t len = strlen(log);
-    fail_msg("log never showed \"%s\" %d times; it ends:\n%s", needle, n,
-             log + (len > 1500 ? len - 1500 : 0));
-}
-
-/* The pid in the newest "NAME: started, pid N" line. */
-static pid_t latest_pid(const char *name)
-{
-    char needle[96];
-    snprintf(needle, sizeof(needle), "%s: started, pid ", name);
-    const char *p = read_log(), *last = NULL;
-    while ((p = strstr(p, needle))) {
-        last = p;
-        p += strlen(needle);
-    }
-    assert_non_null(last);
-    return (pid_t)atoi(last + strlen(needle));
-}
-
-static int stop_supervisor(pid_t sv)
-{
-    int st;
-    kill(sv, SIGTERM);
-    for (int i = 0; i < 1000; i++) {
-        if (waitpid(sv, &st, WNOHANG) == sv)
-            return st;
-        sleep_ms(10);
-    }
-    kill(sv, SIGKILL);
-    waitpid(sv, &st, 0);
-    fail_msg("supervisor did not stop within 10 s:\n%s", read_log());
-    return -1;
-}
-
-static void expect_gone(pid_t pid)
-{
-    for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
-        sleep_ms(10);
-    assert_int_equal(kill(pid, 0), -1);
-    assert_int_equal(errno, ESRCH);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    if (!mkdtemp(dir))
-        return -1;
-    snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
-    snprintf(log_path, sizeof(log_path), "%s/supervisor.log", dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "svtest.h"
 
 /* The server is killed with SIGKILL five times while a client keeps sync
  * and async calls going; the client checks that every issued call
@@ -348,7 +175,7 @@ static void test_hang_endless_handler(void **state)
 }
 
 /* examples/modules.conf as shipped: the demo client drives kv and echo,
- * and everything stops cleanly. */
+ * each under its strict seccomp policy, and everything stops cleanly. */
 static void test_example(void **state)
 {
     (void)state;
@@ -359,6 +186,9 @@ static void test_example(void **state)
     if (!strstr(log, "client: exited with code 0"))
         fail_msg("the demo client failed:\n%s", log);
     assert_non_null(strstr(log, "client: async get cherry           -> ok, \"dark red\""));
+    /* every example module ran under its strict policy, and never stepped outside */
+    log_lacks("no policy");
+    log_lacks("seccomp");
     assert_int_equal(stop_supervisor(sv), 0);
     log = read_log();
     assert_non_null(strstr(log, "kv: exited with code 0"));
@@ -409,16 +239,16 @@ static void test_flood(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_bad_config, kill_leftover),
-        cmocka_unit_test_teardown(test_example, kill_leftover),
-        cmocka_unit_test_teardown(test_client_killed, kill_leftover),
-        cmocka_unit_test_teardown(test_kill9_under_load, kill_leftover),
-        cmocka_unit_test_teardown(test_given_up, kill_leftover),
-        cmocka_unit_test_teardown(test_supervisor_killed, kill_leftover),
-        cmocka_unit_test_teardown(test_shutdown_timeout, kill_leftover),
-        cmocka_unit_test_teardown(test_hang_stopped, kill_leftover),
-        cmocka_unit_test_teardown(test_hang_endless_handler, kill_leftover),
-        cmocka_unit_test_teardown(test_flood, kill_leftover),
+        cmocka_unit_test_teardown(test_bad_config, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_example, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_client_killed, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_kill9_under_load, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_given_up, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_supervisor_killed, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_shutdown_timeout, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_hang_stopped, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_hang_endless_handler, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_flood, svtest_kill_leftover),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, svtest_setup, svtest_teardown);
 }

@@ -82,7 +82,7 @@ static void fds(void)
     char path[300], target[256];
     DIR *d = opendir("/proc/self/fd");
     for (struct dirent *e; d && (e = readdir(d));) {
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
             continue;
         snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
         ssize_t n = readlink(path, target, sizeof(target) - 1);

@@ -2,18 +2,22 @@
 /* supervisor/config.c: a good modules.conf loads with every value and
  * default; every kind of bad one fails with the right FILE:LINE. */
 #include <errno.h>
+#include <pwd.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config.h"
+#include "policy.h"
 
 static char dir[] = "/tmp/uipc-test-config-XXXXXX";
 static char conf_path[256];
@@ -37,6 +41,12 @@ static int setup(void **state)
     write_file(path, "#!/bin/sh\n", 0755);
     snprintf(path, sizeof(path), "%s/notexec", dir);
     write_file(path, "data\n", 0644);
+    snprintf(path, sizeof(path), "%s/policies", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/policies/kv.policy", dir);
+    write_file(path, "@default kill\nread\nsocket: arg0 == AF_UNIX\n", 0644);
+    snprintf(path, sizeof(path), "%s/policies/bad.policy", dir);
+    write_file(path, "@default kill\nread\nsokcet\n", 0644);
     snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
     return 0;
 }
@@ -100,6 +110,10 @@ static void test_good(void **state)
         "restart_window_s = 30\n"
         "after = log\n"
         "policy = policies/kv.policy\n"
+        "capabilities = net_bind_service, CAP_SYS_NICE\n"
+        "user = nobody\n"
+        "namespaces = pid, mount, net, ipc, uts, user\n"
+        "rlimits = memory=256M nofile=64, nproc=16 cpu=infinity core=0\n"
         "hang_timeout_ms = 5000 ; per module\n"
         "backoff_ms = 10\n"
         "backoff_max_ms = 200\n");
@@ -144,6 +158,21 @@ static void test_good(void **state)
     assert_string_equal(kv->after[0], "log");
     snprintf(want, sizeof(want), "%s/policies/kv.policy", dir);
     assert_string_equal(kv->policy, want);
+    assert_non_null(kv->pol);
+    assert_true(kv->pol->prog.len > 0);
+    assert_null(log->pol);
+    assert_true(kv->caps == ((1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_NICE)));
+    assert_true(log->caps == 0);
+    assert_true(kv->has_user && !kv->has_group && !log->has_user);
+    assert_int_equal(kv->uid, 65534);
+    assert_int_equal(kv->gid, getpwnam("nobody")->pw_gid);
+    assert_int_equal(kv->namespaces, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+                                         CLONE_NEWUTS | CLONE_NEWUSER);
+    assert_int_equal(log->namespaces, 0);
+    assert_true(kv->rlimit[RL_MEMORY] == 256ull << 20);
+    assert_true(kv->rlimit[RL_NOFILE] == 64 && kv->rlimit[RL_NPROC] == 16);
+    assert_true(kv->rlimit[RL_CPU] == CONF_RLIM_INFINITY && kv->rlimit[RL_CORE] == 0);
+    assert_true(log->rlimit[RL_MEMORY] == CONF_RLIM_UNSET);
     assert_int_equal(kv->hang_timeout_ms, 5000);
     assert_int_equal(kv->backoff_ms, 10);
     assert_int_equal(kv->backoff_max_ms, 200);
@@ -220,6 +249,36 @@ static void test_values(void **state)
     load_bad(MOD_A "backoff_ms = 500\nbackoff_max_ms = 400\n", 4, "is less than backoff_ms");
 }
 
+static void test_sandbox_keys(void **state)
+{
+    (void)state;
+    load_bad(MOD_A "capabilities = sys_wizard\n", 3, "unknown capability 'sys_wizard'");
+    load_bad(MOD_A "namespaces = pid, time\n", 3, "unknown namespace 'time'");
+    load_bad(MOD_A "namespaces = pid, net\n", 3, "pid needs mount too");
+    load_bad(MOD_A "rlimits = memory\n", 3, "is not NAME=VALUE");
+    load_bad(MOD_A "rlimits = stack=1\n", 3, "unknown rlimit 'stack'");
+    load_bad(MOD_A "rlimits = memory=lots\n", 3, "rlimit memory: 'lots' is not a number (with K, M or G), or infinity");
+    load_bad(MOD_A "rlimits = nofile=64K\n", 3, "rlimit nofile: '64K' is not a number or infinity");
+    load_bad(MOD_A "rlimits = core=0 core=1\n", 3, "rlimit 'core' set twice");
+    load_bad(MOD_A "user = no-such-user-here\n", 3, "no user 'no-such-user-here'");
+    load_bad(MOD_A "group = no-such-group-here\n", 3, "no group 'no-such-group-here'");
+    load_bad(MOD_A "user = 4242424\n", 3, "has no passwd entry: set group too");
+    struct conf *c = load_ok(MOD_A "user = 4242424\ngroup = 77\n");
+    assert_int_equal(c->mod[0].uid, 4242424);
+    assert_int_equal(c->mod[0].gid, 77);
+    conf_free(c);
+    /* a policy that cannot be opened: the modules.conf line; an error in
+     * the policy: the policy's own FILE:LINE */
+    load_bad(MOD_A "\npolicy = policies/none.policy\n", 4, "policies/none.policy: No such file or directory");
+    struct conf *bad = NULL;
+    char err[CONF_ERR_MAX], want[400];
+    write_file(conf_path, MOD_A "policy = policies/bad.policy\n", 0644);
+    assert_int_equal(conf_load(conf_path, &bad, err, sizeof(err)), -EINVAL);
+    assert_null(bad);
+    snprintf(want, sizeof(want), "%s/policies/bad.policy:3: unknown syscall 'sokcet'", dir);
+    assert_string_equal(err, want);
+}
+
 static void test_whole_file(void **state)
 {
     (void)state;
@@ -268,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_syntax),
         cmocka_unit_test(test_sections_and_keys),
         cmocka_unit_test(test_values),
+        cmocka_unit_test(test_sandbox_keys),
         cmocka_unit_test(test_whole_file),
         cmocka_unit_test(test_channel_limit),
     };

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/* The sandbox for real: the supervisor starts sandbox-probe modules under
+ * real seccomp filters, capability sets, rlimits and namespaces; the probe
+ * prints what it sees into the supervisor's log, and the test also looks
+ * at the module from outside (/proc/PID/status). */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "svtest.h"
+
+/* "KEY:\tVALUE" from /proc/PID/status, VALUE copied to out. */
+static void status_field(pid_t pid, const char *key, char *out, size_t len)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    assert_non_null(f);
+    size_t klen = strlen(key);
+    out[0] = '\0';
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            snprintf(out, len, "%s", line + klen + 1 + strspn(line + klen + 1, " \t"));
+            out[strcspn(out, "\n")] = '\0';
+        }
+    fclose(f);
+    if (!out[0])
+        fail_msg("no %s in %s", key, path);
+}
+
+static void expect_status(pid_t pid, const char *key, const char *want)
+{
+    char got[128];
+    status_field(pid, key, got, sizeof(got));
+    if (strcmp(got, want) != 0)
+        fail_msg("pid %d: %s is '%s', expected '%s'", (int)pid, key, got, want);
+}
+
+/* The echo server under its shipped strict policy. */
+static const char *echo_section(void)
+{
+    static char s[1024];
+    snprintf(s, sizeof(s), "[module echo]\nexec = %s\npolicy = %s/echo.policy\nprovides = echo\n",
+             env_path("UIPC_ECHO_SERVER"), env_path("UIPC_POLICIES"));
+    return s;
+}
+
+/* A forbidden syscall: the module is stopped, the log names the syscall
+ * by name and number, the restart policy applies, and the count shows in
+ * the final status.  The echo server next to it keeps running. */
+static void test_violation_named(void **state)
+{
+    (void)state;
+    write_conf("%s[module probe]\nexec = %s\npolicy = %s\nenv = PROBE=socket\nconnects = echo\n"
+               "after = echo\nrestart = on-failure\nmax_restarts = 1\nbackoff_ms = 10\n",
+               echo_section(), env_path("UIPC_PROBE"), env_path("UIPC_PROBE_POLICY"));
+    pid_t sv = start_supervisor();
+    wait_log("probe: given up", 1);
+    char want[96];
+    snprintf(want, sizeof(want), "probe: stopped by seccomp: socket (%d)", (int)SYS_socket);
+    const char *log = read_log();
+    assert_int_equal(count(log, want), 2);
+    assert_int_equal(count(log, "probe: killed by signal SIGKILL (seccomp: socket)"), 2);
+    log_has("probe: restart in 10 ms");
+    log_lacks("socket() returned"); /* it never ran */
+    pid_t echo = latest_pid("echo");
+    assert_int_equal(kill(echo, 0), 0);
+    assert_int_equal(stop_supervisor(sv), 0);
+    log_has("probe: failed, 2 seccomp violations");
+    log_has("echo: exited with code 0");
+}
+
+/* Under a policy and with nothing granted: filter on, no_new_privs, every
+ * capability set empty.  A granted capability is all there is; a user
+ * runs it under that uid. */
+static void test_proc_status(void **state)
+{
+    (void)state;
+    write_conf("%s[module bare]\nexec = %s\npolicy = %s\nconnects = echo\n"
+               "[module granted]\nexec = %s\npolicy = %s\ncapabilities = net_bind_service\n"
+               "user = nobody\n",
+               echo_section(), env_path("UIPC_PROBE"), env_path("UIPC_PROBE_POLICY"),
+               env_path("UIPC_PROBE"), env_path("UIPC_PROBE_POLICY"));
+    pid_t sv = start_supervisor();
+    wait_log("bare: ready after", 1);
+    wait_log("granted: ready after", 1);
+    static const char *const sets[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+    pid_t bare = latest_pid("bare"), granted = latest_pid("granted"), echo = latest_pid("echo");
+    for (pid_t p = bare; p; p = p == bare ? echo : 0) {
+        expect_status(p, "Seccomp", "2");
+        expect_status(p, "NoNewPrivs", "1");
+        for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+            expect_status(p, sets[i], "0000000000000000");
+    }
+    expect_status(granted, "Seccomp", "2");
+    expect_status(granted, "NoNewPrivs", "1");
+    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+        expect_status(granted, sets[i], "0000000000000400"); /* bit 10: CAP_NET_BIND_SERVICE */
+    expect_status(granted, "Uid", "65534\t65534\t65534\t65534");
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
+/* A module holds exactly its own channels, and cannot open anyone
+ * else's through /proc/PID/fd. */
+static void test_channels_unreachable(void **state)
+{
+    (void)state;
+    write_conf("%s[module peer]\nexec = %s\npolicy = %s\nenv = PROBE=fds\nconnects = echo\nafter = echo\n"
+               "[module probe]\nexec = %s\npolicy = %s\nenv = PROBE=fds\nafter = peer\n",
+               echo_section(), env_path("UIPC_PROBE"), env_path("UIPC_PROBE_POLICY"),
+               env_path("UIPC_PROBE"), env_path("UIPC_PROBE_POLICY"));
+    pid_t sv = start_supervisor();
+    wait_log("probe: probe: done", 1);
+    const char *log = read_log();
+    /* the peer holds the echo channel (the check can see one)... */
+    assert_int_equal(count(log, "peer: probe: fd "), 7); /* stdio, bell, control, channel, echo's bell */
+    log_has("-> /memfd:uipc:echo (deleted)");
+    /* ...the probe holds only its stdio, its bell and its control region */
+    assert_int_equal(count(log, "probe: probe: fd "), 5);
+    const char *mine = strstr(log, "probe: probe: fd ");
+    assert_null(strstr(mine, "probe: probe: fd 3 -> /memfd:uipc:echo"));
+    unsigned opened = 99, tried = 0, procs = 0;
+    const char *line = strstr(log, "probe: probe: others' fds opened");
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "probe: probe: others' fds opened %u of %u tried in %u", &opened,
+                            &tried, &procs), 3);
+    assert_int_equal(opened, 0);
+    assert_true(procs >= 2); /* it did see the echo server and the peer */
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
+/* A module that eats memory past its rlimit dies alone: the echo server
+ * and its load client go on, and the client's calls all complete. */
+static void test_memory_rlimit(void **state)
+{
+    (void)state;
+    write_conf("%s[module load]\nexec = %s\nconnects = echo:32x256\nafter = echo\nrestart = never\n"
+               "env = LOAD_SECONDS=2\n"
+               "[module hog]\nexec = %s\npolicy = %s\nenv = PROBE=eat\nrlimits = memory=64M\n"
+               "hang_timeout_ms = 20000\n"
+               "after = echo\nrestart = never\n",
+               echo_section(), env_path("UIPC_LOAD_CLIENT"), env_path("UIPC_PROBE"),
+               env_path("UIPC_PROBE_POLICY"));
+    pid_t sv = start_supervisor();
+    wait_log("hog: not restarted", 1);
+    wait_log("load: exited with code", 1);
+    const char *log = read_log();
+    if (!strstr(log, "load: exited with code 0"))
+        fail_msg("the load client found a problem:\n%s", log);
+    log_lacks("hog: exited with code 0");
+    if (!getenv("UIPC_SANITIZED")) /* sanitizers reserve shadow memory past any such limit */
+        log_has("hog: killed by signal SIGABRT");
+    assert_int_equal(count(log, "echo: started"), 1);
+    assert_int_equal(kill(latest_pid("echo"), 0), 0);
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
+/* pid, mount, net, uts and ipc namespaces: the module is pid 2 under an
+ * init, sees no other process, has only loopback, its own hostname, a
+ * read-only root and a private /tmp; it stops cleanly and its init
+ * forwards the supervisor's signals. */
+static void test_namespaces(void **state)
+{
+    (void)state;
+    write_conf("%s[module probe]\nexec = %s\npolicy = %s\nenv = PROBE=view\nconnects = echo\n"
+               "after = echo\nnamespaces = pid, mount, net, uts, ipc\nrestart = always\n",
+               echo_section(), env_path("UIPC_PROBE"), env_path("UIPC_PROBE_POLICY"));
+    pid_t sv = start_supervisor();
+    wait_log("probe: probe: done", 1);
+    log_has("probe: probe: pid 2 ppid 1 uid 0 gid 0 hostname probe\n");
+    log_has("probe: probe: pids: 1 2\n");
+    log_has("probe: probe: interfaces: lo\n");
+    log_has("probe: probe: root Read-only file system\n");
+    log_has("probe: probe: tmp writable\n");
+    /* kill -9 of the namespace's init takes the module with it; restarted */
+    pid_t init = latest_pid("probe");
+    assert_int_equal(kill(init, SIGKILL), 0);
+    wait_log("probe: probe: done", 2);
+    log_has("probe: killed by signal SIGKILL");
+    assert_int_equal(stop_supervisor(sv), 0);
+    log_has("probe: exited with code 0");
+    expect_gone(init);
+}
+
+/* A user namespace: root inside, the configured user outside. */
+static void test_user_namespace(void **state)
+{
+    (void)state;
+    write_conf("[module probe]\nexec = %s\npolicy = %s\nenv = PROBE=view\n"
+               "namespaces = user, pid, mount\nuser = nobody\n",
+               env_path("UIPC_PROBE"), env_path("UIPC_PROBE_POLICY"));
+    pid_t sv = start_supervisor();
+    wait_log("probe: probe: done", 1);
+    log_has("probe: probe: pid 2 ppid 1 uid 0 gid 0");
+    /* the module is the init's only child */
+    char path[96], buf[64] = "";
+    pid_t init = latest_pid("probe");
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        fail_msg("%s: %s\n%s", path, strerror(errno), read_log());
+    assert_non_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    pid_t module = (pid_t)atoi(buf);
+    assert_true(module > 0);
+    expect_status(module, "Uid", "65534\t65534\t65534\t65534");
+    expect_status(module, "Seccomp", "2");
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
+/* A policy error is a config error: exit 2, the policy's FILE:LINE,
+ * nothing started. */
+static void test_bad_policy(void **state)
+{
+    (void)state;
+    char policy[400], want[500];
+    snprintf(policy, sizeof(policy), "%s/bad.policy", dir);
+    FILE *f = fopen(policy, "w");
+    assert_non_null(f);
+    fprintf(f, "@default kill\n@include %s/base.policy\nread\nfrobnicate\n", env_path("UIPC_POLICIES"));
+    fclose(f);
+    write_conf("%s[module probe]\nexec = %s\npolicy = bad.policy\n", echo_section(), env_path("UIPC_PROBE"));
+    pid_t sv = start_supervisor();
+    int st;
+    assert_int_equal(waitpid(sv, &st, 0), sv);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 2);
+    snprintf(want, sizeof(want), "%s:4: unknown syscall 'frobnicate'", policy);
+    log_has(want);
+    log_lacks("started");
+}
+
+/* A sandbox step that fails fails the start, naming the step; the
+ * module never runs less confined than configured. */
+static void test_step_fails(void **state)
+{
+    (void)state;
+    write_conf("[module probe]\nexec = %s\npolicy = %s\nrlimits = nofile=infinity\nrestart = never\n",
+               env_path("UIPC_PROBE"), env_path("UIPC_PROBE_POLICY"));
+    pid_t sv = start_supervisor();
+    wait_log("probe: not restarted", 1);
+    char want[400];
+    snprintf(want, sizeof(want), "probe: could not start %s: rlimits: Operation not permitted",
+             env_path("UIPC_PROBE"));
+    log_has(want);
+    log_lacks("probe: started");
+    log_lacks("probe: probe: done");
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_violation_named, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_proc_status, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_channels_unreachable, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_memory_rlimit, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_namespaces, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_user_namespace, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_bad_policy, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_step_fails, svtest_kill_leftover),
+    };
+    return cmocka_run_group_tests(tests, svtest_setup, svtest_teardown);
+}
