@@ -287,7 +287,7 @@ static int pass_glue(int sync, int listener, uint64_t deadline, int *step)
         /* The sync socket first, and again just before taking a
          * notification: a notification seen while it is not at EOF comes
          * from before the exec. */
-        if (!p[0].revents && p[1].revents && poll(p, 1, 0) == 0) {
+        if (!p[0].revents && (p[1].revents & POLLIN) && poll(p, 1, 0) == 0) {
             struct sv_notif n;
             if (sv_notify_recv(listener, &n) == 0)
                 sv_notify_reply(listener, n.id, 0);

@@ -495,13 +495,20 @@ static bool first_report(struct sv_mod *m, int nr)
 /* kill: the module is stopped (reclaimed and restarted as for any crash);
  * errno: the call fails; log: it runs.  The last two are logged once per
  * syscall and run, all three counted. */
-static void on_seccomp(struct sv *s, unsigned i)
+static void on_seccomp(struct sv *s, unsigned i, uint32_t events)
 {
     struct sv_mod *m = &s->mod[i];
     const struct policy *pol = m->cf->pol;
     struct sv_notif n;
     char name[32];
 
+    /* Hang-up alone: no process uses the filter any more, and a receive
+     * would block.  Each notification is counted, so with EPOLLIN a
+     * receive returns at once (-ENOENT if its caller died meanwhile). */
+    if (!(events & EPOLLIN)) {
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.listener, NULL);
+        return;
+    }
     int r = sv_notify_recv(m->ch.listener, &n);
     if (r < 0) {
         if (r != -ENOENT) /* nothing left to notify: stop watching until it is reaped */
@@ -672,14 +679,14 @@ static void on_signal(struct sv *s)
         begin_shutdown(s, (int)si.ssi_signo);
 }
 
-static void dispatch(struct sv *s, uint64_t data)
+static void dispatch(struct sv *s, uint64_t data, uint32_t events)
 {
     unsigned idx = (unsigned)data;
     switch ((enum ev_kind)(data >> 32)) {
     case EV_SIGNAL: on_signal(s); break;
     case EV_PIDFD: on_pidfd(s, idx); break;
     case EV_OUTPUT: on_output(s, idx); break;
-    case EV_SECCOMP: on_seccomp(s, idx); break;
+    case EV_SECCOMP: on_seccomp(s, idx, events); break;
     }
 }
 
@@ -691,7 +698,7 @@ static int loop(struct sv *s)
         if (n < 0 && errno != EINTR)
             return -errno;
         for (int k = 0; k < n; k++)
-            dispatch(s, ev[k].data.u64);
+            dispatch(s, ev[k].data.u64, ev[k].events);
         on_timers(s);
         check_ready(s);
         start_due(s);

@@ -218,6 +218,45 @@ static void test_user_namespace(void **state)
     assert_int_equal(stop_supervisor(sv), 0);
 }
 
+/* The probe's policy with another @default, in the scratch directory. */
+static void probe_policy_with(char *path, size_t len, const char *name, const char *deflt)
+{
+    snprintf(path, len, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "@default %s\n@include %s/base.policy\ngetdents64\nuname\nunlink\ngetuid\ngetgid\n"
+            "getppid\n", deflt, env_path("UIPC_POLICIES"));
+    fclose(f);
+}
+
+/* @default errno: the call fails and the module goes on; @default log:
+ * the call runs.  Both are logged once and counted. */
+static void test_default_errno_and_log(void **state)
+{
+    (void)state;
+    char denying[400], logging[400];
+    probe_policy_with(denying, sizeof(denying), "errno.policy", "errno EACCES");
+    probe_policy_with(logging, sizeof(logging), "log.policy", "log");
+    write_conf("[module denied]\nexec = %s\npolicy = %s\nenv = PROBE=socket\n"
+               "[module logged]\nexec = %s\npolicy = %s\nenv = PROBE=socket\n",
+               env_path("UIPC_PROBE"), denying, env_path("UIPC_PROBE"), logging);
+    pid_t sv = start_supervisor();
+    wait_log("denied: probe: done", 1);
+    wait_log("logged: probe: done", 1);
+    char want[128];
+    snprintf(want, sizeof(want), "denied: denied by seccomp: socket (%d) fails with EACCES", (int)SYS_socket);
+    log_has(want);
+    log_has("denied: probe: socket() returned -1\n");
+    snprintf(want, sizeof(want), "logged: not in its policy, allowed (@default log): socket (%d)",
+             (int)SYS_socket);
+    log_has(want);
+    log_lacks("logged: probe: socket() returned -1\n");
+    log_lacks("killed by signal");
+    assert_int_equal(stop_supervisor(sv), 0);
+    log_has("denied: stopped, 1 seccomp violations");
+    log_has("logged: stopped, 1 seccomp violations");
+}
+
 /* A policy error is a config error: exit 2, the policy's FILE:LINE,
  * nothing started. */
 static void test_bad_policy(void **state)
@@ -267,6 +306,7 @@ int main(void)
         cmocka_unit_test_teardown(test_memory_rlimit, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_namespaces, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_user_namespace, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_default_errno_and_log, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_bad_policy, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_step_fails, svtest_kill_leftover),
     };

@@ -75,8 +75,25 @@ static void view(void)
     printf("probe: tmp %s\n", writable("/tmp"));
 }
 
-/* Its own fds by target, then every fd of every other process it can see:
- * how many it could open. */
+/* The parent of pid, from /proc/PID/stat ("pid (comm) state ppid ..."). */
+static int parent_of(const char *pid)
+{
+    char path[300], buf[512];
+    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    FILE *f = fopen(path, "re");
+    int ppid = -1;
+    if (f && fgets(buf, sizeof(buf), f)) {
+        char *close_paren = strrchr(buf, ')');
+        if (close_paren)
+            sscanf(close_paren + 1, " %*c %d", &ppid);
+    }
+    if (f)
+        fclose(f);
+    return ppid;
+}
+
+/* Its own fds by target, then every fd of every other module of the same
+ * supervisor (its siblings): how many it could open. */
 static void fds(void)
 {
     char path[300], target[256];
@@ -94,7 +111,8 @@ static void fds(void)
     unsigned tried = 0, opened = 0, procs = 0;
     DIR *p = opendir("/proc");
     for (struct dirent *e; p && (e = readdir(p));) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9' || atoi(e->d_name) == getpid())
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || atoi(e->d_name) == getpid() ||
+            parent_of(e->d_name) != getppid())
             continue;
         procs++;
         for (int fd = 0; fd < 64; fd++) {
@@ -102,6 +120,7 @@ static void fds(void)
             int r = open(path, O_RDONLY | O_CLOEXEC);
             tried++;
             if (r >= 0) {
+                printf("probe: opened %s\n", path);
                 opened++;
                 close(r);
             }
