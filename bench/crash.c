@@ -18,7 +18,11 @@
 
 #include "crash.h"
 
+enum sandbox_level { SB_NONE, SB_POLICY, SB_FULL };
+static const char *const sandbox_names[] = { "none", "policy", "full", NULL };
+
 struct opts {
+    enum sandbox_level sandbox; /* what the echo server runs under */
     unsigned crashes, backoff_ms, interval_ms;
     int json;
 };
@@ -55,11 +59,13 @@ static int write_conf(const char *conf, const char *results, const struct opts *
     if (!f)
         return -errno;
     fprintf(f, "[supervisor]\nheartbeat_interval_ms = 100\nhang_timeout_ms = 2000\n"
-               "[module echo]\nexec = %s\npolicy = %s\nprovides = echo\nrestart = always\n"
+               "[module echo]\nexec = %s\n%s%s%s%sprovides = echo\nrestart = always\n"
                "max_restarts = 100000\nrestart_window_s = 1\nbackoff_ms = %u\nbackoff_max_ms = %u\n"
                "[module load]\nexec = %s\nconnects = echo:64x256\nafter = echo\nrestart = never\n"
                "env = CRASH_RESULTS=%s\n",
-            UIPC_ECHO_SERVER_PATH, UIPC_ECHO_POLICY_PATH, o->backoff_ms, o->backoff_ms, UIPC_CRASH_CLIENT_PATH, results);
+            UIPC_ECHO_SERVER_PATH, o->sandbox >= SB_POLICY ? "policy = " : "",
+            o->sandbox >= SB_POLICY ? UIPC_ECHO_POLICY_PATH : "", o->sandbox >= SB_POLICY ? "\n" : "",
+            o->sandbox == SB_FULL ? "namespaces = pid, mount, net, ipc, uts\n" : "", o->backoff_ms, o->backoff_ms, UIPC_CRASH_CLIENT_PATH, results);
     return fclose(f) == 0 ? 0 : -errno;
 }
 
@@ -148,14 +154,15 @@ static void report(const struct opts *o, uint64_t *err, uint64_t *serve)
     qsort(err, n, sizeof(*err), cmp_u64);
     qsort(serve, n, sizeof(*serve), cmp_u64);
     if (o->json) {
-        printf("{\"crashes\": %u, \"backoff_ms\": %u, \"error_median_us\": %.1f, \"error_p99_us\": %.1f, "
-               "\"serving_median_ms\": %.2f, \"serving_p99_ms\": %.2f}\n", n, o->backoff_ms,
+        printf("{\"crashes\": %u, \"backoff_ms\": %u, \"sandbox\": \"%s\", \"error_median_us\": %.1f, "
+               "\"error_p99_us\": %.1f, \"serving_median_ms\": %.2f, \"serving_p99_ms\": %.2f}\n", n,
+               o->backoff_ms, sandbox_names[o->sandbox],
                pct(err, n, .5) / 1e3, pct(err, n, .99) / 1e3, pct(serve, n, .5) / 1e6,
                pct(serve, n, .99) / 1e6);
         return;
     }
-    printf("%u crashes (SIGKILL of the echo server under 16-deep async load), backoff %u ms\n", n,
-           o->backoff_ms);
+    printf("%u crashes (SIGKILL of the echo server under 16-deep async load), backoff %u ms, sandbox %s\n",
+           n, o->backoff_ms, sandbox_names[o->sandbox]);
     printf("death -> last in-flight caller has its error:  median %8.1f us   p99 %8.1f us   max %8.1f us\n",
            pct(err, n, .5) / 1e3, pct(err, n, .99) / 1e3, err[n - 1] / 1e3);
     printf("death -> restarted server answering again:      median %8.2f ms   p99 %8.2f ms   max %8.2f ms\n",
@@ -166,17 +173,28 @@ static void report(const struct opts *o, uint64_t *err, uint64_t *serve)
 
 int main(int argc, char **argv)
 {
-    struct opts o = { .crashes = 100, .backoff_ms = 10, .interval_ms = 100 };
+    struct opts o = { .sandbox = SB_POLICY, .crashes = 100, .backoff_ms = 10, .interval_ms = 100 };
     static const struct option lo[] = {
         { "crashes", required_argument, NULL, 'n' }, { "backoff-ms", required_argument, NULL, 'b' },
         { "interval-ms", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
+        { "sandbox", required_argument, NULL, 's' },
         { NULL, 0, NULL, 0 },
     };
-    for (int c; (c = getopt_long(argc, argv, "n:b:i:j", lo, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "n:b:i:js:", lo, NULL)) != -1;) {
         if (c == 'n') o.crashes = (unsigned)atoi(optarg);
         else if (c == 'b') o.backoff_ms = (unsigned)atoi(optarg);
         else if (c == 'i') o.interval_ms = (unsigned)atoi(optarg);
         else if (c == 'j') o.json = 1;
+        else if (c == 's') {
+            int k = 0;
+            while (sandbox_names[k] && strcmp(sandbox_names[k], optarg) != 0)
+                k++;
+            if (!sandbox_names[k]) {
+                fprintf(stderr, "uipc-crash-bench: --sandbox none|policy|full\n");
+                return 2;
+            }
+            o.sandbox = (enum sandbox_level)k;
+        }
         else return 2;
     }
     if (o.crashes == 0 || o.crashes > CRASH_MAX || !mkdtemp(dir))
