@@ -272,25 +272,30 @@ static void start_module(struct sv *s, unsigned i)
 
 /* ---- deaths ---- */
 
-static void describe_status(int code, int status, char *buf, size_t len)
-{
-    if (code == CLD_EXITED)
-        snprintf(buf, len, "exited with code %d", status);
-    else
-        snprintf(buf, len, "killed by signal SIG%s%s", sigabbrev_np(status) ?
-                 sigabbrev_np(status) : "?", code == CLD_DUMPED ? " (core dumped)" : "");
-}
+struct exit_info {
+    int code;   /* CLD_EXITED, CLD_KILLED or CLD_DUMPED */
+    int status; /* the exit code or the signal */
+};
 
 /* How the module ended: with a pid namespace its init reported the
  * module's own wait status before exiting. */
-static void describe_exit(struct sv_mod *m, const siginfo_t *si, char *buf, size_t len)
+static struct exit_info module_exit(struct sv_mod *m, const siginfo_t *si)
 {
-    int status;
-    if (m->ch.status >= 0 && read(m->ch.status, &status, sizeof(status)) == (ssize_t)sizeof(status))
-        describe_status(WIFEXITED(status) ? CLD_EXITED : WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED,
-                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), buf, len);
+    int ws;
+    if (m->ch.status < 0 || read(m->ch.status, &ws, sizeof(ws)) != (ssize_t)sizeof(ws))
+        return (struct exit_info){ si->si_code, si->si_status };
+    if (WIFEXITED(ws))
+        return (struct exit_info){ CLD_EXITED, WEXITSTATUS(ws) };
+    return (struct exit_info){ WCOREDUMP(ws) ? CLD_DUMPED : CLD_KILLED, WTERMSIG(ws) };
+}
+
+static void describe_exit(struct exit_info e, char *buf, size_t len)
+{
+    if (e.code == CLD_EXITED)
+        snprintf(buf, len, "exited with code %d", e.status);
     else
-        describe_status(si->si_code, si->si_status, buf, len);
+        snprintf(buf, len, "killed by signal SIG%s%s", sigabbrev_np(e.status) ?
+                 sigabbrev_np(e.status) : "?", e.code == CLD_DUMPED ? " (core dumped)" : "");
 }
 
 /* Reaped: its sides of the channels go down, and its calls are answered. */
@@ -360,8 +365,9 @@ static void on_pidfd(struct sv *s, unsigned i)
         return;
     if (m->ch.out >= 0)
         on_output(s, i); /* its last words before the news of its death */
-    describe_exit(m, &si, why, sizeof(why));
-    bool clean = strcmp(why, "exited with code 0") == 0 && !m->stopped_for[0];
+    struct exit_info e = module_exit(m, &si);
+    bool clean = e.code == CLD_EXITED && e.status == 0 && !m->stopped_for[0];
+    describe_exit(e, why, sizeof(why));
     epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.pidfd, NULL);
     if (m->ch.listener >= 0)
         epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.listener, NULL);

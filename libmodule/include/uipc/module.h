@@ -75,7 +75,11 @@ struct uipc_call {
 
 /* Attaches to the channels the supervisor (or a test bed) handed this
  * process, described by the UIPC_* environment.  -ENOENT when the process
- * was not started by one.  Not thread-safe with other calls on *out. */
+ * was not started by one.  Not thread-safe with other calls on *out.
+ * Makes the process non-dumpable (PR_SET_DUMPABLE 0), so that other
+ * modules cannot reach its channels through /proc/PID/fd; this also turns
+ * core dumps off: a module that wants them sets it back to 1 and gives up
+ * that protection. */
 int  uipc_module_open(uipc_module **out);
 /* Detaches and closes the fds the supervisor handed over; calls still in
  * flight are abandoned (no callback runs).  Accepts NULL. */
