@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
@@ -15,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +31,7 @@ static const char *const step_names[SB_STEP_COUNT] = {
     [SB_MOUNT_PRIVATE] = "mount: make / private",
     [SB_MOUNT_RDONLY] = "mount: read-only root",
     [SB_MOUNT_TMP] = "mount: private /tmp",
+    [SB_MOUNT_KEEP] = "mount: the module's own directory under /tmp",
     [SB_MOUNT_PROC] = "mount: /proc",
     [SB_HOSTNAME] = "hostname",
     [SB_LOOPBACK] = "loopback up",
@@ -56,15 +60,40 @@ const char *sandbox_step_name(int step)
 
 #define STEP(s, call) do { *step = (s); if ((call) < 0) return -errno; } while (0)
 
+/* A module installed under /tmp (a checkout there, say) would vanish under
+ * its private /tmp: its top directory there, "/tmp/NAME", is carried over,
+ * read-only like the rest.  Returns 0 when there is nothing to keep. */
+static int keep_tmp_home(const char *exec, char *top, size_t len)
+{
+    if (strncmp(exec, "/tmp/", 5) != 0)
+        return 0;
+    snprintf(top, len, "/tmp/%.*s", (int)strcspn(exec + 5, "/"), exec + 5);
+    return open_tree(AT_FDCWD, top, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+}
+
+static int put_back(int tree, const char *top)
+{
+    int r = mkdir(top, 0755) < 0 ? -1 : move_mount(tree, "", AT_FDCWD, top, MOVE_MOUNT_F_EMPTY_PATH);
+    int e = errno;
+    close(tree);
+    errno = e;
+    return r;
+}
+
 /* Read-only everywhere, a private /tmp, and with a pid namespace a /proc
  * that shows only the module's own processes. */
 static int mount_view(const struct sandbox *sb, int *step)
 {
     struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    char top[PATH_MAX];
+    int tree;
     STEP(SB_MOUNT_PRIVATE, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
     STEP(SB_MOUNT_RDONLY, mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)));
+    STEP(SB_MOUNT_KEEP, tree = keep_tmp_home(sb->exec, top, sizeof(top)));
     /* New mounts after the read-only pass stay writable. */
     STEP(SB_MOUNT_TMP, mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTIONS));
+    if (tree > 0)
+        STEP(SB_MOUNT_KEEP, put_back(tree, top));
     if (sb->namespaces & CLONE_NEWPID)
         STEP(SB_MOUNT_PROC, mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL));
     return 0;
@@ -159,22 +188,39 @@ static int set_ambient(uint64_t keep)
     return 0;
 }
 
+bool sandbox_privileged(void)
+{
+    cap_t caps = cap_get_proc();
+    cap_flag_value_t v = CAP_CLEAR;
+    if (caps)
+        cap_get_flag(caps, CAP_SETPCAP, CAP_EFFECTIVE, &v);
+    cap_free(caps);
+    return v == CAP_SET;
+}
+
 int sandbox_restrict(const struct sandbox *sb, int *step)
 {
     bool userns = sb->namespaces & CLONE_NEWUSER;
     /* In a user namespace the module is its root, mapped to uid/gid outside. */
     uid_t uid = userns ? 0 : sb->uid;
     gid_t gid = userns ? 0 : sb->gid;
+    /* An unprivileged supervisor has no capabilities to give away: its
+     * modules have none either, and no_new_privs keeps them from gaining
+     * any, but it cannot lock securebits, drop its groups or shrink the
+     * bounding set.  Asked-for ids and capabilities still fail the start. */
+    bool privileged = sandbox_privileged();
 
     STEP(SB_RLIMIT, set_rlimits(sb));
-    STEP(SB_SECUREBITS, cap_set_secbits(SECUREBITS));
-    if (!userns) /* there, setgroups is denied and the groups are already gone */
+    if (privileged)
+        STEP(SB_SECUREBITS, cap_set_secbits(SECUREBITS));
+    if (privileged && !userns) /* in a user namespace setgroups is denied, the groups already gone */
         STEP(SB_GROUPS, setgroups(0, NULL));
     if (sb->set_ids || userns) {
         STEP(SB_GID, setresgid(gid, gid, gid));
         STEP(SB_UID, setresuid(uid, uid, uid));
     }
-    STEP(SB_BOUNDING, drop_bounding(sb->caps));
+    if (privileged)
+        STEP(SB_BOUNDING, drop_bounding(sb->caps));
     STEP(SB_CAPS, set_caps(sb->caps));
     STEP(SB_AMBIENT, set_ambient(sb->caps));
     STEP(SB_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));

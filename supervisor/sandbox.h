@@ -21,6 +21,7 @@ struct sock_fprog;
 
 struct sandbox {
     const char *name;              /* the hostname in a uts namespace */
+    const char *exec;              /* the module's program (kept visible under /tmp) */
     int namespaces;                /* CLONE_NEW* */
     bool set_ids;                  /* uid/gid below (else: stay, drop groups) */
     uid_t uid;
@@ -31,13 +32,17 @@ struct sandbox {
 };
 
 enum sandbox_step {
-    SB_USERNS_WAIT = 1, SB_MOUNT_PRIVATE, SB_MOUNT_RDONLY, SB_MOUNT_TMP, SB_MOUNT_PROC,
+    SB_USERNS_WAIT = 1, SB_MOUNT_PRIVATE, SB_MOUNT_RDONLY, SB_MOUNT_KEEP, SB_MOUNT_TMP, SB_MOUNT_PROC,
     SB_HOSTNAME, SB_LOOPBACK, SB_INIT_FORK, SB_RLIMIT, SB_GROUPS, SB_GID, SB_UID,
     SB_SECUREBITS, SB_BOUNDING, SB_CAPS, SB_AMBIENT, SB_NO_NEW_PRIVS, SB_SECCOMP,
     SB_STDIO, SB_FDS, SB_SETSID, SB_HANDOFF, SB_EXEC, SB_STEP_COUNT
 };
 
 const char *sandbox_step_name(int step);
+
+/* Whether this process may lock securebits, drop groups and shrink the
+ * bounding set (CAP_SETPCAP): root, or the root of a user namespace. */
+bool sandbox_privileged(void);
 
 /* As root of the new namespaces: the mount view (with a mount namespace),
  * the hostname (uts), loopback up (net).  0 or -errno, *step set. */

@@ -144,7 +144,8 @@ static int init_modules(struct sv *s)
     for (unsigned i = 0; i < s->c->nmod; i++) {
         struct sv_mod *m = &s->mod[i];
         m->cf = &s->c->mod[i];
-        m->sb = (struct sandbox){ .name = m->cf->name, .namespaces = m->cf->namespaces,
+        m->sb = (struct sandbox){ .name = m->cf->name, .exec = m->cf->exec,
+                                  .namespaces = m->cf->namespaces,
                                   .set_ids = m->cf->has_user || m->cf->has_group,
                                   .uid = m->cf->has_user ? m->cf->uid : getuid(),
                                   .gid = m->cf->has_group || m->cf->has_user ? m->cf->gid : getgid(),
@@ -779,6 +780,9 @@ int sv_run(struct conf *c)
     }
     start_order(&s);
     sv_info("supervisor: %u modules, %u channels", c->nmod, s.nchan);
+    if (!sandbox_privileged())
+        sv_warn("supervisor: no CAP_SETPCAP (not root): modules keep this user's groups and "
+                "bounding set, and cannot be given capabilities");
     for (unsigned i = 0; i < c->nmod; i++)
         s.mod[i].state = ST_WAITING;
     start_due(&s);
