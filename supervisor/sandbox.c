@@ -28,6 +28,7 @@
 
 static const char *const step_names[SB_STEP_COUNT] = {
     [SB_USERNS_WAIT] = "user namespace id maps",
+    [SB_USERNS_ROOT] = "user namespace: become its root",
     [SB_MOUNT_PRIVATE] = "mount: make / private",
     [SB_MOUNT_RDONLY] = "mount: read-only root",
     [SB_MOUNT_TMP] = "mount: private /tmp",

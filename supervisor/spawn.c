@@ -152,8 +152,15 @@ static _Noreturn void child(const struct sv_spawn *s, int out_w, int sync, int s
      * then stops the modules in order. */
     if (setsid() < 0)
         child_fail(sync, SB_SETSID, errno);
-    if ((s->sb->namespaces & CLONE_NEWUSER) && read(sync, &go, 1) != 1)
-        child_fail(sync, SB_USERNS_WAIT, EPROTO);
+    if (s->sb->namespaces & CLONE_NEWUSER) {
+        if (read(sync, &go, 1) != 1)
+            child_fail(sync, SB_USERNS_WAIT, EPROTO);
+        /* Until now its ids are those it had outside, which the map does
+         * not cover: files it made (the mount points below) would fail
+         * with EOVERFLOW. */
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+            child_fail(sync, SB_USERNS_ROOT, errno);
+    }
     if ((r = sandbox_namespaces(s->sb, &step)) < 0)
         child_fail(sync, step, -r);
     if (s->sb->namespaces & CLONE_NEWPID) {
