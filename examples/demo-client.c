@@ -1,60 +1,76 @@
 /* SPDX-License-Identifier: MIT */
-/* A client module that drives the kv store and the echo service, with
- * synchronous and asynchronous calls, and prints what it sees. */
+/* A client module that drives the kv store with typed calls (<uipc/pb.h>,
+ * schemas/kv.proto) and the echo service with a raw call, synchronous and
+ * asynchronous, and prints what it sees. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <uipc/module.h>
+#include <uipc/pb.h>
 
-#include "kv.h"
-
-struct kv_op {
-    const char *key, *value; /* value NULL: not a put */
-    char got[256];
-    size_t got_len;
-    int status, done;
-};
-
-static int kv_fill(void *buf, size_t cap, size_t *len, void *arg)
-{
-    const struct kv_op *op = arg;
-    size_t k = strlen(op->key) + 1, v = op->value ? strlen(op->value) : 0;
-    if (k + v > cap)
-        return -UIPC_ETOOBIG;
-    memcpy(buf, op->key, k);
-    if (op->value)
-        memcpy((char *)buf + k, op->value, v);
-    *len = op->value ? k + v : k - 1;
-    return 0;
-}
-
-static void kv_reply(int status, const void *data, size_t len, void *arg)
-{
-    struct kv_op *op = arg;
-    (void)status;
-    op->got_len = len < sizeof(op->got) - 1 ? len : sizeof(op->got) - 1;
-    memcpy(op->got, data, op->got_len);
-    op->got[op->got_len] = '\0';
-}
-
-static void kv_done(int status, void *arg)
-{
-    struct kv_op *op = arg;
-    op->status = status;
-    op->done = 1;
-}
-
-static int kv_sync(uipc_chan *kv, uint32_t opcode, struct kv_op *op)
-{
-    struct uipc_call c = { .fill = kv_fill, .reply = kv_reply, .opcode = opcode, .arg = op,
-                           .timeout_ms = 1000 };
-    return op->status = uipc_call(kv, &c);
-}
+#include "kv.pb-c.h"
 
 static const char *describe(int status)
 {
     return status == 0 ? "ok" : uipc_strerror(status);
+}
+
+static int kv_put(uipc_chan *kv, const char *key, const char *value)
+{
+    Uipc__Kv__PutRequest req = UIPC__KV__PUT_REQUEST__INIT;
+    ProtobufCMessage *reply;
+    req.key = (char *)key;
+    req.value.data = (uint8_t *)value;
+    req.value.len = strlen(value);
+    int status = uipc_pb_call(kv, UIPC__KV__OP__PUT, &req.base, &uipc__kv__empty__descriptor, &reply, 1000);
+    if (reply)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    return status;
+}
+
+/* GET or DEL; a GET's value goes to out. */
+static int kv_key(uipc_chan *kv, uint32_t op, const char *key, char *out, size_t cap)
+{
+    Uipc__Kv__Key req = UIPC__KV__KEY__INIT;
+    ProtobufCMessage *reply;
+    req.key = (char *)key;
+    int status = uipc_pb_call(kv, op, &req.base, op == UIPC__KV__OP__GET ? &uipc__kv__value__descriptor :
+                              &uipc__kv__empty__descriptor, &reply, 1000);
+    if (reply && op == UIPC__KV__OP__GET) {
+        const Uipc__Kv__Value *v = (const Uipc__Kv__Value *)reply;
+        snprintf(out, cap, "%.*s", (int)v->value.len, (const char *)v->value.data);
+    }
+    if (reply)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    return status;
+}
+
+struct async_get {
+    const char *key;
+    char got[256];
+    int status, done;
+};
+
+static void got_value(int status, const ProtobufCMessage *reply, void *arg)
+{
+    struct async_get *g = arg;
+    if (reply) {
+        const Uipc__Kv__Value *v = (const Uipc__Kv__Value *)reply;
+        snprintf(g->got, sizeof(g->got), "%.*s", (int)v->value.len, (const char *)v->value.data);
+    }
+    g->status = status;
+    g->done = 1;
+}
+
+/* The echo service speaks raw bytes: a plain uipc_call. */
+static int echo_fill(void *buf, size_t cap, size_t *len, void *arg)
+{
+    size_t n = strlen(arg);
+    if (n > cap)
+        return -UIPC_ETOOBIG;
+    memcpy(buf, arg, n);
+    *len = n;
+    return 0;
 }
 
 static int run(uipc_module *m, uipc_chan *kv, uipc_chan *echo)
@@ -62,28 +78,27 @@ static int run(uipc_module *m, uipc_chan *kv, uipc_chan *echo)
     static const char *const fruit[][2] = {
         { "apple", "red" }, { "banana", "yellow" }, { "cherry", "dark red" }, { "lime", "green" },
     };
-    struct kv_op op;
-    for (unsigned i = 0; i < 4; i++) {
-        op = (struct kv_op){ .key = fruit[i][0], .value = fruit[i][1] };
-        printf("sync  put %-7s = %-9s -> %s\n", op.key, op.value, describe(kv_sync(kv, KV_PUT, &op)));
-    }
-    op = (struct kv_op){ .key = "banana" };
-    printf("sync  get banana           -> %s, \"%s\"\n", describe(kv_sync(kv, KV_GET, &op)), op.got);
-    op = (struct kv_op){ .key = "lime" };
-    printf("sync  del lime             -> %s\n", describe(kv_sync(kv, KV_DEL, &op)));
+    char value[256] = "";
+    for (unsigned i = 0; i < 4; i++)
+        printf("sync  put %-7s = %-9s -> %s\n", fruit[i][0], fruit[i][1],
+               describe(kv_put(kv, fruit[i][0], fruit[i][1])));
+    int st = kv_key(kv, UIPC__KV__OP__GET, "banana", value, sizeof(value));
+    printf("sync  get banana           -> %s, \"%s\"\n", describe(st), value);
+    printf("sync  del lime             -> %s\n", describe(kv_key(kv, UIPC__KV__OP__DEL, "lime", NULL, 0)));
 
     /* Four gets in flight at once; the client goes on, then collects. */
-    struct kv_op gets[4];
+    struct async_get gets[4];
+    Uipc__Kv__Key keys[4];
     for (unsigned i = 0; i < 4; i++) {
-        gets[i] = (struct kv_op){ .key = fruit[i][0] };
-        struct uipc_call c = { .fill = kv_fill, .reply = kv_reply, .complete = kv_done,
-                               .opcode = KV_GET, .arg = &gets[i] };
-        int err = uipc_call(kv, &c);
+        gets[i] = (struct async_get){ .key = fruit[i][0] };
+        keys[i] = (Uipc__Kv__Key)UIPC__KV__KEY__INIT;
+        keys[i].key = (char *)fruit[i][0];
+        int err = uipc_pb_call_async(kv, UIPC__KV__OP__GET, &keys[i].base, &uipc__kv__value__descriptor,
+                                     got_value, &gets[i], 0);
         if (err < 0)
             return err;
     }
-    op = (struct kv_op){ .key = "hello, echo", .value = NULL };
-    struct uipc_call e = { .fill = kv_fill, .reply = kv_reply, .arg = &op, .timeout_ms = 1000 };
+    struct uipc_call e = { .fill = echo_fill, .arg = "hello, echo", .timeout_ms = 1000 };
     printf("sync  echo \"hello, echo\"   -> %d bytes back while 4 async gets are in flight\n",
            uipc_call(echo, &e));
     for (int done = 0; done < 4;) {

@@ -1,24 +1,27 @@
 /* SPDX-License-Identifier: MIT */
-/* A key-value store service "kv".  Commands (opcode: request -> reply):
- *   KV_PUT 1: "key\0value"  -> status 0
- *   KV_GET 2: "key"         -> status 0, the value; -ENOENT if absent
- *   KV_DEL 3: "key"         -> status 0; -ENOENT if absent
- * Malformed requests get -EINVAL, a full store -ENOSPC. */
+/* A key-value store service "kv", with typed calls (<uipc/pb.h>) on the
+ * messages of schemas/kv.proto:
+ *   PUT: PutRequest -> Empty   status 0; -ENOSPC when full
+ *   GET: Key        -> Value   status 0; -ENOENT if absent
+ *   DEL: Key        -> Empty   status 0; -ENOENT if absent
+ * A key must be 1..255 bytes (else -EINVAL).  Requests that do not decode
+ * get -EBADMSG from libuipc-pb, and the store goes on serving. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <uipc/module.h>
+#include <uipc/pb.h>
 
-#include "kv.h"
+#include "kv.pb-c.h"
 
 #define CAP 1024 /* entries; open addressing, linear probing */
+#define KEY_MAX 255
 
 struct entry {
-    char key[KV_KEY_MAX + 1];
-    char *value;
+    char key[KEY_MAX + 1];
+    uint8_t *value;
     size_t len;
     int used; /* 0 empty, 1 used, 2 deleted */
 };
@@ -58,79 +61,78 @@ static struct entry *find(const char *key, int for_insert)
     return for_insert ? tomb : NULL;
 }
 
-/* Copies the key out of shared memory once, checked. */
-static int read_key(const char *data, size_t len, char *key, size_t *klen)
+static int valid_key(const char *key)
 {
-    const char *nul = memchr(data, '\0', len);
-    size_t n = nul ? (size_t)(nul - data) : len;
-    if (n == 0 || n > KV_KEY_MAX)
-        return -EINVAL;
-    memcpy(key, data, n);
-    key[n] = '\0';
-    *klen = n;
-    return 0;
+    size_t n = key ? strlen(key) : 0;
+    return n > 0 && n <= KEY_MAX;
 }
 
-static int put(const char *data, size_t len)
+static int put(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
 {
-    char key[KV_KEY_MAX + 1];
-    size_t klen;
-    if (read_key(data, len, key, &klen) < 0 || klen + 1 > len)
+    const Uipc__Kv__PutRequest *r = (const Uipc__Kv__PutRequest *)msg;
+    Uipc__Kv__Empty empty = UIPC__KV__EMPTY__INIT;
+    (void)ctx;
+    if (!valid_key(r->key))
         return -EINVAL;
-    size_t vlen = len - klen - 1;
-    char *value = malloc(vlen ? vlen : 1);
+    uint8_t *value = malloc(r->value.len ? r->value.len : 1);
     if (!value)
         return -ENOMEM;
-    memcpy(value, data + klen + 1, vlen);
-    struct entry *e = find(key, 0);
-    if (!e && !(e = find(key, 1))) {
+    memcpy(value, r->value.data, r->value.len);
+    struct entry *e = find(r->key, 0);
+    if (!e && !(e = find(r->key, 1))) {
         free(value);
         return -ENOSPC;
     }
     if (e->used == 1)
         free(e->value);
-    memcpy(e->key, key, klen + 1);
+    snprintf(e->key, sizeof(e->key), "%s", r->key);
     e->value = value;
-    e->len = vlen;
+    e->len = r->value.len;
     e->used = 1;
-    return 0;
+    return uipc_pb_reply(req, &empty.base);
 }
 
-static int handler(uipc_req *req, void *ctx)
+static int get(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
 {
+    const Uipc__Kv__Key *k = (const Uipc__Kv__Key *)msg;
+    Uipc__Kv__Value v = UIPC__KV__VALUE__INIT;
     (void)ctx;
-    size_t len, cap, klen;
-    const char *data = uipc_req_data(req, &len);
-    char key[KV_KEY_MAX + 1];
-    if (uipc_req_opcode(req) == KV_PUT)
-        return put(data, len);
-    if (read_key(data, len, key, &klen) < 0)
+    if (!valid_key(k->key))
         return -EINVAL;
-    struct entry *e = find(key, 0);
+    struct entry *e = find(k->key, 0);
     if (!e)
         return -ENOENT;
-    switch (uipc_req_opcode(req)) {
-    case KV_GET: {
-        char *out = uipc_req_reply_buf(req, &cap);
-        if (e->len > cap)
-            return -EMSGSIZE;
-        memcpy(out, e->value, e->len);
-        uipc_req_reply(req, e->len);
-        return 0;
-    }
-    case KV_DEL:
-        free(e->value);
-        e->used = 2;
-        return 0;
-    default:
-        return -ENOSYS;
-    }
+    v.value.data = e->value;
+    v.value.len = e->len;
+    return uipc_pb_reply(req, &v.base);
 }
+
+static int del(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
+{
+    const Uipc__Kv__Key *k = (const Uipc__Kv__Key *)msg;
+    Uipc__Kv__Empty empty = UIPC__KV__EMPTY__INIT;
+    (void)ctx;
+    if (!valid_key(k->key))
+        return -EINVAL;
+    struct entry *e = find(k->key, 0);
+    if (!e)
+        return -ENOENT;
+    free(e->value);
+    e->used = 2;
+    return uipc_pb_reply(req, &empty.base);
+}
+
+static const struct uipc_pb_method methods[] = {
+    { UIPC__KV__OP__PUT, &uipc__kv__put_request__descriptor, put },
+    { UIPC__KV__OP__GET, &uipc__kv__key__descriptor, get },
+    { UIPC__KV__OP__DEL, &uipc__kv__key__descriptor, del },
+};
+static const struct uipc_pb_service kv_service = { methods, 3, NULL };
 
 int main(void)
 {
     int err = uipc_module_open(&mod);
-    if (err < 0 || (err = uipc_serve(mod, "kv", handler, NULL)) < 0) {
+    if (err < 0 || (err = uipc_pb_serve(mod, "kv", &kv_service)) < 0) {
         fprintf(stderr, "kv-server: %s\n", uipc_strerror(err));
         return 1;
     }
