@@ -68,17 +68,29 @@ void uipc__chan_fini(struct uipc_chan *ch)
     ch->free_stack = ch->ready = NULL;
 }
 
-static void count_completion(struct uipc_chan *ch, int status)
+/* A counter of ours in the region: only this side writes it, under the
+ * module lock, so a plain store of the private count does. */
+static void publish(_Atomic uint64_t *shared, uint64_t value)
 {
+    atomic_store_explicit(shared, value, memory_order_relaxed);
+}
+
+static void count_completion(struct uipc_chan *ch, struct uipc_callrec *rec, int status)
+{
+    struct uipc_side *me = ch->r.side[UIPC_CLIENT];
     if (status == -UIPC_EPEERDIED)
-        ch->st.peer_died++;
+        publish(&me->peer_died, ++ch->st.peer_died);
     else if (status == -UIPC_ETIMEDOUT)
-        ch->st.timed_out++;
+        publish(&me->timed_out, ++ch->st.timed_out);
     else if (status == -UIPC_EPROTO)
-        ch->st.proto++;
+        publish(&me->proto, ++ch->st.proto);
     else
-        ch->st.ok++;
+        publish(&me->ok, ++ch->st.ok);
     ch->st.in_flight--;
+    if (rec->t0_ns) {
+        _Atomic uint64_t *b = &me->lat[uipc_lat_bucket(uipc__now_ns() - rec->t0_ns)];
+        publish(b, atomic_load_explicit(b, memory_order_relaxed) + 1);
+    }
 }
 
 /* The one place an issued call gets its completion. */
@@ -88,7 +100,7 @@ static void complete_rec(struct uipc_chan *ch, uint32_t i, int status, uint32_t 
     rec->state = CALL_READY;
     rec->status = status;
     rec->rep_len = rep_len;
-    count_completion(ch, status);
+    count_completion(ch, rec, status);
     if (rec->sync) {
         atomic_store_explicit(&rec->done, 1, memory_order_release);
         /* Its caller may sleep on another thread.  One that spins, or has
@@ -298,7 +310,8 @@ static int issue(struct uipc_chan *ch, const struct uipc_call *call)
     rec->deadline_ns = call->timeout_ms ? uipc__now_ns() + (uint64_t)call->timeout_ms * 1000000u : 0;
     if (!rec->sync && rec->deadline_ns)
         ch->async_deadlines++;
-    ch->st.issued++;
+    rec->t0_ns = ch->st.issued % UIPC_LAT_SAMPLE == 0 ? uipc__now_ns() : 0;
+    publish(&ch->r.side[UIPC_CLIENT]->issued, ++ch->st.issued);
     ch->st.in_flight++;
     /* Calls issued from complete callbacks are announced once, after the
      * delivery batch (uipc__chan_deliver): one fence for many calls. */
@@ -326,7 +339,7 @@ static int sync_wait(struct uipc_chan *ch, uint32_t i)
         }
         if (rec->deadline_ns && uipc__now_ns() >= rec->deadline_ns) {
             rec->state = CALL_ABANDONED;
-            count_completion(ch, -UIPC_ETIMEDOUT);
+            count_completion(ch, rec, -UIPC_ETIMEDOUT);
             return -UIPC_ETIMEDOUT;
         }
         uipc__waitset_build(m, &ws);

@@ -36,6 +36,7 @@ struct uipc_callrec {
     int status;
     uint32_t rep_len;
     uint64_t deadline_ns; /* 0: none */
+    uint64_t t0_ns;       /* issue time of a timed (sampled) call; 0: not timed */
     struct uipc_call call;
 };
 

@@ -9,9 +9,10 @@
 #include <stdint.h>
 
 #include "atomics.h"
+#include "latency.h"
 
 #define UIPC_REGION_MAGIC   0x43504955u /* "UIPC" */
-#define UIPC_REGION_VERSION 1
+#define UIPC_REGION_VERSION 2
 #define UIPC_LINE           128 /* a cache line pair: Intel's adjacent-line prefetcher */
 #define UIPC_SERVICE_MAX    64
 #define UIPC_MAX_SLOTS      65536u
@@ -52,6 +53,12 @@ struct uipc_side {
     _Alignas(UIPC_LINE) _Atomic uint64_t beat_ms; /* last sign of life, CLOCK_MONOTONIC ms */
     _Atomic uint64_t violations; /* protocol violations this side saw */
     _Atomic uint32_t ctl;        /* control region only: UIPC_CTL_* */
+    /* The client's calls, for the supervisor's stats; written only by this
+     * side (under its module lock), read by the supervisor, trusted by
+     * no one: a peer may scribble on them. */
+    _Alignas(UIPC_LINE) _Atomic uint64_t issued;
+    _Atomic uint64_t ok, peer_died, timed_out, proto;
+    _Atomic uint64_t lat[UIPC_LAT_BUCKETS]; /* sampled latencies, issue to completion */
 };
 #define UIPC_CTL_READY 1u /* set by the module: its loop runs */
 #define UIPC_CTL_STOP  2u /* set by the supervisor: uipc_run should return */

@@ -105,9 +105,10 @@ static void check_layout(const char *service, uint32_t slots, uint32_t slot_size
     assert_int_equal(h.slots_off % UIPC_LINE, 0);
 
     /* Each side on lines of its own: what the peer reads per call, then
-     * what the side writes often. */
-    assert_int_equal(sizeof(struct uipc_side), 2 * UIPC_LINE);
+     * what the side writes often, then its call statistics. */
+    assert_int_equal(sizeof(struct uipc_side) % UIPC_LINE, 0);
     assert_int_equal(offsetof(struct uipc_side, beat_ms), UIPC_LINE);
+    assert_int_equal(offsetof(struct uipc_side, issued), 2 * UIPC_LINE);
     uint64_t fifo_len = sizeof(struct uipc_fifo_shared) +
                         (uint64_t)h.fifo_size * sizeof(struct uipc_fifo_entry);
     const struct range rg[] = {
