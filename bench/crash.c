@@ -59,11 +59,12 @@ static int write_conf(const char *conf, const char *results, const struct opts *
     if (!f)
         return -errno;
     fprintf(f, "[supervisor]\nheartbeat_interval_ms = 100\nhang_timeout_ms = 2000\n"
+               "control_socket = %s/control.sock\n"
                "[module echo]\nexec = %s\n%s%s%s%sprovides = echo\nrestart = always\n"
                "max_restarts = 100000\nrestart_window_s = 1\nbackoff_ms = %u\nbackoff_max_ms = %u\n"
                "[module load]\nexec = %s\nconnects = echo:64x256\nafter = echo\nrestart = never\n"
                "env = CRASH_RESULTS=%s\n",
-            UIPC_ECHO_SERVER_PATH, o->sandbox >= SB_POLICY ? "policy = " : "",
+            dir, UIPC_ECHO_SERVER_PATH, o->sandbox >= SB_POLICY ? "policy = " : "",
             o->sandbox >= SB_POLICY ? UIPC_ECHO_POLICY_PATH : "", o->sandbox >= SB_POLICY ? "\n" : "",
             o->sandbox == SB_FULL ? "namespaces = pid, mount, net, ipc, uts\n" : "", o->backoff_ms, o->backoff_ms, UIPC_CRASH_CLIENT_PATH, results);
     return fclose(f) == 0 ? 0 : -errno;

@@ -21,62 +21,10 @@
 #include "region.h"
 #include "sandbox.h"
 #include "spawn.h"
+#include "sv-internal.h"
 #include "sv.h"
 
-#define OUT_LINE 1024
-
-enum sv_state { ST_STOPPED, ST_WAITING, ST_RUNNING, ST_BACKOFF, ST_FAILED };
-static const char *const state_names[] = { "stopped", "waiting", "running", "backoff", "failed" };
-#define READY_POLL_MS 10 /* how often readiness is looked at while someone waits for it */
-
-struct sv_mod {
-    const struct conf_module *cf;
-    enum sv_state state;
-    struct sv_child ch;       /* ch.pid == 0: no process */
-    int bell;
-    uint64_t started_ms;
-    uint64_t restart_at_ms;
-    uint64_t *deaths;         /* times of deaths, a ring of max_restarts + 1 */
-    unsigned ndeaths;
-    char line[OUT_LINE];
-    size_t linelen;
-    int ctl_fd;               /* its control region: where it beats */
-    struct uipc_region ctl;
-    const char *hung;         /* why it was killed as hung, or NULL */
-    bool ready;               /* its loop runs (UIPC_CTL_READY) */
-    struct sandbox sb;
-    unsigned violations;      /* syscalls its policy refused, over all its runs */
-    char stopped_for[48];     /* "seccomp: NAME": why the supervisor killed it */
-    uint64_t reported[8];     /* syscalls already logged in this run (log, errno) */
-};
-
-struct sv_chan {
-    int client, server;
-    int fd;
-    struct uipc_region r;
-    uint32_t last_head;       /* server's submit FIFO position at the last check */
-    uint64_t head_since_ms;   /* when it last moved (or work appeared) */
-};
-
-struct sv {
-    struct conf *c;
-    struct sv_mod mod[CONF_MAX_MODULES];
-    unsigned order[CONF_MAX_MODULES]; /* start order: every module after its 'after' */
-    struct sv_chan *chan;
-    unsigned nchan;
-    int ep, sigfd;
-    bool stopping;
-    uint64_t stop_deadline_ms;
-    int stop_target;          /* module being stopped, or -1 */
-    bool stop_termed;         /* SIGTERM sent to it (after the stop request) */
-    uint64_t stop_term_ms;
-    uint32_t next_epoch;
-    uint64_t next_check_ms;   /* next heartbeat / progress check */
-};
-
-enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP };
-
-static uint64_t now_ms(void)
+uint64_t sv_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -237,7 +185,7 @@ static void mark_dead(struct sv *s, unsigned i);
 static void after_death(struct sv *s, unsigned i, bool clean_exit);
 static void on_output(struct sv *s, unsigned i);
 
-static void start_module(struct sv *s, unsigned i)
+void sv_start_module(struct sv *s, unsigned i)
 {
     static struct manifest mf;
     struct sv_mod *m = &s->mod[i];
@@ -263,7 +211,9 @@ static void start_module(struct sv *s, unsigned i)
         (m->ch.listener >= 0 && ep_add(s, m->ch.listener, EV_SECCOMP, i) < 0))
         sv_error("%s: epoll: %s", m->cf->name, strerror(errno));
     m->state = ST_RUNNING;
-    m->started_ms = now_ms();
+    m->started_ms = sv_now_ms();
+    m->starts++;
+    m->stop_term_ms = m->stop_kill_ms = 0;
     m->hung = NULL;
     m->stopped_for[0] = '\0';
     memset(m->reported, 0, sizeof(m->reported));
@@ -307,8 +257,10 @@ static void mark_dead(struct sv *s, unsigned i)
         struct sv_chan *ch = &s->chan[k];
         if (ch->server == (int)i) {
             int n = uipc__reclaim_server(&ch->r, s->mod[ch->client].bell);
-            if (n > 0)
+            if (n > 0) {
                 reclaimed += (unsigned)n;
+                ch->reclaimed += (uint64_t)n;
+            }
             else if (n < 0)
                 sv_warn("%s: channel %s: completion FIFO corrupted, reclaim incomplete",
                         s->mod[i].cf->name, ch->r.service);
@@ -326,10 +278,19 @@ static void after_death(struct sv *s, unsigned i, bool clean_exit)
 {
     struct sv_mod *m = &s->mod[i];
     const struct conf_module *cf = m->cf;
-    uint64_t now = now_ms();
+    uint64_t now = sv_now_ms();
 
     if (s->stopping)
         return;
+    if (m->held) {
+        sv_info("%s: stopped by the operator", cf->name);
+        return;
+    }
+    if (m->restart_now) { /* the operator's restart: no backoff, not counted */
+        m->restart_now = false;
+        sv_start_module(s, i);
+        return;
+    }
     if (cf->restart == RESTART_NEVER || (cf->restart == RESTART_ON_FAILURE && clean_exit)) {
         sv_info("%s: not restarted (restart = %s)", cf->name,
                 cf->restart == RESTART_NEVER ? "never" : "on-failure");
@@ -378,9 +339,11 @@ static void on_pidfd(struct sv *s, unsigned i)
     m->ch.out = out;
     m->ch.pid = 0;
     const char *reason = m->hung ? "hung" : m->stopped_for[0] ? m->stopped_for : NULL;
+    snprintf(m->last_exit, sizeof(m->last_exit), "%s", why);
+    snprintf(m->last_reason, sizeof(m->last_reason), "%s", reason ? reason : "");
     sv_log(clean ? LOG_INFO : LOG_WARN, "%s: %s%s%s%s after %llu ms", m->cf->name, why,
            reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
-           (unsigned long long)(now_ms() - m->started_ms));
+           (unsigned long long)(sv_now_ms() - m->started_ms));
     mark_dead(s, i);
     after_death(s, i, clean);
 }
@@ -474,14 +437,14 @@ static bool check_progress(struct sv *s, unsigned i, unsigned hang_ms, uint64_t 
 
 static void check_hangs(struct sv *s)
 {
-    uint64_t now = now_ms();
+    uint64_t now = sv_now_ms();
     if (now < s->next_check_ms)
         return;
     s->next_check_ms = now + s->c->heartbeat_interval_ms;
     for (unsigned i = 0; i < s->c->nmod; i++) {
         struct sv_mod *m = &s->mod[i];
         unsigned hang_ms = m->cf->hang_timeout_ms ? m->cf->hang_timeout_ms : s->c->hang_timeout_ms;
-        if (m->state == ST_RUNNING && m->ch.pid > 0 && !m->hung && !s->stopping &&
+        if (m->state == ST_RUNNING && m->ch.pid > 0 && !m->hung && !m->stop_kill_ms && !s->stopping &&
             check_beat(s, i, hang_ms, now))
             check_progress(s, i, hang_ms, now);
     }
@@ -550,34 +513,50 @@ static void on_seccomp(struct sv *s, unsigned i, uint32_t events)
     }
 }
 
-/* ---- shutdown: reverse start order, one module at a time ---- */
+/* ---- stopping: a module on request, or all of them at shutdown ---- */
 
 /* First the request through the control region (uipc_run returns 0);
  * SIGTERM at half the timeout; SIGKILL at the timeout (on_timers). */
-static void request_stop(struct sv *s, unsigned i)
+void sv_request_stop(struct sv *s, unsigned i)
 {
     struct sv_mod *m = &s->mod[i];
-    uint64_t now = now_ms();
-    s->stop_target = (int)i;
-    s->stop_termed = false;
-    s->stop_term_ms = now + s->c->shutdown_timeout_ms / 2;
-    s->stop_deadline_ms = now + s->c->shutdown_timeout_ms;
+    uint64_t now = sv_now_ms();
+    if (m->ch.pid == 0 || m->stop_kill_ms)
+        return; /* not running, or already being stopped */
+    m->stop_term_ms = now + s->c->shutdown_timeout_ms / 2;
+    m->stop_kill_ms = now + s->c->shutdown_timeout_ms;
     sv_info("%s: stopping", m->cf->name);
     atomic_fetch_or(&m->ctl.side[UIPC_CLIENT]->ctl, UIPC_CTL_STOP);
     uipc__notify(m->ctl.side[UIPC_CLIENT], m->bell);
 }
 
+static void stop_escalate(struct sv *s, unsigned i, uint64_t now)
+{
+    struct sv_mod *m = &s->mod[i];
+    if (m->ch.pid == 0 || !m->stop_kill_ms)
+        return;
+    if (m->stop_term_ms && now >= m->stop_term_ms) {
+        sv_info("%s: still running, SIGTERM", m->cf->name);
+        kill(m->ch.pid, SIGTERM);
+        m->stop_term_ms = 0;
+    }
+    if (now >= m->stop_kill_ms) {
+        sv_warn("%s: still running after %u ms, SIGKILL", m->cf->name, s->c->shutdown_timeout_ms);
+        kill(m->ch.pid, SIGKILL);
+        m->stop_kill_ms = UINT64_MAX; /* sent: wait for the reaping */
+    }
+}
+
+/* Shutdown goes in reverse start order, one module at a time. */
 static void stop_next(struct sv *s)
 {
     for (unsigned n = s->c->nmod; n-- > 0;) {
         unsigned i = s->order[n];
         if (s->mod[i].ch.pid > 0) {
-            if (s->stop_target != (int)i)
-                request_stop(s, i);
+            sv_request_stop(s, i);
             return;
         }
     }
-    s->stop_target = -1;
 }
 
 static void begin_shutdown(struct sv *s, int sig)
@@ -586,7 +565,6 @@ static void begin_shutdown(struct sv *s, int sig)
         return;
     sv_info("supervisor: SIG%s received, stopping modules", sigabbrev_np(sig));
     s->stopping = true;
-    s->stop_target = -1;
     for (unsigned i = 0; i < s->c->nmod; i++)
         if (s->mod[i].state == ST_BACKOFF || s->mod[i].state == ST_WAITING)
             s->mod[i].state = ST_STOPPED;
@@ -601,6 +579,18 @@ static bool any_running(const struct sv *s)
     return false;
 }
 
+const char *sv_state_name(const struct sv_mod *m)
+{
+    switch (m->state) {
+    case ST_WAITING: return "starting";
+    case ST_RUNNING: return m->ready ? "ready" : "starting";
+    case ST_BACKOFF: return "backoff";
+    case ST_FAILED: return "failed";
+    case ST_STOPPED: break;
+    }
+    return "stopped";
+}
+
 /* ---- readiness, and starting in 'after' order ---- */
 
 static void check_ready(struct sv *s)
@@ -611,7 +601,7 @@ static void check_ready(struct sv *s)
             !(atomic_load(&m->ctl.side[UIPC_CLIENT]->ctl) & UIPC_CTL_READY))
             continue;
         m->ready = true;
-        sv_info("%s: ready after %llu ms", m->cf->name, (unsigned long long)(now_ms() - m->started_ms));
+        sv_info("%s: ready after %llu ms", m->cf->name, (unsigned long long)(sv_now_ms() - m->started_ms));
     }
 }
 
@@ -632,7 +622,7 @@ static void start_due(struct sv *s)
     for (unsigned n = 0; n < s->c->nmod && !s->stopping; n++) {
         unsigned i = s->order[n];
         if (s->mod[i].state == ST_WAITING && deps_ready(s, i))
-            start_module(s, i);
+            sv_start_module(s, i);
     }
 }
 
@@ -640,9 +630,18 @@ static void start_due(struct sv *s)
 
 static int next_timeout(const struct sv *s)
 {
-    uint64_t now = now_ms(), next = UINT64_MAX;
-    if (s->stopping && s->stop_target >= 0)
-        next = s->stop_termed ? s->stop_deadline_ms : s->stop_term_ms;
+    uint64_t now = sv_now_ms(), next = UINT64_MAX;
+    for (unsigned i = 0; i < s->c->nmod; i++) {
+        const struct sv_mod *m = &s->mod[i];
+        uint64_t t = m->stop_term_ms ? m->stop_term_ms : m->stop_kill_ms;
+        if (m->ch.pid > 0 && t && t < next)
+            next = t;
+    }
+    if (s->ctl) {
+        int c = ctl_timeout(s->ctl);
+        if (c >= 0 && now + (uint64_t)c < next)
+            next = now + (uint64_t)c;
+    }
     for (unsigned i = 0; i < s->c->nmod && !s->stopping; i++)
         if (s->mod[i].state == ST_WAITING || (s->mod[i].state == ST_RUNNING && !s->mod[i].ready))
             if (now + READY_POLL_MS < next)
@@ -659,24 +658,16 @@ static int next_timeout(const struct sv *s)
 
 static void on_timers(struct sv *s)
 {
-    uint64_t now = now_ms();
-    if (s->stopping && s->stop_target >= 0 && !s->stop_termed && now >= s->stop_term_ms) {
-        struct sv_mod *m = &s->mod[s->stop_target];
-        sv_info("%s: still running, SIGTERM", m->cf->name);
-        kill(m->ch.pid, SIGTERM);
-        s->stop_termed = true;
-    }
-    if (s->stopping && s->stop_target >= 0 && now >= s->stop_deadline_ms) {
-        struct sv_mod *m = &s->mod[s->stop_target];
-        sv_warn("%s: still running after %u ms, SIGKILL", m->cf->name, s->c->shutdown_timeout_ms);
-        kill(m->ch.pid, SIGKILL);
-        s->stop_deadline_ms = UINT64_MAX;
-    }
+    uint64_t now = sv_now_ms();
+    for (unsigned i = 0; i < s->c->nmod; i++)
+        stop_escalate(s, i, now);
     for (unsigned n = 0; n < s->c->nmod; n++) {
         unsigned i = s->order[n];
         if (s->mod[i].state == ST_BACKOFF && now >= s->mod[i].restart_at_ms)
-            start_module(s, i);
+            sv_start_module(s, i);
     }
+    if (s->ctl)
+        ctl_process(s->ctl); /* its deadlines */
 }
 
 static void on_signal(struct sv *s)
@@ -694,6 +685,7 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
     case EV_PIDFD: on_pidfd(s, idx); break;
     case EV_OUTPUT: on_output(s, idx); break;
     case EV_SECCOMP: on_seccomp(s, idx, events); break;
+    case EV_CONTROL: ctl_process(s->ctl); break;
     }
 }
 
@@ -735,6 +727,7 @@ static int setup_signals(struct sv *s)
 
 static void teardown(struct sv *s)
 {
+    ctl_close(s->ctl);
     for (unsigned i = 0; i < s->c->nmod; i++) {
         if (s->mod[i].bell >= 0)
             close(s->mod[i].bell);
@@ -762,7 +755,6 @@ int sv_run(struct conf *c)
     static struct sv s;
     memset(&s, 0, sizeof(s));
     s.c = c;
-    s.stop_target = -1;
     s.sigfd = -1;
     for (unsigned i = 0; i < CONF_MAX_MODULES; i++)
         s.mod[i].bell = s.mod[i].ch.out = s.mod[i].ch.listener = s.mod[i].ch.status = -1;
@@ -773,6 +765,11 @@ int sv_run(struct conf *c)
         err = init_modules(&s);
     if (err == 0)
         err = make_channels(&s);
+    if (err == 0 && (err = ctl_open(c->control_socket, sv_control, sv_control_release, &s, &s.ctl)) < 0)
+        sv_error("supervisor: control socket %s: %s", c->control_socket,
+                 err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err));
+    if (err == 0 && ep_add(&s, ctl_fd(s.ctl), EV_CONTROL, 0) < 0)
+        err = -errno;
     if (err < 0) {
         sv_error("supervisor: set-up failed: %s", strerror(-err));
         teardown(&s);
@@ -789,7 +786,7 @@ int sv_run(struct conf *c)
     err = loop(&s);
     for (unsigned i = 0; i < c->nmod; i++)
         if (s.mod[i].state != ST_STOPPED || s.mod[i].violations)
-            sv_info("%s: %s, %u seccomp violations", c->mod[i].name, state_names[s.mod[i].state],
+            sv_info("%s: %s, %u seccomp violations", c->mod[i].name, sv_state_name(&s.mod[i]),
                     s.mod[i].violations);
     sv_info("supervisor: stopped");
     teardown(&s);

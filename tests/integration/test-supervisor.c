@@ -90,15 +90,15 @@ static void test_given_up(void **state)
 static void test_bad_config(void **state)
 {
     (void)state;
-    write_conf("[module echo]\nexec = %s\nprovides = echo\nconnects = nobody\n",
-               env_path("UIPC_ECHO_SERVER"));
+    write_conf("[supervisor]\ncontrol_socket = %s\n[module echo]\nexec = %s\nprovides = echo\n"
+               "connects = nobody\n", ctl_path, env_path("UIPC_ECHO_SERVER"));
     pid_t sv = start_supervisor();
     int st;
     assert_int_equal(waitpid(sv, &st, 0), sv);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 2);
     char want[400];
-    snprintf(want, sizeof(want), "%s:4: no module provides service 'nobody'", conf_path);
+    snprintf(want, sizeof(want), "%s:6: no module provides service 'nobody'", conf_path);
     assert_non_null(strstr(read_log(), want));
     assert_null(strstr(read_log(), "started"));
 }

@@ -20,7 +20,7 @@
 #include "svtest.h"
 
 char dir[] = "/tmp/uipc-test-sv-XXXXXX";
-char conf_path[300], log_path[300];
+char conf_path[300], log_path[300], ctl_path[300];
 
 const char *env_path(const char *name)
 {
@@ -36,15 +36,27 @@ void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* Every test's supervisor gets a control socket of its own in the scratch
+ * directory (tests run in parallel), unless the config names one. */
 void write_conf(const char *fmt, ...)
 {
-    FILE *f = fopen(conf_path, "w");
-    assert_non_null(f);
+    char *text = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
+    assert_true(vasprintf(&text, fmt, ap) >= 0);
     va_end(ap);
+    FILE *f = fopen(conf_path, "w");
+    assert_non_null(f);
+    const char *sup = strstr(text, "[supervisor]\n");
+    if (strstr(text, "control_socket"))
+        fputs(text, f);
+    else if (sup)
+        fprintf(f, "%.*s[supervisor]\ncontrol_socket = %s\n%s", (int)(sup - text), text, ctl_path,
+                sup + strlen("[supervisor]\n"));
+    else
+        fprintf(f, "[supervisor]\ncontrol_socket = %s\n%s", ctl_path, text);
     fclose(f);
+    free(text);
 }
 
 /* An executable script in the test's directory; returns its path. */
@@ -187,6 +199,7 @@ int svtest_setup(void **state)
         return -1;
     snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
     snprintf(log_path, sizeof(log_path), "%s/supervisor.log", dir);
+    snprintf(ctl_path, sizeof(ctl_path), "%s/control.sock", dir);
     return 0;
 }
 

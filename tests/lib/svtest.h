@@ -9,11 +9,12 @@
 #include <sys/types.h>
 
 extern char dir[];                   /* the scratch directory */
-extern char conf_path[300], log_path[300];
+extern char conf_path[300], log_path[300], ctl_path[300];
 
 const char *env_path(const char *name);
 void sleep_ms(unsigned ms);
-/* printf into conf_path */
+/* printf into conf_path; a [supervisor] control_socket = ctl_path is added
+ * unless the text names one. */
 __attribute__((format(printf, 1, 2))) void write_conf(const char *fmt, ...);
 /* An executable script in the scratch directory; returns its path. */
 const char *write_script(const char *name, const char *text);

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket: a UNIX stream socket with its own small epoll set,
+ * itself one fd in the supervisor's loop.  Every peer is untrusted input:
+ * frames are length-checked before anything is allocated, bodies are
+ * unpacked from our own buffer, a peer that is too slow (CTL_IO_TIMEOUT_MS
+ * for a started request or a pending reply) or idle for a minute is
+ * dropped, and nothing a peer does blocks the supervisor. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "ctl-wire.h"
+#include "log.h"
+
+#define CTL_IDLE_MS 60000
+#define LISTENER UINT32_MAX
+
+struct ctl_conn {
+    int fd;                  /* -1: unused */
+    uint8_t hdr[CTL_HDR];
+    size_t hdr_got;
+    uint8_t *body;
+    uint32_t body_len, body_got;
+    uint8_t *out;            /* a packed reply being sent */
+    size_t out_len, out_done;
+    bool close_after;        /* once the reply is out */
+    uint64_t deadline_ms;
+};
+
+struct ctl_server {
+    int ep, lfd;
+    struct sockaddr_un addr;
+    uid_t uid;
+    ctl_handler_fn handler;
+    ctl_release_fn release;
+    void *ctx;
+    struct ctl_conn conn[CTL_MAX_CLIENTS];
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- the socket file ---- */
+
+static int make_parent_dir(const char *path)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    return mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+/* A socket file nobody listens on is left over from a supervisor that
+ * died; one that answers belongs to a running supervisor. */
+static int clear_stale(const struct sockaddr_un *addr)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+    int e = errno;
+    close(fd);
+    if (r == 0)
+        return -EADDRINUSE;
+    if (e == ECONNREFUSED)
+        return unlink(addr->sun_path) == 0 || errno == ENOENT ? 0 : -errno;
+    return e == ENOENT ? 0 : -e;
+}
+
+static int listen_on(struct ctl_server *s, const char *path)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = LISTENER };
+    int r;
+    s->addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(s->addr.sun_path))
+        return -ENAMETOOLONG;
+    snprintf(s->addr.sun_path, sizeof(s->addr.sun_path), "%s", path);
+    if ((r = make_parent_dir(path)) < 0 || (r = clear_stale(&s->addr)) < 0)
+        return r;
+    s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s->lfd < 0)
+        return -errno;
+    /* 0600 from the start: no moment where another user could connect */
+    mode_t old = umask(0177);
+    r = bind(s->lfd, (struct sockaddr *)&s->addr, sizeof(s->addr));
+    umask(old);
+    if (r < 0 || chmod(path, 0600) < 0 || listen(s->lfd, 16) < 0)
+        return -errno;
+    return epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev) < 0 ? -errno : 0;
+}
+
+int ctl_open(const char *path, ctl_handler_fn handler, ctl_release_fn release, void *ctx,
+             struct ctl_server **out)
+{
+    struct ctl_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->handler = handler;
+    s->release = release;
+    s->ctx = ctx;
+    s->uid = geteuid();
+    s->lfd = -1;
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+        s->conn[i].fd = -1;
+    s->ep = epoll_create1(EPOLL_CLOEXEC);
+    int r = s->ep < 0 ? -errno : listen_on(s, path);
+    if (r < 0) {
+        if (s->lfd >= 0)
+            close(s->lfd);
+        if (s->ep >= 0)
+            close(s->ep);
+        free(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+static void drop(struct ctl_server *s, struct ctl_conn *c)
+{
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    free(c->body);
+    free(c->out);
+    *c = (struct ctl_conn){ .fd = -1 };
+}
+
+void ctl_close(struct ctl_server *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+        if (s->conn[i].fd >= 0)
+            drop(s, &s->conn[i]);
+    close(s->lfd);
+    close(s->ep);
+    unlink(s->addr.sun_path);
+    free(s);
+}
+
+int ctl_fd(const struct ctl_server *s)
+{
+    return s->ep;
+}
+
+int ctl_timeout(const struct ctl_server *s)
+{
+    uint64_t next = UINT64_MAX, now = now_ms();
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+        if (s->conn[i].fd >= 0 && s->conn[i].deadline_ms < next)
+            next = s->conn[i].deadline_ms;
+    return next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
+}
+
+/* ---- replies ---- */
+
+static void want(struct ctl_server *s, struct ctl_conn *c, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.u32 = (uint32_t)(c - s->conn) };
+    epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Sends what it can now; the rest on EPOLLOUT.  false: dropped. */
+static bool flush(struct ctl_server *s, struct ctl_conn *c)
+{
+    while (c->out_done < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_done, c->out_len - c->out_done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EAGAIN) {
+            want(s, c, EPOLLOUT);
+            return true;
+        }
+        if (n <= 0) {
+            drop(s, c);
+            return false;
+        }
+        c->out_done += (size_t)n;
+    }
+    free(c->out);
+    c->out = NULL;
+    if (c->close_after) {
+        drop(s, c);
+        return false;
+    }
+    c->deadline_ms = now_ms() + CTL_IDLE_MS;
+    want(s, c, EPOLLIN);
+    return true;
+}
+
+static bool send_reply(struct ctl_server *s, struct ctl_conn *c, const Uipc__Control__Reply *rep)
+{
+    size_t len;
+    if (ctl_wire_pack(&rep->base, &c->out, &len) < 0) {
+        drop(s, c);
+        return false;
+    }
+    c->out_len = len;
+    c->out_done = 0;
+    c->deadline_ms = now_ms() + CTL_IO_TIMEOUT_MS;
+    return flush(s, c);
+}
+
+/* An error reply, then the connection closes. */
+static bool refuse(struct ctl_server *s, struct ctl_conn *c, const char *why)
+{
+    Uipc__Control__Reply rep = UIPC__CONTROL__REPLY__INIT;
+    rep.ok = false;
+    rep.error = (char *)why;
+    c->close_after = true;
+    return send_reply(s, c, &rep);
+}
+
+static bool answer(struct ctl_server *s, struct ctl_conn *c)
+{
+    Uipc__Control__Request *req = uipc__control__request__unpack(NULL, c->body_len, c->body);
+    free(c->body);
+    c->body = NULL;
+    c->hdr_got = c->body_got = c->body_len = 0;
+    if (!req)
+        return refuse(s, c, "bad request: not a uipc.control.Request");
+    Uipc__Control__Reply rep = UIPC__CONTROL__REPLY__INIT;
+    s->handler(s->ctx, req, &rep);
+    uipc__control__request__free_unpacked(req, NULL);
+    bool alive = send_reply(s, c, &rep);
+    if (s->release)
+        s->release(s->ctx, &rep);
+    return alive;
+}
+
+/* ---- requests ---- */
+
+/* Reads what has arrived; answers a whole request. */
+static void on_readable(struct ctl_server *s, struct ctl_conn *c)
+{
+    for (;;) {
+        uint8_t *dst = c->hdr_got < CTL_HDR ? c->hdr + c->hdr_got : c->body + c->body_got;
+        size_t room = c->hdr_got < CTL_HDR ? CTL_HDR - c->hdr_got : c->body_len - c->body_got;
+        ssize_t n = room ? recv(c->fd, dst, room, MSG_DONTWAIT) : 0;
+        if (room && n < 0 && errno == EAGAIN)
+            return;
+        if (room && n <= 0) { /* closed, or an error: nothing to answer */
+            drop(s, c);
+            return;
+        }
+        if (c->hdr_got == 0 && c->body_got == 0)
+            c->deadline_ms = now_ms() + CTL_IO_TIMEOUT_MS; /* a request has begun */
+        if (c->hdr_got < CTL_HDR) {
+            c->hdr_got += (size_t)n;
+            if (c->hdr_got < CTL_HDR)
+                continue;
+            c->body_len = ctl_wire_len(c->hdr);
+            if (c->body_len > CTL_MAX_MSG) {
+                refuse(s, c, "bad request: larger than 1 MiB");
+                return;
+            }
+            if (!(c->body = malloc(c->body_len ? c->body_len : 1))) {
+                drop(s, c);
+                return;
+            }
+        } else {
+            c->body_got += (uint32_t)n;
+        }
+        if (c->body_got == c->body_len && (!answer(s, c) || c->out))
+            return; /* dropped, or a reply still going out: read on later */
+    }
+}
+
+static void on_accept(struct ctl_server *s)
+{
+    for (;;) {
+        int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        int i = 0;
+        while (i < CTL_MAX_CLIENTS && s->conn[i].fd >= 0)
+            i++;
+        if (i == CTL_MAX_CLIENTS) {
+            sv_warn("control: more than %d connections; one refused", CTL_MAX_CLIENTS);
+            close(fd);
+            continue;
+        }
+        struct ctl_conn *c = &s->conn[i];
+        *c = (struct ctl_conn){ .fd = fd, .deadline_ms = now_ms() + CTL_IDLE_MS };
+        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            close(fd);
+            c->fd = -1;
+            continue;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+            (cred.uid != 0 && cred.uid != s->uid)) {
+            sv_warn("control: connection from uid %d refused", (int)cred.uid);
+            refuse(s, c, "permission denied: not the supervisor's user or root");
+        }
+    }
+}
+
+static void expire(struct ctl_server *s)
+{
+    uint64_t now = now_ms();
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+        if (s->conn[i].fd >= 0 && now >= s->conn[i].deadline_ms)
+            drop(s, &s->conn[i]);
+}
+
+void ctl_process(struct ctl_server *s)
+{
+    struct epoll_event ev[16];
+    int n = epoll_wait(s->ep, ev, 16, 0);
+    for (int k = 0; k < n; k++) {
+        uint32_t idx = ev[k].data.u32;
+        if (idx == LISTENER) {
+            on_accept(s);
+            continue;
+        }
+        struct ctl_conn *c = &s->conn[idx];
+        if (c->fd < 0)
+            continue; /* dropped earlier in this batch */
+        if (c->out)
+            flush(s, c);
+        else if (ev[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+            on_readable(s, c);
+    }
+    expire(s);
+}

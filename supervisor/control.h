@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket's server side: accepting, framing, limits.  What a
+ * request does is the handler's business (sv-control.c). */
+#ifndef UIPC_SV_CONTROL_H
+#define UIPC_SV_CONTROL_H
+
+#include <stdint.h>
+
+#include "control.pb-c.h"
+
+#define CTL_MAX_CLIENTS 64
+#define CTL_IO_TIMEOUT_MS 5000 /* to finish sending a request, or reading a reply */
+
+struct ctl_server;
+
+/* Fills rep for req.  rep->ok and rep->error are the handler's to set. */
+typedef void (*ctl_handler_fn)(void *ctx, const Uipc__Control__Request *req, Uipc__Control__Reply *rep);
+/* Frees what the handler put into rep (after it was sent). */
+typedef void (*ctl_release_fn)(void *ctx, Uipc__Control__Reply *rep);
+
+/* Listens on path: the directory is created if missing (0755), a stale
+ * socket replaced, a live one refused (-EADDRINUSE); the socket is mode
+ * 0600.  Only peers with the supervisor's uid, or root, are served. */
+int ctl_open(const char *path, ctl_handler_fn handler, ctl_release_fn release, void *ctx,
+             struct ctl_server **out);
+/* Closes every connection and removes the socket file. */
+void ctl_close(struct ctl_server *s);
+/* One fd for the supervisor's epoll: readable when ctl_process has work. */
+int ctl_fd(const struct ctl_server *s);
+/* Handles what is ready (accepts, reads, replies, timeouts), without
+ * blocking. */
+void ctl_process(struct ctl_server *s);
+/* Milliseconds until the next connection deadline, or -1. */
+int ctl_timeout(const struct ctl_server *s);
+
+#endif

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* Control socket framing. */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ctl-wire.h"
+
+int ctl_wire_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n > CTL_MAX_MSG)
+        return -EMSGSIZE;
+    uint8_t *buf = malloc(CTL_HDR + n);
+    if (!buf)
+        return -ENOMEM;
+    for (int i = 0; i < CTL_HDR; i++)
+        buf[i] = (uint8_t)(n >> (8 * i));
+    protobuf_c_message_pack(msg, buf + CTL_HDR);
+    *out = buf;
+    *len = CTL_HDR + n;
+    return 0;
+}
+
+uint32_t ctl_wire_len(const uint8_t hdr[CTL_HDR])
+{
+    return (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+}
+
+/* Waits for events on fd, up to timeout_ms (0: forever). */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+    int n;
+    while ((n = poll(&p, 1, timeout_ms ? timeout_ms : -1)) < 0 && errno == EINTR)
+        ;
+    return n < 0 ? -errno : n == 0 ? -ETIMEDOUT : 0;
+}
+
+static int io_all(int fd, uint8_t *buf, size_t len, bool out, int timeout_ms)
+{
+    for (size_t done = 0; done < len;) {
+        int r = wait_fd(fd, out ? POLLOUT : POLLIN, timeout_ms);
+        if (r < 0)
+            return r;
+        ssize_t n = out ? send(fd, buf + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT)
+                        : recv(fd, buf + done, len - done, MSG_DONTWAIT);
+        if (n == 0)
+            return -ECONNRESET;
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return -errno;
+        if (n > 0)
+            done += (size_t)n;
+    }
+    return 0;
+}
+
+int ctl_wire_send(int fd, const ProtobufCMessage *msg, int timeout_ms)
+{
+    uint8_t *buf;
+    size_t len;
+    int r = ctl_wire_pack(msg, &buf, &len);
+    if (r < 0)
+        return r;
+    r = io_all(fd, buf, len, true, timeout_ms);
+    free(buf);
+    return r;
+}
+
+int ctl_wire_recv(int fd, const ProtobufCMessageDescriptor *type, ProtobufCMessage **out,
+                  int timeout_ms)
+{
+    uint8_t hdr[CTL_HDR];
+    int r = io_all(fd, hdr, CTL_HDR, false, timeout_ms);
+    if (r < 0)
+        return r;
+    uint32_t n = ctl_wire_len(hdr);
+    if (n > CTL_MAX_MSG)
+        return -EMSGSIZE;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return -ENOMEM;
+    r = io_all(fd, buf, n, false, timeout_ms);
+    if (r == 0) {
+        *out = protobuf_c_message_unpack(type, NULL, n, buf);
+        r = *out ? 0 : -EBADMSG;
+    }
+    free(buf);
+    return r;
+}

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/* What the control socket's commands do (schemas/control.proto): status,
+ * stats, and restart/stop/start/kill of one module.  Numbers read from a
+ * channel region were written by a module and are only reported, never
+ * trusted: every count is taken as it is, every loop is bounded by the
+ * supervisor's own geometry. */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "latency.h"
+#include "log.h"
+#include "sv-internal.h"
+
+/* ---- status ---- */
+
+static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
+{
+    Uipc__Control__ModuleStatus *st = malloc(sizeof(*st));
+    if (!st)
+        return NULL;
+    uipc__control__module_status__init(st);
+    st->name = (char *)m->cf->name;
+    st->state = (char *)sv_state_name(m);
+    st->pid = m->ch.pid;
+    st->uptime_ms = m->ch.pid ? sv_now_ms() - m->started_ms : 0;
+    st->restarts = m->starts ? m->starts - 1 : 0;
+    st->last_exit = (char *)m->last_exit;
+    st->last_reason = (char *)m->last_reason;
+    st->violations = m->violations;
+    return st;
+}
+
+static int status(struct sv *s, Uipc__Control__Reply *rep)
+{
+    rep->modules = calloc(s->c->nmod, sizeof(*rep->modules));
+    if (!rep->modules)
+        return -ENOMEM;
+    for (unsigned i = 0; i < s->c->nmod; i++) {
+        if (!(rep->modules[i] = module_status(&s->mod[i])))
+            return -ENOMEM;
+        rep->n_modules++;
+    }
+    return 0;
+}
+
+/* ---- stats ---- */
+
+/* The smallest latency bucket bound below which fraction q of the samples
+ * lie; 0 without samples. */
+static uint64_t percentile(const uint64_t *hist, uint64_t total, double q)
+{
+    uint64_t want = (uint64_t)((double)total * q), seen = 0;
+    for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++) {
+        seen += hist[b];
+        if (total && seen > want)
+            return uipc_lat_upper(b);
+    }
+    return 0;
+}
+
+static void latencies(const struct uipc_side *client, Uipc__Control__ChannelStats *cs)
+{
+    uint64_t hist[UIPC_LAT_BUCKETS], total = 0;
+    unsigned top = 0;
+    for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++) {
+        hist[b] = atomic_load_explicit(&client->lat[b], memory_order_relaxed); /* read once */
+        if (hist[b] > UINT64_MAX - total)
+            hist[b] = UINT64_MAX - total; /* a scribbled histogram saturates */
+        total += hist[b];
+        if (hist[b])
+            top = b;
+    }
+    cs->latency_p50_ns = percentile(hist, total, 0.50);
+    cs->latency_p99_ns = percentile(hist, total, 0.99);
+    cs->latency_max_ns = total ? uipc_lat_upper(top) : 0;
+}
+
+/* Free slots from the slot words themselves, which the client's private
+ * count would not show to anyone else. */
+static uint32_t free_slots(const struct uipc_region *r)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->slots; i++)
+        n += uipc_slot_word_state(atomic_load(&uipc_slot(r, i)->own)) == UIPC_SLOT_FREE;
+    return n;
+}
+
+static Uipc__Control__ChannelStats *channel_stats(const struct sv *s, const struct sv_chan *ch)
+{
+    Uipc__Control__ChannelStats *cs = malloc(sizeof(*cs));
+    if (!cs)
+        return NULL;
+    const struct uipc_side *client = ch->r.side[UIPC_CLIENT];
+    uipc__control__channel_stats__init(cs);
+    cs->service = (char *)ch->r.service;
+    cs->client = (char *)s->mod[ch->client].cf->name;
+    cs->server = (char *)s->mod[ch->server].cf->name;
+    cs->slots = ch->r.slots;
+    cs->slot_size = ch->r.slot_size;
+    cs->calls = atomic_load_explicit(&client->issued, memory_order_relaxed);
+    cs->ok = atomic_load_explicit(&client->ok, memory_order_relaxed);
+    cs->peer_died = atomic_load_explicit(&client->peer_died, memory_order_relaxed);
+    cs->timed_out = atomic_load_explicit(&client->timed_out, memory_order_relaxed);
+    cs->proto = atomic_load_explicit(&client->proto, memory_order_relaxed);
+    cs->free_slots = free_slots(&ch->r);
+    cs->in_flight = ch->r.slots - cs->free_slots;
+    cs->reclaimed = ch->reclaimed;
+    latencies(client, cs);
+    return cs;
+}
+
+static int stats(struct sv *s, Uipc__Control__Reply *rep)
+{
+    rep->channels = calloc(s->nchan ? s->nchan : 1, sizeof(*rep->channels));
+    if (!rep->channels)
+        return -ENOMEM;
+    for (unsigned k = 0; k < s->nchan; k++) {
+        if (!(rep->channels[k] = channel_stats(s, &s->chan[k])))
+            return -ENOMEM;
+        rep->n_channels++;
+    }
+    return 0;
+}
+
+/* ---- actions ---- */
+
+static int find_module(const struct sv *s, const char *name, Uipc__Control__Reply *rep, char *err, size_t len)
+{
+    int i = name ? conf_module_index(s->c, name) : -1;
+    if (i < 0) {
+        snprintf(err, len, "no module named '%s'", name ? name : "");
+        rep->error = err;
+    }
+    return i;
+}
+
+static int start(struct sv *s, unsigned i, char *err, size_t len)
+{
+    struct sv_mod *m = &s->mod[i];
+    if (m->ch.pid > 0) {
+        snprintf(err, len, "%s is running (pid %d)", m->cf->name, (int)m->ch.pid);
+        return -EBUSY;
+    }
+    sv_info("%s: started by the operator", m->cf->name);
+    m->held = false;
+    m->ndeaths = 0; /* a fresh start: the restart intensity begins anew */
+    sv_start_module(s, i);
+    return 0;
+}
+
+static int stop(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    m->held = true;
+    m->restart_now = false;
+    if (m->ch.pid > 0)
+        sv_request_stop(s, i);
+    else
+        m->state = ST_STOPPED;
+    return 0;
+}
+
+static int restart(struct sv *s, unsigned i, char *err, size_t len)
+{
+    struct sv_mod *m = &s->mod[i];
+    if (m->ch.pid == 0)
+        return start(s, i, err, len);
+    sv_info("%s: restarted by the operator", m->cf->name);
+    m->held = false;
+    m->restart_now = true;
+    sv_request_stop(s, i);
+    return 0;
+}
+
+/* The module's own process gets the signal: with a pid namespace that is
+ * the init's child, not the init (which would drop most signals). */
+static pid_t module_pid(const struct sv_mod *m)
+{
+    char path[64];
+    int child = 0;
+    if (!(m->cf->namespaces & CLONE_NEWPID))
+        return m->ch.pid;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)m->ch.pid, (int)m->ch.pid);
+    FILE *f = fopen(path, "re");
+    if (f && fscanf(f, "%d", &child) != 1)
+        child = 0;
+    if (f)
+        fclose(f);
+    return child > 0 ? child : m->ch.pid;
+}
+
+static int kill_module(struct sv *s, unsigned i, int sig, char *err, size_t len)
+{
+    struct sv_mod *m = &s->mod[i];
+    if (sig == 0)
+        sig = SIGKILL;
+    if (sig < 1 || sig >= NSIG) {
+        snprintf(err, len, "no signal %d", sig);
+        return -EINVAL;
+    }
+    if (m->ch.pid == 0) {
+        snprintf(err, len, "%s is not running", m->cf->name);
+        return -ESRCH;
+    }
+    pid_t pid = module_pid(m);
+    sv_info("%s: SIG%s sent by the operator to pid %d", m->cf->name, sigabbrev_np(sig), (int)pid);
+    if (kill(pid, sig) < 0) {
+        snprintf(err, len, "kill %d: %s", (int)pid, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
+/* ---- dispatch ---- */
+
+void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep)
+{
+    static char err[160];
+    struct sv *s = sv;
+    int r = 0, i = -1;
+    err[0] = '\0';
+    switch (req->command_case) {
+    case UIPC__CONTROL__REQUEST__COMMAND_STATUS:
+        r = status(s, rep);
+        break;
+    case UIPC__CONTROL__REQUEST__COMMAND_STATS:
+        r = stats(s, rep);
+        break;
+    case UIPC__CONTROL__REQUEST__COMMAND_START:
+        if ((i = find_module(s, req->start->module, rep, err, sizeof(err))) >= 0)
+            r = start(s, (unsigned)i, err, sizeof(err));
+        break;
+    case UIPC__CONTROL__REQUEST__COMMAND_STOP:
+        if ((i = find_module(s, req->stop->module, rep, err, sizeof(err))) >= 0)
+            r = stop(s, (unsigned)i);
+        break;
+    case UIPC__CONTROL__REQUEST__COMMAND_RESTART:
+        if ((i = find_module(s, req->restart->module, rep, err, sizeof(err))) >= 0)
+            r = restart(s, (unsigned)i, err, sizeof(err));
+        break;
+    case UIPC__CONTROL__REQUEST__COMMAND_KILL:
+        if ((i = find_module(s, req->kill->module, rep, err, sizeof(err))) >= 0)
+            r = kill_module(s, (unsigned)i, req->kill->signal, err, sizeof(err));
+        break;
+    default:
+        snprintf(err, sizeof(err), "no command in the request");
+        r = -EINVAL;
+        break;
+    }
+    if (r == -ENOMEM)
+        snprintf(err, sizeof(err), "out of memory");
+    rep->ok = !err[0] && r == 0;
+    if (!rep->ok)
+        rep->error = err[0] ? err : (char *)"failed";
+}
+
+void sv_control_release(void *sv, Uipc__Control__Reply *rep)
+{
+    (void)sv;
+    for (size_t i = 0; i < rep->n_modules; i++)
+        free(rep->modules[i]);
+    free(rep->modules);
+    for (size_t i = 0; i < rep->n_channels; i++)
+        free(rep->channels[i]);
+    free(rep->channels);
+}

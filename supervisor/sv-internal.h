@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* The supervisor's state, shared by its loop (sv.c) and its control
+ * commands (sv-control.c).  Single-threaded: only the loop touches it. */
+#ifndef UIPC_SV_INTERNAL_H
+#define UIPC_SV_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "control.h"
+#include "region.h"
+#include "sandbox.h"
+#include "spawn.h"
+
+#define OUT_LINE 1024
+
+enum sv_state { ST_STOPPED, ST_WAITING, ST_RUNNING, ST_BACKOFF, ST_FAILED };
+#define READY_POLL_MS 10 /* how often readiness is looked at while someone waits for it */
+
+struct sv_mod {
+    const struct conf_module *cf;
+    enum sv_state state;
+    struct sv_child ch;       /* ch.pid == 0: no process */
+    int bell;
+    uint64_t started_ms;
+    uint64_t restart_at_ms;
+    uint64_t *deaths;         /* times of deaths, a ring of max_restarts + 1 */
+    unsigned ndeaths;
+    char line[OUT_LINE];
+    size_t linelen;
+    int ctl_fd;               /* its control region: where it beats */
+    struct uipc_region ctl;
+    const char *hung;         /* why it was killed as hung, or NULL */
+    bool ready;               /* its loop runs (UIPC_CTL_READY) */
+    struct sandbox sb;
+    unsigned violations;      /* syscalls its policy refused, over all its runs */
+    char stopped_for[48];     /* "seccomp: NAME": why the supervisor killed it */
+    uint64_t reported[8];     /* syscalls already logged in this run (log, errno) */
+    unsigned starts;          /* processes started, over all its runs */
+    char last_exit[96];       /* how the last run ended, "" before any */
+    char last_reason[48];     /* "hung", "seccomp: NAME", or "" */
+    uint64_t stop_term_ms;    /* a stop in progress: SIGTERM then, */
+    uint64_t stop_kill_ms;    /* SIGKILL then; 0: no stop in progress */
+    bool held;                /* stopped by the operator: no restart */
+    bool restart_now;         /* restarted by the operator: start again at once */
+};
+
+struct sv_chan {
+    int client, server;
+    int fd;
+    struct uipc_region r;
+    uint32_t last_head;       /* server's submit FIFO position at the last check */
+    uint64_t head_since_ms;   /* when it last moved (or work appeared) */
+    uint64_t reclaimed;       /* slots answered for a dead server */
+};
+
+struct sv {
+    struct conf *c;
+    struct sv_mod mod[CONF_MAX_MODULES];
+    unsigned order[CONF_MAX_MODULES]; /* start order: every module after its 'after' */
+    struct sv_chan *chan;
+    unsigned nchan;
+    int ep, sigfd;
+    bool stopping;            /* shutting down: one module at a time, in reverse order */
+    struct ctl_server *ctl;   /* the control socket, or NULL */
+    uint32_t next_epoch;
+    uint64_t next_check_ms;   /* next heartbeat / progress check */
+};
+
+enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL };
+
+uint64_t sv_now_ms(void);
+/* Starts module i now (its 'after' is not waited for). */
+void sv_start_module(struct sv *s, unsigned i);
+/* The stop request, then SIGTERM at half of shutdown_timeout_ms, then
+ * SIGKILL at its end. */
+void sv_request_stop(struct sv *s, unsigned i);
+/* "starting", "ready", "backoff", "failed", "stopped" */
+const char *sv_state_name(const struct sv_mod *m);
+/* Handles a control request (sv-control.c). */
+void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep);
+void sv_control_release(void *sv, Uipc__Control__Reply *rep);
+
+#endif
