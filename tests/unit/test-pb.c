@@ -67,6 +67,20 @@ static void check_no_leaks(void)
 #endif
 }
 
+/* The crash handlers in place before cmocka replaced them (main). */
+static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+static struct sigaction crash_saved[sizeof(crash_signals) / sizeof(crash_signals[0])];
+
+/* testmod_open() for a forked module: a crash kills it (after the
+ * sanitizer's report, if any) instead of running the cmocka handlers it
+ * inherited, which would carry on with the next tests inside the child. */
+static uipc_module *open_module(void)
+{
+    for (unsigned i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+        sigaction(crash_signals[i], &crash_saved[i], NULL);
+    return testmod_open();
+}
+
 /* ---- the server: a kv store, one process ---- */
 
 #define NKEYS 64
@@ -223,7 +237,7 @@ static void srv_on_term(int sig)
 static int kv_server_main(void *arg)
 {
     (void)arg;
-    srv_m = testmod_open();
+    srv_m = open_module();
     signal(SIGTERM, srv_on_term);
 
     /* argument checks on the server side */
@@ -422,6 +436,8 @@ static void raw_key(struct testmod_msg *msg, const char *key)
 
 static void expect_clean_exit(int st)
 {
+    if (WIFSIGNALED(st))
+        fail_msg("a module was killed by signal %d", WTERMSIG(st));
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
 }
@@ -456,7 +472,7 @@ static int client_sync(void *arg)
         all[i] = (uint8_t)i;
     testmod_pattern(pattern, sizeof(pattern), 3);
 
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
 
@@ -503,7 +519,7 @@ static int client_sync_big(void *arg)
     (void)arg;
     static uint8_t big[40000];
     testmod_pattern(big, sizeof(big), 9);
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
     for (size_t len = 4090; len <= sizeof(big); len += 5977) {
@@ -534,7 +550,7 @@ static int client_async(void *arg)
     static struct done_rec d[32];
     uint8_t value[64];
     char key[16];
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
 
@@ -628,7 +644,7 @@ static int client_toobig(void *arg)
     (void)arg;
     static uint8_t value[SMALL_SLOT * 2];
     testmod_pattern(value, sizeof(value), 5);
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     struct uipc_chan_stats cs;
     CHECK_EQ(uipc_chan_stats(ch, &cs), 0);
@@ -685,7 +701,7 @@ static int client_bad_request(void *arg)
     (void)arg;
     static const uint8_t truncated[] = { 0x0a, 0x10, 'a' }; /* key of 16 bytes, 1 there */
     struct testmod_msg msg;
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
     CHECK_EQ(put(ch, "before", "x", 1), 0);
@@ -724,7 +740,7 @@ static int client_unknown_op(void *arg)
 {
     (void)arg;
     struct testmod_msg msg;
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
     CHECK_EQ(put(ch, "k", "v", 1), 0);
@@ -762,7 +778,7 @@ static int client_bad_reply(void *arg)
     struct testmod_msg msg;
     uint8_t out[16];
     size_t len;
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
 
@@ -817,7 +833,7 @@ static int client_big_reply(void *arg)
     static uint8_t out[8192], want[8192];
     struct testmod_msg msg;
     size_t len;
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
 
@@ -866,7 +882,7 @@ static int client_args(void *arg)
     ProtobufCMessage *rep;
     struct done_rec d = { 0 };
     k.key = "k";
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
     uint64_t before = issued(ch);
@@ -906,7 +922,7 @@ static int client_args_reply(void *arg)
     Uipc__Kv__Key k = UIPC__KV__KEY__INIT;
     ProtobufCMessage *rep = &sentinel;
     k.key = "k";
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
     CHECK_EQ(uipc_pb_call(ch, KV_DEL, NULL, &uipc__kv__empty__descriptor, &rep, 0), -EINVAL);
@@ -955,7 +971,7 @@ static int client_threads(void *arg)
     (void)arg;
     pthread_t th[4];
     struct thread_arg ta[4];
-    uipc_module *m = testmod_open();
+    uipc_module *m = open_module();
     uipc_chan *ch = connect_kv(m);
     CHECK_EQ(server_calls(ch), 0);
     for (unsigned i = 0; i < 4; i++) {
@@ -994,5 +1010,7 @@ int main(void)
         cmocka_unit_test(test_args_reply),
         cmocka_unit_test(test_threads),
     };
+    for (unsigned i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+        sigaction(crash_signals[i], NULL, &crash_saved[i]);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
