@@ -71,6 +71,8 @@ int uipc_pb_call(uipc_chan *ch, uint32_t opcode, const ProtobufCMessage *request
     struct pb_call c = { .request = request, .reply_type = reply_type };
     struct uipc_call call = { .fill = fill, .reply = on_reply, .opcode = opcode,
                               .timeout_ms = timeout_ms, .arg = &c };
+    if (reply)
+        *reply = NULL; /* whatever the error, never a stale pointer */
     if (!request || !reply_type || !reply)
         return -EINVAL;
     int status = final_status(&c, uipc_call(ch, &call));
