@@ -50,8 +50,16 @@ out_of_tree() {
     LD_LIBRARY_PATH="$PWD/build/libmodule" build/examples/uipc-launch \
         server=build/examples/echo-server client="$tmp/mymod" -c client:echo:server -w client \
         | grep -q 'reply "hello, synchronously"'
+    # and a typed one: the kv server from its schema, with uipc-pb
+    cp examples/kv-server.c "$tmp/"
+    protoc-c --proto_path=schemas --c_out="$tmp" schemas/kv.proto
+    PKG_CONFIG_PATH="$PWD/build/meson-uninstalled" \
+        sh -c "cc -std=c17 -Wall -Wextra -Werror -I'$tmp' -o '$tmp/kv-server' '$tmp/kv-server.c' '$tmp/kv.pb-c.c' \$(pkg-config --cflags --libs uipc-pb)"
+    LD_LIBRARY_PATH="$PWD/build/libmodule" build/examples/uipc-launch \
+        kv="$tmp/kv-server" echo=build/examples/echo-server client=build/examples/demo-client \
+        -c client:kv:kv -c client:echo:echo -w client | grep -q 'async get cherry .*"dark red"'
     rm -rf "$tmp"
-    echo "out-of-tree module: built with pkg-config and ran: ok"
+    echo "out-of-tree modules: built with pkg-config (uipc-module, uipc-pb) and ran: ok"
 }
 
 # meson test with its summary kept, for the closing count.
