@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "bed.h"
+#include "internal.h"
 #include "testmod.h"
 
 #define TIMEOUT_MS 60000
@@ -61,6 +62,17 @@ static int client_sync(void *arg)
     CHECK_EQ(uipc_chan_stats(ch, &st), 0);
     CHECK_EQ(st.issued, 5000);
     CHECK_EQ(st.ok, 5000);
+    /* the same counts published in the region for the supervisor, and one
+     * call in UIPC_LAT_SAMPLE timed */
+    const struct uipc_side *pub = ch->r.side[UIPC_CLIENT];
+    CHECK_EQ(atomic_load(&pub->issued), 5000);
+    CHECK_EQ(atomic_load(&pub->ok), 5000);
+    CHECK_EQ(atomic_load(&pub->peer_died) + atomic_load(&pub->timed_out) + atomic_load(&pub->proto), 0);
+    uint64_t samples = 0;
+    for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++)
+        samples += atomic_load(&pub->lat[b]);
+    CHECK_EQ(samples, (5000 + UIPC_LAT_SAMPLE - 1) / UIPC_LAT_SAMPLE);
+    CHECK_EQ(atomic_load(&pub->lat[0]), 0); /* no round trip takes under 1 ns */
     testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;
