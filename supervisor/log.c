@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* One line per event: "2026-11-23T21:20:34.123Z info  kv: started, pid 42". */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -33,4 +35,17 @@ void sv_log(enum conf_log level, const char *fmt, ...)
     va_end(ap);
     /* One write per line, so lines from a crowded log never interleave. */
     fprintf(stderr, "%s\n", line);
+}
+
+struct sv_signame sv_signame(int sig)
+{
+    struct sv_signame n;
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(n.s, sizeof(n.s), "SIG%s", abbrev);
+    else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+        snprintf(n.s, sizeof(n.s), "SIGRTMIN+%d", sig - SIGRTMIN);
+    else
+        snprintf(n.s, sizeof(n.s), "signal %d", sig);
+    return n;
 }

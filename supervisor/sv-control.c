@@ -207,7 +207,7 @@ static int kill_module(struct sv *s, unsigned i, int sig, char *err, size_t len)
         return -ESRCH;
     }
     pid_t pid = module_pid(m);
-    sv_info("%s: SIG%s sent by the operator to pid %d", m->cf->name, sigabbrev_np(sig), (int)pid);
+    sv_info("%s: %s sent by the operator to pid %d", m->cf->name, sv_signame(sig).s, (int)pid);
     if (kill(pid, sig) < 0) {
         snprintf(err, len, "kill %d: %s", (int)pid, strerror(errno));
         return -errno;

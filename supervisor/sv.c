@@ -245,8 +245,8 @@ static void describe_exit(struct exit_info e, char *buf, size_t len)
     if (e.code == CLD_EXITED)
         snprintf(buf, len, "exited with code %d", e.status);
     else
-        snprintf(buf, len, "killed by signal SIG%s%s", sigabbrev_np(e.status) ?
-                 sigabbrev_np(e.status) : "?", e.code == CLD_DUMPED ? " (core dumped)" : "");
+        snprintf(buf, len, "killed by signal %s%s", sv_signame(e.status).s,
+                 e.code == CLD_DUMPED ? " (core dumped)" : "");
 }
 
 /* Reaped: its sides of the channels go down, and its calls are answered. */
@@ -563,7 +563,7 @@ static void begin_shutdown(struct sv *s, int sig)
 {
     if (s->stopping)
         return;
-    sv_info("supervisor: SIG%s received, stopping modules", sigabbrev_np(sig));
+    sv_info("supervisor: %s received, stopping modules", sv_signame(sig).s);
     s->stopping = true;
     for (unsigned i = 0; i < s->c->nmod; i++)
         if (s->mod[i].state == ST_BACKOFF || s->mod[i].state == ST_WAITING)
