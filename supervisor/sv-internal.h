@@ -64,6 +64,10 @@ struct sv {
     int ep, sigfd;
     bool stopping;            /* shutting down: one module at a time, in reverse order */
     struct ctl_server *ctl;   /* the control socket, or NULL */
+    bool told_ready;          /* READY=1 sent to systemd */
+    char told_status[160];    /* the last STATUS= sent */
+    uint64_t watchdog_ms;     /* systemd's WatchdogSec, 0: none */
+    uint64_t next_watchdog_ms;
     uint32_t next_epoch;
     uint64_t next_check_ms;   /* next heartbeat / progress check */
 };

@@ -20,6 +20,7 @@
 #include "reclaim.h"
 #include "region.h"
 #include "sandbox.h"
+#include "sdnotify.h"
 #include "spawn.h"
 #include "sv-internal.h"
 #include "sv.h"
@@ -565,6 +566,7 @@ static void begin_shutdown(struct sv *s, int sig)
         return;
     sv_info("supervisor: %s received, stopping modules", sv_signame(sig).s);
     s->stopping = true;
+    sv_sd_notify("STOPPING=1\nSTATUS=stopping modules");
     for (unsigned i = 0; i < s->c->nmod; i++)
         if (s->mod[i].state == ST_BACKOFF || s->mod[i].state == ST_WAITING)
             s->mod[i].state = ST_STOPPED;
@@ -626,6 +628,42 @@ static void start_due(struct sv *s)
     }
 }
 
+/* ---- systemd: readiness, status, watchdog ---- */
+
+/* READY=1 once every module has been started and none is still coming
+ * up; STATUS= whenever the counts change. */
+static void tell_systemd(struct sv *s)
+{
+    unsigned n[5] = { 0 }; /* starting, ready, backoff, failed, stopped */
+    bool settled = true;
+    for (unsigned i = 0; i < s->c->nmod; i++) {
+        const struct sv_mod *m = &s->mod[i];
+        const char *st = sv_state_name(m);
+        unsigned k = strcmp(st, "starting") == 0 ? 0 : strcmp(st, "ready") == 0 ? 1 :
+                     strcmp(st, "backoff") == 0 ? 2 : strcmp(st, "failed") == 0 ? 3 : 4;
+        n[k]++;
+        settled = settled && k != 0 && m->starts > 0;
+    }
+    char msg[200];
+    snprintf(msg, sizeof(msg), "%sSTATUS=%u modules: %u ready, %u starting, %u backoff, %u failed, %u stopped",
+             settled && !s->told_ready ? "READY=1\n" : "", s->c->nmod, n[1], n[0], n[2], n[3], n[4]);
+    const char *status = strstr(msg, "STATUS=");
+    if (strcmp(status, s->told_status) == 0 && (s->told_ready || !settled))
+        return;
+    sv_sd_notify(msg);
+    snprintf(s->told_status, sizeof(s->told_status), "%s", status);
+    s->told_ready = s->told_ready || settled;
+}
+
+static void feed_watchdog(struct sv *s)
+{
+    uint64_t now = sv_now_ms();
+    if (!s->watchdog_ms || now < s->next_watchdog_ms)
+        return;
+    sv_sd_notify("WATCHDOG=1");
+    s->next_watchdog_ms = now + s->watchdog_ms / 2;
+}
+
 /* ---- the loop ---- */
 
 static int next_timeout(const struct sv *s)
@@ -648,6 +686,8 @@ static int next_timeout(const struct sv *s)
                 next = now + READY_POLL_MS;
     if (!s->stopping && s->next_check_ms < next)
         next = s->next_check_ms;
+    if (s->watchdog_ms && s->next_watchdog_ms < next)
+        next = s->next_watchdog_ms;
     for (unsigned i = 0; i < s->c->nmod; i++)
         if (s->mod[i].state == ST_BACKOFF && s->mod[i].restart_at_ms < next)
             next = s->mod[i].restart_at_ms;
@@ -704,6 +744,9 @@ static int loop(struct sv *s)
         check_hangs(s);
         if (s->stopping)
             stop_next(s);
+        else
+            tell_systemd(s);
+        feed_watchdog(s);
     }
     /* Output the modules wrote just before they died. */
     for (unsigned i = 0; i < s->c->nmod; i++)
@@ -775,6 +818,7 @@ int sv_run(struct conf *c)
         teardown(&s);
         return 1;
     }
+    s.watchdog_ms = sv_sd_watchdog_ms();
     start_order(&s);
     sv_info("supervisor: %u modules, %u channels", c->nmod, s.nchan);
     if (!sandbox_privileged())

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -238,6 +241,59 @@ static void test_flood(void **state)
     assert_int_equal(stop_supervisor(sv), 0);
 }
 
+/* systemd's notify protocol, against a datagram socket standing in for
+ * systemd: READY=1 once every module is up, STATUS= lines, WATCHDOG=1 at
+ * half of WATCHDOG_USEC, STOPPING=1 at shutdown. */
+static void test_sd_notify(void **state)
+{
+    (void)state;
+    char path[100], buf[512];
+    snprintf(path, sizeof(path), "%.80s/notify.sock", dir);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    write_conf("[module echo]\nexec = %s\nprovides = echo\n"
+               "[module client]\nexec = %s\nconnects = echo\nafter = echo\nrestart = never\n",
+               env_path("UIPC_ECHO_SERVER"), env_path("UIPC_ECHO_CLIENT"));
+    setenv("NOTIFY_SOCKET", path, 1);
+    setenv("WATCHDOG_USEC", "200000", 1);
+    pid_t sv = start_supervisor();
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    int ready = 0, status = 0, watchdog = 0, stopping = 0, ready_before_client_started = 0;
+    for (int i = 0; i < 100 && (ready == 0 || watchdog < 3); i++) { /* up to ~10 s */
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        ready += strstr(buf, "READY=1") != NULL;
+        status += strstr(buf, "STATUS=2 modules: ") != NULL;
+        watchdog += strcmp(buf, "WATCHDOG=1") == 0;
+        if (strstr(buf, "READY=1") && !strstr(read_log(), "client: started"))
+            ready_before_client_started = 1;
+    }
+    assert_int_equal(ready, 1);
+    assert_true(status >= 2);
+    assert_true(watchdog >= 3);
+    assert_int_equal(ready_before_client_started, 0); /* not before every module ran */
+    assert_int_equal(stop_supervisor(sv), 0);
+    for (int i = 0; i < 50 && !stopping; i++) {
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+        if (n > 0) {
+            buf[n] = '\0';
+            stopping += strstr(buf, "STOPPING=1") != NULL;
+        } else {
+            break;
+        }
+    }
+    assert_int_equal(stopping, 1);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +307,7 @@ int main(void)
         cmocka_unit_test_teardown(test_hang_stopped, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hang_endless_handler, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_flood, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_sd_notify, svtest_kill_leftover),
     };
     return cmocka_run_group_tests(tests, svtest_setup, svtest_teardown);
 }
