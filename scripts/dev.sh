@@ -62,6 +62,46 @@ out_of_tree() {
     echo "out-of-tree modules: built with pkg-config (uipc-module, uipc-pb) and ran: ok"
 }
 
+# meson install into a scratch prefix, then what an operator and a module
+# author do with it: the installed example config checks, an out-of-tree
+# module builds with the installed pkg-config file and runs under the
+# installed supervisor, uipcctl talks to it.
+install_check() {
+    local tmp prefix pc libdir log sv i
+    tmp=$(mktemp -d)
+    prefix="$tmp/prefix"
+    meson setup "$tmp/build" --prefix="$prefix" -Dtests=false -Dwerror=true >/dev/null
+    ninja -C "$tmp/build" >/dev/null
+    meson install -C "$tmp/build" --quiet >/dev/null
+    pc=$(dirname "$(find "$prefix" -name uipc-module.pc)")
+    libdir=$(dirname "$pc")
+    for f in sbin/uipc-supervisor bin/uipcctl include/uipc/module.h include/uipc/pb.h \
+             share/uipc/policies/base.policy etc/uipc/modules.conf lib/systemd/system/uipc-supervisor.service; do
+        [ -e "$prefix/$f" ] || { echo "install: $f missing" >&2; return 1; }
+    done
+    LD_LIBRARY_PATH="$libdir" "$prefix/sbin/uipc-supervisor" --check --config "$prefix/etc/uipc/modules.conf"
+    cp examples/echo-client.c "$tmp/mymod.c"
+    PKG_CONFIG_PATH="$pc" sh -c "cc -std=c17 -Wall -Wextra -Werror -o '$tmp/mymod' '$tmp/mymod.c' \$(pkg-config --cflags --libs uipc-module)"
+    printf '@default kill\n@include %s\n' "$prefix/share/uipc/policies/base.policy" > "$tmp/mymod.policy"
+    printf '%s\n' "[supervisor]" "control_socket = $tmp/control.sock" \
+        "[module echo]" "exec = $prefix/libexec/uipc/examples/echo-server" \
+        "policy = $prefix/share/uipc/policies/echo.policy" "provides = echo" \
+        "[module mymod]" "exec = $tmp/mymod" "policy = mymod.policy" "connects = echo" \
+        "after = echo" "restart = never" > "$tmp/modules.conf"
+    log="$tmp/supervisor.log"
+    LD_LIBRARY_PATH="$libdir" "$prefix/sbin/uipc-supervisor" --config "$tmp/modules.conf" >"$log" 2>&1 &
+    sv=$!
+    for i in $(seq 100); do grep -q 'mymod: exited with code' "$log" && break; sleep 0.1; done
+    LD_LIBRARY_PATH="$libdir" "$prefix/bin/uipcctl" --config "$tmp/modules.conf" status | grep -q '^echo  *ready' ||
+        { cat "$log" >&2; kill "$sv"; return 1; }
+    kill -TERM "$sv"
+    wait "$sv"
+    grep -q 'mymod: exited with code 0' "$log" && grep -q 'reply "hello, synchronously"' "$log" ||
+        { cat "$log" >&2; return 1; }
+    rm -rf "$tmp"
+    echo "install: meson install, an out-of-tree module under the installed supervisor, uipcctl: ok"
+}
+
 # meson test with its summary kept, for the closing count.
 suite() { # build dir, then env assignments
     local dir=$1; shift
@@ -74,6 +114,7 @@ run_tests() {
     build build -Dwerror=true
     suite build
     out_of_tree
+    install_check
     echo "==> ASan+UBSan"
     build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
     suite build-asan UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
