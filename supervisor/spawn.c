@@ -394,6 +394,8 @@ int sv_spawn(const struct sv_spawn *s, struct sv_child *out, const char **step_n
                              .pidfd = (uintptr_t)&pidfd, .exit_signal = SIGCHLD };
     *step_name = "clone";
     pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid < 0 && errno == ENOSYS) /* container runtimes' default seccomp profiles */
+        pid = (pid_t)syscall(SYS_clone, (unsigned long)ca.flags | SIGCHLD, 0UL, &pidfd, NULL, 0UL);
     if (pid == 0)
         child(s, outp[1], sync[1], statusp[1]);
     err = pid < 0 ? -errno : 0;
