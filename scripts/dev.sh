@@ -115,6 +115,7 @@ run_tests() {
     suite build
     out_of_tree
     install_check
+    bash scripts/tutorial.sh build   # docs/tutorial.md, exactly as printed
     echo "==> ASan+UBSan"
     build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
     suite build-asan UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
