@@ -714,7 +714,10 @@ static void on_signal(struct sv *s)
 {
     struct signalfd_siginfo si;
     while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-        begin_shutdown(s, (int)si.ssi_signo);
+        if (si.ssi_signo == SIGHUP) /* a terminal going away, or a reload asked for: neither stops us */
+            sv_info("supervisor: SIGHUP ignored (there is no reload; restart a module with uipcctl)");
+        else
+            begin_shutdown(s, (int)si.ssi_signo);
 }
 
 static void dispatch(struct sv *s, uint64_t data, uint32_t events)
@@ -761,6 +764,7 @@ static int setup_signals(struct sv *s)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
     signal(SIGPIPE, SIG_IGN);
