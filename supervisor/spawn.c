@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,13 +49,23 @@ struct spawn_msg {
 
 /* ---- the child ---- */
 
-/* The supervisor's environment, minus UIPC_*, plus the config's env and
- * the manifest. */
+/* Whether list (NULL-terminated KEY=VALUE) sets the variable of entry. */
+static bool sets(char *const *list, const char *entry)
+{
+    size_t klen = strcspn(entry, "=");
+    for (; list && *list; list++)
+        if (strncmp(*list, entry, klen) == 0 && (*list)[klen] == '=')
+            return true;
+    return false;
+}
+
+/* The supervisor's environment, minus UIPC_* and what the config's env
+ * sets, plus the config's env and the manifest. */
 static void build_env(const struct sv_spawn *s, char **envp)
 {
     unsigned n = 0;
     for (char **e = environ; *e && n < MAX_ENV - 80; e++)
-        if (strncmp(*e, "UIPC_", 5) != 0)
+        if (strncmp(*e, "UIPC_", 5) != 0 && !sets(s->env, *e))
             envp[n++] = *e;
     for (char *const *e = s->env; e && *e && n < MAX_ENV - 16; e++)
         envp[n++] = *e;

@@ -294,6 +294,28 @@ static void test_sd_notify(void **state)
     close(fd);
 }
 
+/* A module's env replaces a variable of the supervisor's rather than
+ * adding a second copy that getenv would not see. */
+static void test_env_override(void **state)
+{
+    (void)state;
+    /* env(1) prints its environment as it got it, duplicates and all
+     * (a shell would fold them) */
+    write_conf("[module env]\nexec = /usr/bin/env\nenv = HOME=/module-home\nrestart = never\n");
+    char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    setenv("HOME", "/supervisor-home", 1);
+    pid_t sv = start_supervisor();
+    if (home)
+        setenv("HOME", home, 1);
+    else
+        unsetenv("HOME");
+    free(home);
+    wait_log("env: exited with code", 1);
+    log_has("env: HOME=/module-home\n");
+    assert_int_equal(count(read_log(), "env: HOME="), 1);
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +330,7 @@ int main(void)
         cmocka_unit_test_teardown(test_hang_endless_handler, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_flood, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_sd_notify, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_env_override, svtest_kill_leftover),
     };
     return cmocka_run_group_tests(tests, svtest_setup, svtest_teardown);
 }
