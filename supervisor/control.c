@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "clock.h"
 #include "ctl-wire.h"
 #include "log.h"
 
@@ -46,13 +47,6 @@ struct ctl_server {
     void *ctx;
     struct ctl_conn conn[CTL_MAX_CLIENTS];
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- the socket file ---- */
 
@@ -162,7 +156,7 @@ int ctl_fd(const struct ctl_server *s)
 
 int ctl_timeout(const struct ctl_server *s)
 {
-    uint64_t next = UINT64_MAX, now = now_ms();
+    uint64_t next = UINT64_MAX, now = sv_now_ms();
     for (int i = 0; i < CTL_MAX_CLIENTS; i++)
         if (s->conn[i].fd >= 0 && s->conn[i].deadline_ms < next)
             next = s->conn[i].deadline_ms;
@@ -198,7 +192,7 @@ static bool flush(struct ctl_server *s, struct ctl_conn *c)
         drop(s, c);
         return false;
     }
-    c->deadline_ms = now_ms() + CTL_IDLE_MS;
+    c->deadline_ms = sv_now_ms() + CTL_IDLE_MS;
     want(s, c, EPOLLIN);
     return true;
 }
@@ -212,7 +206,7 @@ static bool send_reply(struct ctl_server *s, struct ctl_conn *c, const Uipc__Con
     }
     c->out_len = len;
     c->out_done = 0;
-    c->deadline_ms = now_ms() + CTL_IO_TIMEOUT_MS;
+    c->deadline_ms = sv_now_ms() + CTL_IO_TIMEOUT_MS;
     return flush(s, c);
 }
 
@@ -259,7 +253,7 @@ static void on_readable(struct ctl_server *s, struct ctl_conn *c)
             return;
         }
         if (c->hdr_got == 0 && c->body_got == 0)
-            c->deadline_ms = now_ms() + CTL_IO_TIMEOUT_MS; /* a request has begun */
+            c->deadline_ms = sv_now_ms() + CTL_IO_TIMEOUT_MS; /* a request has begun */
         if (c->hdr_got < CTL_HDR) {
             c->hdr_got += (size_t)n;
             if (c->hdr_got < CTL_HDR)
@@ -298,7 +292,7 @@ static void on_accept(struct ctl_server *s)
             continue;
         }
         struct ctl_conn *c = &s->conn[i];
-        *c = (struct ctl_conn){ .fd = fd, .deadline_ms = now_ms() + CTL_IDLE_MS };
+        *c = (struct ctl_conn){ .fd = fd, .deadline_ms = sv_now_ms() + CTL_IDLE_MS };
         struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
         if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
             close(fd);
@@ -315,7 +309,7 @@ static void on_accept(struct ctl_server *s)
 
 static void expire(struct ctl_server *s)
 {
-    uint64_t now = now_ms();
+    uint64_t now = sv_now_ms();
     for (int i = 0; i < CTL_MAX_CLIENTS; i++)
         if (s->conn[i].fd >= 0 && now >= s->conn[i].deadline_ms)
             drop(s, &s->conn[i]);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "notify.h"
 #include "pidns-init.h"
 #include "sandbox.h"
@@ -189,13 +190,6 @@ static _Noreturn void child(const struct sv_spawn *s, int out_w, int sync, int s
 
 /* ---- the supervisor's side ---- */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int write_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -229,7 +223,7 @@ static int map_ids(pid_t pid, const struct sandbox *sb)
 static int wait_readable(int fd, uint64_t deadline)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
-    uint64_t now = now_ms();
+    uint64_t now = sv_now_ms();
     if (now >= deadline)
         return -ETIMEDOUT;
     int n = poll(&p, 1, (int)(deadline - now));
@@ -284,7 +278,7 @@ static int take_listener(int child_pidfd, int at, int sync, uint64_t deadline)
         struct pollfd p = { .fd = sync, .events = POLLIN };
         if (poll(&p, 1, 0) > 0)
             return -EAGAIN; /* the child reported something instead */
-        if (now_ms() >= deadline)
+        if (sv_now_ms() >= deadline)
             return -ETIMEDOUT;
         struct timespec pause = { 0, 20000 };
         nanosleep(&pause, NULL);
@@ -297,7 +291,7 @@ static int pass_glue(int sync, int listener, uint64_t deadline, int *step)
 {
     for (;;) {
         struct pollfd p[2] = { { .fd = sync, .events = POLLIN }, { .fd = listener, .events = POLLIN } };
-        uint64_t now = now_ms();
+        uint64_t now = sv_now_ms();
         if (now >= deadline)
             return -ETIMEDOUT;
         if (poll(p, 2, (int)(deadline - now)) < 0 && errno != EINTR)
@@ -330,7 +324,7 @@ static int pass_glue(int sync, int listener, uint64_t deadline, int *step)
 /* Follows the child to its exec: 0, or -errno with *step. */
 static int await_exec(int sync, struct sv_child *ch, int *step)
 {
-    uint64_t deadline = now_ms() + SPAWN_TIMEOUT_MS;
+    uint64_t deadline = sv_now_ms() + SPAWN_TIMEOUT_MS;
     for (;;) {
         struct spawn_msg m;
         int fd, r = wait_readable(sync, deadline);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 #include "control.h"
 #include "region.h"
@@ -74,7 +75,6 @@ struct sv {
 
 enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL };
 
-uint64_t sv_now_ms(void);
 /* Starts module i now (its 'after' is not waited for). */
 void sv_start_module(struct sv *s, unsigned i);
 /* The stop request, then SIGTERM at half of shutdown_timeout_ms, then

@@ -25,13 +25,6 @@
 #include "sv-internal.h"
 #include "sv.h"
 
-uint64_t sv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int ep_add(struct sv *s, int fd, enum ev_kind kind, unsigned idx)
 {
     struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)kind << 32 | idx };
