@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -479,11 +480,11 @@ static void on_seccomp(struct sv *s, unsigned i, uint32_t events)
             epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.listener, NULL);
         return;
     }
-    policy_syscall_name(n.nr, name, sizeof(name));
-    if ((strcmp(name, "execve") == 0 || strcmp(name, "execveat") == 0) && pol->exec_allowed) {
+    if ((n.nr == SYS_execve || n.nr == SYS_execveat) && pol->exec_allowed) {
         sv_notify_reply(m->ch.listener, n.id, 0);
         return;
     }
+    policy_syscall_name(n.nr, name, sizeof(name));
     m->violations++;
     switch (pol->action) {
     case POLICY_KILL:
@@ -574,16 +575,25 @@ static bool any_running(const struct sv *s)
     return false;
 }
 
-const char *sv_state_name(const struct sv_mod *m)
+enum sv_shown sv_shown_state(const struct sv_mod *m)
 {
     switch (m->state) {
-    case ST_WAITING: return "starting";
-    case ST_RUNNING: return m->ready ? "ready" : "starting";
-    case ST_BACKOFF: return "backoff";
-    case ST_FAILED: return "failed";
+    case ST_WAITING: return SHOWN_STARTING;
+    case ST_RUNNING: return m->ready ? SHOWN_READY : SHOWN_STARTING;
+    case ST_BACKOFF: return SHOWN_BACKOFF;
+    case ST_FAILED: return SHOWN_FAILED;
     case ST_STOPPED: break;
     }
-    return "stopped";
+    return SHOWN_STOPPED;
+}
+
+const char *sv_state_name(const struct sv_mod *m)
+{
+    static const char *const names[SHOWN_COUNT] = {
+        [SHOWN_STARTING] = "starting", [SHOWN_READY] = "ready", [SHOWN_BACKOFF] = "backoff",
+        [SHOWN_FAILED] = "failed", [SHOWN_STOPPED] = "stopped",
+    };
+    return names[sv_shown_state(m)];
 }
 
 /* ---- readiness, and starting in 'after' order ---- */
@@ -627,19 +637,17 @@ static void start_due(struct sv *s)
  * up; STATUS= whenever the counts change. */
 static void tell_systemd(struct sv *s)
 {
-    unsigned n[5] = { 0 }; /* starting, ready, backoff, failed, stopped */
+    unsigned n[SHOWN_COUNT] = { 0 };
     bool settled = true;
     for (unsigned i = 0; i < s->c->nmod; i++) {
-        const struct sv_mod *m = &s->mod[i];
-        const char *st = sv_state_name(m);
-        unsigned k = strcmp(st, "starting") == 0 ? 0 : strcmp(st, "ready") == 0 ? 1 :
-                     strcmp(st, "backoff") == 0 ? 2 : strcmp(st, "failed") == 0 ? 3 : 4;
+        enum sv_shown k = sv_shown_state(&s->mod[i]);
         n[k]++;
-        settled = settled && k != 0 && m->starts > 0;
+        settled = settled && k != SHOWN_STARTING && s->mod[i].starts > 0;
     }
     char msg[200];
     snprintf(msg, sizeof(msg), "%sSTATUS=%u modules: %u ready, %u starting, %u backoff, %u failed, %u stopped",
-             settled && !s->told_ready ? "READY=1\n" : "", s->c->nmod, n[1], n[0], n[2], n[3], n[4]);
+             settled && !s->told_ready ? "READY=1\n" : "", s->c->nmod, n[SHOWN_READY], n[SHOWN_STARTING],
+             n[SHOWN_BACKOFF], n[SHOWN_FAILED], n[SHOWN_STOPPED]);
     const char *status = strstr(msg, "STATUS=");
     if (strcmp(status, s->told_status) == 0 && (s->told_ready || !settled))
         return;
