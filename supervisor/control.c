@@ -307,7 +307,7 @@ static void on_accept(struct ctl_server *s)
     }
 }
 
-static void expire(struct ctl_server *s)
+void ctl_expire(struct ctl_server *s)
 {
     uint64_t now = sv_now_ms();
     for (int i = 0; i < CTL_MAX_CLIENTS; i++)
@@ -333,5 +333,5 @@ void ctl_process(struct ctl_server *s)
         else if (ev[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
             on_readable(s, c);
     }
-    expire(s);
+    ctl_expire(s);
 }

@@ -30,6 +30,9 @@ int ctl_fd(const struct ctl_server *s);
 /* Handles what is ready (accepts, reads, replies, timeouts), without
  * blocking. */
 void ctl_process(struct ctl_server *s);
+/* Only the timeouts: drops connections past their deadline (no syscall
+ * unless one is dropped). */
+void ctl_expire(struct ctl_server *s);
 /* Milliseconds until the next connection deadline, or -1. */
 int ctl_timeout(const struct ctl_server *s);
 

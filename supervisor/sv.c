@@ -708,7 +708,7 @@ static void on_timers(struct sv *s)
             sv_start_module(s, i);
     }
     if (s->ctl)
-        ctl_process(s->ctl); /* its deadlines */
+        ctl_expire(s->ctl);
 }
 
 static void on_signal(struct sv *s)
