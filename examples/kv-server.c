@@ -92,16 +92,24 @@ static int put(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
     return uipc_pb_reply(req, &empty.base);
 }
 
-static int get(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
+/* The entry a Key request names: 0, -EINVAL or -ENOENT. */
+static int lookup(const ProtobufCMessage *msg, struct entry **e)
 {
     const Uipc__Kv__Key *k = (const Uipc__Kv__Key *)msg;
-    Uipc__Kv__Value v = UIPC__KV__VALUE__INIT;
-    (void)ctx;
     if (!valid_key(k->key))
         return -EINVAL;
-    struct entry *e = find(k->key, 0);
-    if (!e)
-        return -ENOENT;
+    *e = find(k->key, 0);
+    return *e ? 0 : -ENOENT;
+}
+
+static int get(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
+{
+    Uipc__Kv__Value v = UIPC__KV__VALUE__INIT;
+    struct entry *e;
+    (void)ctx;
+    int r = lookup(msg, &e);
+    if (r < 0)
+        return r;
     v.value.data = e->value;
     v.value.len = e->len;
     return uipc_pb_reply(req, &v.base);
@@ -109,14 +117,12 @@ static int get(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
 
 static int del(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
 {
-    const Uipc__Kv__Key *k = (const Uipc__Kv__Key *)msg;
     Uipc__Kv__Empty empty = UIPC__KV__EMPTY__INIT;
+    struct entry *e;
     (void)ctx;
-    if (!valid_key(k->key))
-        return -EINVAL;
-    struct entry *e = find(k->key, 0);
-    if (!e)
-        return -ENOENT;
+    int r = lookup(msg, &e);
+    if (r < 0)
+        return r;
     free(e->value);
     e->used = 2;
     return uipc_pb_reply(req, &empty.base);
