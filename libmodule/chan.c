@@ -87,6 +87,8 @@ static void count_completion(struct uipc_chan *ch, struct uipc_callrec *rec, int
     else
         publish(&me->ok, ++ch->st.ok);
     ch->st.in_flight--;
+    if (rec->sync)
+        publish(&me->sync_waiting, --ch->sync_waiting);
     if (rec->t0_ns) {
         _Atomic uint64_t *b = &me->lat[uipc_lat_bucket(uipc__now_ns() - rec->t0_ns)];
         publish(b, atomic_load_explicit(b, memory_order_relaxed) + 1);
@@ -122,10 +124,27 @@ static void chan_break(struct uipc_chan *ch)
     if (ch->broken)
         return;
     ch->broken = true;
-    atomic_fetch_add(&ch->r.side[UIPC_CLIENT]->violations, 1);
+    uipc__report_violation(ch->m, ch->r.side[UIPC_CLIENT], ch->index);
     for (uint32_t i = 0; i < ch->r.slots; i++)
         if (ch->recs[i].state == CALL_INFLIGHT)
             complete_rec(ch, i, -UIPC_EPROTO, 0);
+}
+
+/* The supervisor killed the server that broke the protocol and emptied
+ * the channel (uipc__reclaim_reset): slots whose callers already had
+ * their answer are free again, and we start over at position 0.  Calls
+ * completed but not yet delivered (READY) keep their slots until then. */
+void uipc__chan_restart(struct uipc_chan *ch)
+{
+    ch->broken = false;
+    for (uint32_t i = 0; i < ch->r.slots; i++) {
+        uint8_t st = ch->recs[i].state;
+        if (st == CALL_ABANDONED || st == CALL_QUARANTINE)
+            slot_release(ch, i);
+    }
+    uipc__fifo_attach_producer(&ch->sub, ch->r.fifo[UIPC_SUBMIT], ch->r.fifo_size);
+    uipc__fifo_attach_consumer(&ch->cmp, ch->r.fifo[UIPC_COMPLETE], ch->r.fifo_size);
+    ch->notify_pending = false;
 }
 
 /* Reads the server's answer from the slot header once, and checks it. */
@@ -154,7 +173,7 @@ static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t ta
     if (rec->gen != gen || !waiting) {
         /* A second completion for one call (a real one and the reclaim's),
          * or one for a call long gone: dropped, never delivered twice. */
-        ch->st.duplicates++;
+        publish(&ch->r.side[UIPC_CLIENT]->duplicates, ++ch->st.duplicates);
         return;
     }
     if (rec->state != CALL_INFLIGHT) { /* its caller already had its answer */
@@ -163,9 +182,11 @@ static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t ta
     }
     uint32_t rep_len = 0;
     int status = (tag & UIPC_TAG_PEER_DIED) ? -UIPC_EPEERDIED : read_answer(ch, i, gen, &rep_len);
-    if (status == -UIPC_EPROTO && !(tag & UIPC_TAG_PEER_DIED))
-        atomic_fetch_add(&ch->r.side[UIPC_CLIENT]->violations, 1);
     complete_rec(ch, i, status, rep_len);
+    /* A server that answers garbage is not trusted with the other calls
+     * either; the supervisor restarts it and resets the channel. */
+    if (status == -UIPC_EPROTO && !(tag & UIPC_TAG_PEER_DIED))
+        chan_break(ch);
 }
 
 int uipc__chan_reap(struct uipc_chan *ch)
@@ -198,7 +219,9 @@ static void finish_rec(struct uipc_chan *ch, uint32_t i)
         rec->call.reply(rec->status, uipc_slot_data(&ch->r, i), rec->rep_len, rec->call.arg);
     if (rec->state == CALL_ABANDONED) /* timed out: the slot waits for its completion */
         return;
-    if (!ch->broken)
+    if (ch->broken) /* held: the peer may still write into it, until a reset */
+        rec->state = CALL_ABANDONED;
+    else
         slot_release(ch, i);
 }
 
@@ -312,6 +335,8 @@ static int issue(struct uipc_chan *ch, const struct uipc_call *call)
         ch->async_deadlines++;
     rec->t0_ns = ch->st.issued % UIPC_LAT_SAMPLE == 0 ? uipc__now_ns() : 0;
     publish(&ch->r.side[UIPC_CLIENT]->issued, ++ch->st.issued);
+    if (rec->sync)
+        publish(&ch->r.side[UIPC_CLIENT]->sync_waiting, ++ch->sync_waiting);
     ch->st.in_flight++;
     /* Calls issued from complete callbacks are announced once, after the
      * delivery batch (uipc__chan_deliver): one fence for many calls. */

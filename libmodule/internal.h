@@ -46,12 +46,14 @@ struct uipc_chan {
     struct uipc_fifo sub; /* producer */
     struct uipc_fifo cmp; /* consumer */
     int peer_bell;
+    unsigned index;      /* position in UIPC_CHANNELS: where violations are reported */
     bool broken;
     bool notify_pending; /* calls issued during delivery, peer not yet told */
     struct uipc_callrec *recs;
     uint32_t *free_stack, nfree;
     uint32_t *ready, ready_head, ready_tail; /* async completions to deliver */
     uint32_t async_deadlines;                /* async calls in flight with a timeout */
+    uint64_t sync_waiting;                   /* sync calls in flight */
     struct uipc_chan_stats st;
 };
 
@@ -61,6 +63,7 @@ struct uipc_srv {
     struct uipc_fifo sub; /* consumer */
     struct uipc_fifo cmp; /* producer */
     int peer_bell;
+    unsigned index;       /* position in UIPC_CHANNELS: where violations are reported */
     bool broken;
     bool notify_pending;  /* answers pushed in this batch, peer not yet told */
     uint32_t epoch;       /* ours, stamped by the supervisor */
@@ -153,5 +156,17 @@ int uipc__parse_fd(const char *s, int *fd);
 
 /* module.c */
 int uipc__progress(uipc_module *m, bool deliver);
+/* A channel's peer broke the protocol: counted in its region (stats) and,
+ * where the peer cannot forge it, in our control region for the
+ * supervisor, which kills the peer and resets the channel. */
+void uipc__report_violation(uipc_module *m, struct uipc_side *mine, unsigned index);
+/* After a report: true once the supervisor has reset the channel (it
+ * clears the report), so the broken end may start over. */
+bool uipc__violation_cleared(uipc_module *m, unsigned index);
+/* Before a handler runs: a fault the supervisor asked for (uipc-chaos). */
+void uipc__fault_point(uipc_module *m);
+/* Broken ends starting over on a reset channel (chan.c, serve.c). */
+void uipc__chan_restart(struct uipc_chan *ch);
+void uipc__srv_restart(struct uipc_srv *s);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -46,9 +47,9 @@ static int attach_all(uipc_module *m, const struct uipc_manifest_ent *e, unsigne
         if (err < 0)
             return err;
         if (e[i].role == UIPC_SERVER)
-            m->nsrvs++;
+            m->srvs[m->nsrvs++].index = i;
         else
-            m->nchans++;
+            m->chans[m->nchans++].index = i;
     }
     return 0;
 }
@@ -222,13 +223,50 @@ int uipc_connect(uipc_module *m, const char *service, uipc_chan **out)
     return -ENOENT;
 }
 
+void uipc__report_violation(uipc_module *m, struct uipc_side *mine, unsigned index)
+{
+    atomic_fetch_add(&mine->violations, 1);
+    if (m->ctl.base && index < UIPC_LAT_BUCKETS)
+        atomic_fetch_add(&m->ctl.side[UIPC_CLIENT]->chan_violations[index], 1);
+}
+
+bool uipc__violation_cleared(uipc_module *m, unsigned index)
+{
+    return m->ctl.base && index < UIPC_LAT_BUCKETS &&
+           uipc_load_acquire(&m->ctl.side[UIPC_CLIENT]->chan_violations[index]) == 0;
+}
+
+void uipc__fault_point(uipc_module *m)
+{
+    if (!m->ctl.base)
+        return;
+    struct uipc_side *me = m->ctl.side[UIPC_CLIENT];
+    if (uipc_load_relaxed(&me->fault) == 0) /* one cached load per handler */
+        return;
+    uint32_t fault = atomic_exchange(&me->fault, 0);
+    if (fault == UIPC_FAULT_ABORT)
+        abort();
+    if (fault == UIPC_FAULT_SLOW) {
+        uint32_t ms = uipc_load_relaxed(&me->fault_ms);
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+}
+
 int uipc__progress(uipc_module *m, bool deliver)
 {
     int n = 0;
-    for (unsigned i = 0; i < m->nsrvs; i++)
+    for (unsigned i = 0; i < m->nsrvs; i++) {
+        if (m->srvs[i].broken && uipc__violation_cleared(m, m->srvs[i].index))
+            uipc__srv_restart(&m->srvs[i]);
         n += uipc__srv_process(&m->srvs[i]);
-    for (unsigned i = 0; i < m->nchans; i++)
+    }
+    for (unsigned i = 0; i < m->nchans; i++) {
+        if (m->chans[i].broken && uipc__violation_cleared(m, m->chans[i].index))
+            uipc__chan_restart(&m->chans[i]);
         uipc__chan_reap(&m->chans[i]);
+    }
     if (!deliver)
         return n;
     uint64_t now = 0;

@@ -90,6 +90,28 @@ void uipc__reclaim_client(struct uipc_region *r)
     free_unsent(r);
 }
 
+static void fifo_reset(struct uipc_fifo_shared *f, uint32_t size)
+{
+    for (uint32_t k = 0; k < size; k++)
+        atomic_store_explicit(&f->ent[k].seq, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->head, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->tail, 0, memory_order_relaxed);
+}
+
+void uipc__reclaim_reset(struct uipc_region *r)
+{
+    fifo_reset(r->fifo[UIPC_SUBMIT], r->fifo_size);
+    fifo_reset(r->fifo[UIPC_COMPLETE], r->fifo_size);
+    for (uint32_t i = 0; i < r->slots; i++) {
+        struct uipc_slot_hdr *h = uipc_slot(r, i);
+        uint64_t w = atomic_load_explicit(&h->own, memory_order_relaxed);
+        atomic_store_explicit(&h->own, uipc_slot_word(uipc_slot_word_gen(w), UIPC_SLOT_FREE),
+                              memory_order_relaxed);
+    }
+    /* Everything above before the report is cleared (a release there). */
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
 void uipc__region_set_epoch(struct uipc_region *r, enum uipc_role role, uint32_t epoch)
 {
     atomic_store(&r->side[role]->epoch, epoch);

@@ -17,6 +17,13 @@ int uipc__reclaim_server(struct uipc_region *r, int client_bell);
  * submitted but never sent.  Its calls still being served are quarantined
  * by its next incarnation until the server answers them. */
 void uipc__reclaim_client(struct uipc_region *r);
+/* After a protocol violation, once the offending side is dead and
+ * reclaimed: both FIFOs emptied back to position 0 and every slot word
+ * FREE, whatever the offender wrote.  The honest side, which stopped
+ * using the channel when it saw the violation, starts over from there
+ * once the supervisor clears its report (module.c); the offender's next
+ * incarnation attaches at 0 as well. */
+void uipc__reclaim_reset(struct uipc_region *r);
 /* Attaches a new incarnation to one side (epoch != 0), after any reclaim. */
 void uipc__region_set_epoch(struct uipc_region *r, enum uipc_role role, uint32_t epoch);
 

@@ -53,15 +53,31 @@ struct uipc_side {
     _Alignas(UIPC_LINE) _Atomic uint64_t beat_ms; /* last sign of life, CLOCK_MONOTONIC ms */
     _Atomic uint64_t violations; /* protocol violations this side saw */
     _Atomic uint32_t ctl;        /* control region only: UIPC_CTL_* */
+    _Atomic uint32_t fault;      /* control region only: UIPC_FAULT_*, set by the supervisor */
+    _Atomic uint32_t fault_ms;   /* control region only: how long UIPC_FAULT_SLOW sleeps */
     /* The client's calls, for the supervisor's stats; written only by this
      * side (under its module lock), read by the supervisor, trusted by
      * no one: a peer may scribble on them. */
     _Alignas(UIPC_LINE) _Atomic uint64_t issued;
     _Atomic uint64_t ok, peer_died, timed_out, proto;
-    _Atomic uint64_t lat[UIPC_LAT_BUCKETS]; /* sampled latencies, issue to completion */
+    _Atomic uint64_t duplicates;   /* completions dropped: a second one for a call, or a stray */
+    _Atomic uint64_t sync_waiting; /* gauge: sync callers waiting for their completion now */
+    union {
+        _Atomic uint64_t lat[UIPC_LAT_BUCKETS]; /* sampled latencies, issue to completion */
+        /* Control region only (it carries no calls): protocol violations
+         * this module saw, per channel in its UIPC_CHANNELS order.  Its
+         * peers cannot write here, so the supervisor can trust whom it
+         * blames (sv.c, check_violations). */
+        _Atomic uint64_t chan_violations[UIPC_LAT_BUCKETS];
+    };
 };
 #define UIPC_CTL_READY 1u /* set by the module: its loop runs */
 #define UIPC_CTL_STOP  2u /* set by the supervisor: uipc_run should return */
+/* Faults the supervisor asks a module to inject into its next handler
+ * (uipc-chaos, `uipcctl fault`); the module takes the word with an
+ * exchange, so each request fires once. */
+#define UIPC_FAULT_ABORT 1u /* abort() inside the handler */
+#define UIPC_FAULT_SLOW  2u /* sleep fault_ms before running the handler */
 
 /* One FIFO entry.  `seq` is position + 1, stored last with release: the
  * consumer polls the entry itself instead of a separate producer index. */

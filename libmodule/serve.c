@@ -40,7 +40,21 @@ static void srv_break(struct uipc_srv *s)
     if (s->broken)
         return;
     s->broken = true;
-    atomic_fetch_add(&s->r.side[UIPC_SERVER]->violations, 1);
+    uipc__report_violation(s->m, s->r.side[UIPC_SERVER], s->index);
+}
+
+/* The supervisor killed the client that broke the protocol and emptied
+ * the channel (uipc__reclaim_reset): we start over at position 0.
+ * Requests of the dead client still deferred are forgotten: their
+ * uipc_req_complete returns -EINVAL. */
+void uipc__srv_restart(struct uipc_srv *s)
+{
+    for (uint32_t i = 0; i < s->r.slots; i++)
+        s->reqs[i].busy = false;
+    uipc__fifo_attach_consumer(&s->sub, s->r.fifo[UIPC_SUBMIT], s->r.fifo_size);
+    uipc__fifo_attach_producer(&s->cmp, s->r.fifo[UIPC_COMPLETE], s->r.fifo_size);
+    s->notify_pending = false;
+    s->broken = false;
 }
 
 static int clamp_status(int status)
@@ -130,6 +144,7 @@ int uipc__srv_process(struct uipc_srv *s)
         struct uipc_side *peer = s->r.side[UIPC_CLIENT];
         if (s->notify_pending && (uipc_load_relaxed(&peer->sleepers) || uipc_load_relaxed(&peer->bell)))
             srv_flush(s);
+        uipc__fault_point(s->m);
         int status = s->fn(req, s->ctx);
         if (!req->deferred && req->busy)
             answer(req, clamp_status(status));

@@ -3,8 +3,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "ctl-wire.h"
@@ -90,4 +94,29 @@ int ctl_wire_recv(int fd, const ProtobufCMessageDescriptor *type, ProtobufCMessa
     }
     free(buf);
     return r;
+}
+
+int ctl_wire_connect(const char *path, int timeout_ms)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    size_t len = strlen(path);
+    if (len >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(sa.sun_path, path, len + 1); /* checked above */
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (timeout_ms > 0) {
+        /* bounds a connect waiting on a full backlog (it then fails with EAGAIN) */
+        struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    if (connect(fd, (const struct sockaddr *)&sa,
+                (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1)) < 0) {
+        int e = errno == EAGAIN ? ETIMEDOUT : errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
 }

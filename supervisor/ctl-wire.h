@@ -23,6 +23,9 @@ uint32_t ctl_wire_len(const uint8_t hdr[CTL_HDR]);
  * -errno: -EPIPE/-ECONNRESET when the peer went away, -EMSGSIZE for a frame
  * over CTL_MAX_MSG, -EBADMSG when it does not decode, -ETIMEDOUT after
  * timeout_ms (0: none). */
+/* A socket connected to the control socket at path, or -errno;
+ * timeout_ms (0: none) bounds a connect waiting on a full backlog. */
+int ctl_wire_connect(const char *path, int timeout_ms);
 int ctl_wire_send(int fd, const ProtobufCMessage *msg, int timeout_ms);
 int ctl_wire_recv(int fd, const ProtobufCMessageDescriptor *type, ProtobufCMessage **out,
                   int timeout_ms);

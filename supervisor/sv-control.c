@@ -31,6 +31,7 @@ static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
     st->last_exit = (char *)m->last_exit;
     st->last_reason = (char *)m->last_reason;
     st->violations = m->violations;
+    st->protocol_kills = m->protocol_kills;
     return st;
 }
 
@@ -62,12 +63,12 @@ static uint64_t percentile(const uint64_t *hist, uint64_t total, double q)
     return 0;
 }
 
-static void latencies(const struct uipc_side *client, Uipc__Control__ChannelStats *cs)
+static void latencies(const uint64_t *lat, Uipc__Control__ChannelStats *cs)
 {
     uint64_t hist[UIPC_LAT_BUCKETS], total = 0;
     unsigned top = 0;
     for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++) {
-        hist[b] = atomic_load_explicit(&client->lat[b], memory_order_relaxed); /* read once */
+        hist[b] = lat[b];
         if (hist[b] > UINT64_MAX - total)
             hist[b] = UINT64_MAX - total; /* a scribbled histogram saturates */
         total += hist[b];
@@ -94,22 +95,27 @@ static Uipc__Control__ChannelStats *channel_stats(const struct sv *s, const stru
     Uipc__Control__ChannelStats *cs = malloc(sizeof(*cs));
     if (!cs)
         return NULL;
-    const struct uipc_side *client = ch->r.side[UIPC_CLIENT];
+    struct sv_counts n;
+    sv_chan_counts(ch, &n);
     uipc__control__channel_stats__init(cs);
     cs->service = (char *)ch->r.service;
     cs->client = (char *)s->mod[ch->client].cf->name;
     cs->server = (char *)s->mod[ch->server].cf->name;
     cs->slots = ch->r.slots;
     cs->slot_size = ch->r.slot_size;
-    cs->calls = atomic_load_explicit(&client->issued, memory_order_relaxed);
-    cs->ok = atomic_load_explicit(&client->ok, memory_order_relaxed);
-    cs->peer_died = atomic_load_explicit(&client->peer_died, memory_order_relaxed);
-    cs->timed_out = atomic_load_explicit(&client->timed_out, memory_order_relaxed);
-    cs->proto = atomic_load_explicit(&client->proto, memory_order_relaxed);
+    cs->calls = n.issued;
+    cs->ok = n.ok;
+    cs->peer_died = n.peer_died;
+    cs->timed_out = n.timed_out;
+    cs->proto = n.proto;
+    cs->duplicates = n.duplicates;
+    cs->orphaned = n.orphaned;
+    cs->sync_waiting = n.sync_waiting > UINT32_MAX ? UINT32_MAX : (uint32_t)n.sync_waiting;
+    cs->violations = ch->violations;
     cs->free_slots = free_slots(&ch->r);
     cs->in_flight = ch->r.slots - cs->free_slots;
     cs->reclaimed = ch->reclaimed;
-    latencies(client, cs);
+    latencies(n.lat, cs);
     return cs;
 }
 
@@ -215,6 +221,20 @@ static int kill_module(struct sv *s, unsigned i, int sig, char *err, size_t len)
     return 0;
 }
 
+static int fault(struct sv *s, unsigned i, const Uipc__Control__FaultRequest *f, char *err, size_t len)
+{
+    uint32_t kind = strcmp(f->kind, "abort") == 0 ? UIPC_FAULT_ABORT
+                  : strcmp(f->kind, "slow") == 0  ? UIPC_FAULT_SLOW : 0;
+    if (!kind) {
+        snprintf(err, len, "no fault '%s' (abort, slow)", f->kind);
+        return -EINVAL;
+    }
+    int r = sv_fault(s, i, kind, f->ms ? f->ms : 1000);
+    if (r == -ESRCH)
+        snprintf(err, len, "%s is not running", s->mod[i].cf->name);
+    return r;
+}
+
 /* ---- dispatch ---- */
 
 void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep)
@@ -245,6 +265,13 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
     case UIPC__CONTROL__REQUEST__COMMAND_KILL:
         if ((i = find_module(s, req->kill->module, rep, err, sizeof(err))) >= 0)
             r = kill_module(s, (unsigned)i, req->kill->signal, err, sizeof(err));
+        break;
+    case UIPC__CONTROL__REQUEST__COMMAND_FAULT:
+        if ((i = find_module(s, req->fault->module, rep, err, sizeof(err))) >= 0)
+            r = fault(s, (unsigned)i, req->fault, err, sizeof(err));
+        break;
+    case UIPC__CONTROL__REQUEST__COMMAND_DRAIN:
+        sv_drain(s, !req->drain->off);
         break;
     default:
         snprintf(err, sizeof(err), "no command in the request");

@@ -44,16 +44,30 @@ struct sv_mod {
     uint64_t stop_term_ms;    /* a stop in progress: SIGTERM then, */
     uint64_t stop_kill_ms;    /* SIGKILL then; 0: no stop in progress */
     bool held;                /* stopped by the operator: no restart */
+    uint32_t epoch;           /* this incarnation's, on its sides of its channels */
+    unsigned protocol_kills;  /* times killed for breaking the channel protocol */
     bool restart_now;         /* restarted by the operator: start again at once */
+};
+
+/* A channel's call counts over all its client's incarnations. */
+struct sv_counts {
+    uint64_t issued, ok, peer_died, timed_out, proto, duplicates;
+    uint64_t orphaned;        /* in flight when their caller died */
+    uint64_t sync_waiting;    /* now, not summed */
+    uint64_t lat[UIPC_LAT_BUCKETS];
 };
 
 struct sv_chan {
     int client, server;
+    unsigned idx[2];          /* its position in each end's UIPC_CHANNELS, by enum uipc_role */
     int fd;
     struct uipc_region r;
     uint32_t last_head;       /* server's submit FIFO position at the last check */
     uint64_t head_since_ms;   /* when it last moved (or work appeared) */
     uint64_t reclaimed;       /* slots answered for a dead server */
+    struct sv_counts past;    /* the client's dead incarnations */
+    int offender;             /* killed for a protocol violation, reset at its death; -1: none */
+    unsigned violations;      /* protocol violations reported on it */
 };
 
 struct sv {
@@ -71,6 +85,7 @@ struct sv {
     uint64_t next_watchdog_ms;
     uint32_t next_epoch;
     uint64_t next_check_ms;   /* next heartbeat / progress check */
+    bool draining;            /* services look down to new calls (sv_drain) */
 };
 
 enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL };
@@ -85,6 +100,17 @@ enum sv_shown { SHOWN_STARTING, SHOWN_READY, SHOWN_BACKOFF, SHOWN_FAILED, SHOWN_
 enum sv_shown sv_shown_state(const struct sv_mod *m);
 /* "starting", "ready", "backoff", "failed", "stopped" */
 const char *sv_state_name(const struct sv_mod *m);
+/* sv-channel.c: module i was reaped: its channels reclaimed, its client
+ * counts folded, channels it broke reset. */
+void sv_channels_dead(struct sv *s, unsigned i);
+/* Module i starts: no reports, no fault pending. */
+void sv_channels_started(struct sv *s, unsigned i);
+/* Protocol-violation reports in the modules' control regions. */
+void sv_check_violations(struct sv *s);
+void sv_chan_counts(const struct sv_chan *ch, struct sv_counts *out);
+void sv_drain(struct sv *s, bool on);
+/* UIPC_FAULT_* in module i's next handler; -ESRCH if it is not running. */
+int sv_fault(struct sv *s, unsigned i, uint32_t fault, uint32_t ms);
 /* Handles a control request (sv-control.c). */
 void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep);
 void sv_control_release(void *sv, Uipc__Control__Reply *rep);

@@ -2,11 +2,13 @@
 /* The supervisor's one epoll loop: signals through signalfd, module deaths
  * through pidfds, module output through pipes, restarts by deadline. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -49,6 +51,7 @@ static int make_channels(struct sv *s)
             struct sv_chan *ch = &s->chan[s->nchan];
             ch->client = (int)i;
             ch->server = conf_provider(c, cn->service);
+            ch->offender = -1;
             int err = uipc__region_create(cn->service, cn->slots ? cn->slots : UIPC_DEFAULT_SLOTS,
                                           cn->slot_size ? cn->slot_size : UIPC_DEFAULT_SLOT_SIZE,
                                           &ch->fd);
@@ -60,6 +63,12 @@ static int make_channels(struct sv *s)
             }
             s->nchan++;
         }
+    }
+    /* Each end's position in its UIPC_CHANNELS, in build_manifest's order. */
+    unsigned next[CONF_MAX_MODULES] = { 0 };
+    for (unsigned k = 0; k < s->nchan; k++) {
+        s->chan[k].idx[UIPC_SERVER] = next[s->chan[k].server]++;
+        s->chan[k].idx[UIPC_CLIENT] = next[s->chan[k].client]++;
     }
     return 0;
 }
@@ -130,7 +139,8 @@ static void manifest_add(struct manifest *mf, size_t *len, char role, const char
     mf->keep[mf->nkeep++] = peer_bell;
 }
 
-/* Exactly the channels this module is part of, and their peers' bells. */
+/* Exactly the channels this module is part of, and their peers' bells,
+ * in channel order (make_channels numbers each end's entries). */
 static void build_manifest(const struct sv *s, unsigned i, struct manifest *mf)
 {
     size_t len;
@@ -168,6 +178,7 @@ static void stamp_epochs(struct sv *s, unsigned i)
     uint32_t epoch = ++s->next_epoch;
     if (epoch == 0)
         epoch = ++s->next_epoch;
+    s->mod[i].epoch = epoch;
     for (unsigned k = 0; k < s->nchan; k++) {
         if (s->chan[k].server == (int)i)
             uipc__region_set_epoch(&s->chan[k].r, UIPC_SERVER, epoch);
@@ -188,6 +199,7 @@ void sv_start_module(struct sv *s, unsigned i)
 
     build_manifest(s, i, &mf);
     stamp_epochs(s, i);
+    sv_channels_started(s, i);
     /* A fresh control word: not ready, no stop request, no beat yet. */
     atomic_store(&m->ctl.side[UIPC_CLIENT]->ctl, 0);
     atomic_store(&m->ctl.side[UIPC_CLIENT]->beat_ms, 0);
@@ -247,24 +259,7 @@ static void describe_exit(struct exit_info e, char *buf, size_t len)
 /* Reaped: its sides of the channels go down, and its calls are answered. */
 static void mark_dead(struct sv *s, unsigned i)
 {
-    unsigned reclaimed = 0;
-    for (unsigned k = 0; k < s->nchan; k++) {
-        struct sv_chan *ch = &s->chan[k];
-        if (ch->server == (int)i) {
-            int n = uipc__reclaim_server(&ch->r, s->mod[ch->client].bell);
-            if (n > 0) {
-                reclaimed += (unsigned)n;
-                ch->reclaimed += (uint64_t)n;
-            }
-            else if (n < 0)
-                sv_warn("%s: channel %s: completion FIFO corrupted, reclaim incomplete",
-                        s->mod[i].cf->name, ch->r.service);
-        }
-        if (ch->client == (int)i)
-            uipc__reclaim_client(&ch->r);
-    }
-    if (reclaimed)
-        sv_info("%s: %u in-flight slots reclaimed", s->mod[i].cf->name, reclaimed);
+    sv_channels_dead(s, i);
     s->mod[i].state = ST_STOPPED;
 }
 
@@ -312,14 +307,68 @@ static void after_death(struct sv *s, unsigned i, bool clean_exit)
     sv_info("%s: restart in %u ms", cf->name, delay);
 }
 
+/* The processes a module forked die with it: they hold its mappings, and
+ * would write into its channels after the reclaim.  Its process group
+ * (its own since setsid) is killed while its leader, a zombie, still
+ * pins the group's id.  Whatever it left is orphaned to us (we are a
+ * child subreaper): once the leader is reaped, every child of ours that
+ * is no module is killed and reaped, so the reclaim runs on a channel no
+ * one else writes; that catches a process that left the group too.  In
+ * a pid namespace the kernel takes everything down with its init. */
+static bool own_pidns(const struct sv_mod *m)
+{
+    return m->cf->namespaces & CLONE_NEWPID;
+}
+
+static bool is_module(const struct sv *s, pid_t pid)
+{
+    for (unsigned i = 0; i < s->c->nmod; i++)
+        if (s->mod[i].ch.pid == pid)
+            return true;
+    return false;
+}
+
+/* Our children that are no module's: reaped; with kill_them, SIGKILLed
+ * first and waited for (SIGKILLed: milliseconds; at most 1 s). */
+static void strays(const struct sv *s, bool kill_them)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    for (int tries = 0; tries < 200; tries++) {
+        FILE *f = fopen(path, "re");
+        int pid, left = 0;
+        while (f && fscanf(f, "%d", &pid) == 1) {
+            if (is_module(s, pid))
+                continue;
+            if (kill_them)
+                kill(pid, SIGKILL);
+            left += waitpid(pid, NULL, WNOHANG) == 0;
+        }
+        if (f)
+            fclose(f);
+        if (!left || !kill_them)
+            return;
+        usleep(5000);
+    }
+    sv_warn("supervisor: orphaned processes still alive after SIGKILL");
+}
+
 static void on_pidfd(struct sv *s, unsigned i)
 {
     struct sv_mod *m = &s->mod[i];
     siginfo_t si = { 0 };
     char why[96];
 
+    /* WNOWAIT: the leader stays a zombie while its group is killed. */
+    if (waitid(P_PIDFD, (id_t)m->ch.pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+        return;
+    if (!own_pidns(m))
+        kill(-m->ch.pid, SIGKILL);
     if (waitid(P_PIDFD, (id_t)m->ch.pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
         return;
+    m->ch.pid = 0; /* reaped: what it left are strays now */
+    if (!own_pidns(m))
+        strays(s, true);
     if (m->ch.out >= 0)
         on_output(s, i); /* its last words before the news of its death */
     struct exit_info e = module_exit(m, &si);
@@ -443,6 +492,7 @@ static void check_hangs(struct sv *s)
             check_beat(s, i, hang_ms, now))
             check_progress(s, i, hang_ms, now);
     }
+    sv_check_violations(s);
 }
 
 /* ---- seccomp: syscalls a module's policy does not allow ---- */
@@ -690,7 +740,7 @@ static int next_timeout(const struct sv *s)
     if (s->watchdog_ms && s->next_watchdog_ms < next)
         next = s->next_watchdog_ms;
     for (unsigned i = 0; i < s->c->nmod; i++)
-        if (s->mod[i].state == ST_BACKOFF && s->mod[i].restart_at_ms < next)
+        if (s->mod[i].state == ST_BACKOFF && !s->draining && s->mod[i].restart_at_ms < next)
             next = s->mod[i].restart_at_ms;
     if (next == UINT64_MAX)
         return -1;
@@ -704,7 +754,8 @@ static void on_timers(struct sv *s)
         stop_escalate(s, i, now);
     for (unsigned n = 0; n < s->c->nmod; n++) {
         unsigned i = s->order[n];
-        if (s->mod[i].state == ST_BACKOFF && now >= s->mod[i].restart_at_ms)
+        /* Draining holds restarts: a restarted server would open its service. */
+        if (s->mod[i].state == ST_BACKOFF && !s->draining && now >= s->mod[i].restart_at_ms)
             sv_start_module(s, i);
     }
     if (s->ctl)
@@ -717,6 +768,8 @@ static void on_signal(struct sv *s)
     while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
         if (si.ssi_signo == SIGHUP) /* a terminal going away, or a reload asked for: neither stops us */
             sv_info("supervisor: SIGHUP ignored (there is no reload; restart a module with uipcctl)");
+        else if (si.ssi_signo == SIGCHLD)
+            strays(s, false);
         else
             begin_shutdown(s, (int)si.ssi_signo);
 }
@@ -766,8 +819,11 @@ static int setup_signals(struct sv *s)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
+    /* Orphans of a module's processes become ours, to be killed and reaped. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     signal(SIGPIPE, SIG_IGN);
     s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     return s->sigfd < 0 ? -errno : ep_add(s, s->sigfd, EV_SIGNAL, 0);

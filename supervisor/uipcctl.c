@@ -41,6 +41,8 @@ static const struct command {
     { "stop", UIPC__CONTROL__REQUEST__COMMAND_STOP, true },
     { "start", UIPC__CONTROL__REQUEST__COMMAND_START, true },
     { "kill", UIPC__CONTROL__REQUEST__COMMAND_KILL, true },
+    { "fault", UIPC__CONTROL__REQUEST__COMMAND_FAULT, true },
+    { "drain", UIPC__CONTROL__REQUEST__COMMAND_DRAIN, false },
 };
 
 struct args {
@@ -52,6 +54,9 @@ struct args {
     const struct command *cmd;
     char *name;          /* the module, for the commands that take one */
     int signal;
+    char *fault;         /* fault: abort or slow */
+    unsigned fault_ms;   /* fault slow: --ms */
+    bool off;            /* drain --off */
 };
 
 static int usage(FILE *f, int code)
@@ -65,12 +70,19 @@ static int usage(FILE *f, int code)
             "  stop NAME                 stop module NAME\n"
             "  start NAME                start module NAME\n"
             "  kill NAME [--signal SIG]  send module NAME a signal (default KILL)\n"
+            "  fault NAME abort|slow [--ms N]\n"
+            "                            in module NAME's next handler: abort(), or sleep\n"
+            "                            N ms (default 1000) before it runs (crash testing)\n"
+            "  drain [--off]             new calls fail at once (as if every service were\n"
+            "                            restarting) while calls in flight finish; --off: undo\n"
             "options:\n"
             "  -c, --config FILE     the supervisor's modules.conf, for its control_socket\n"
             "  -S, --socket PATH     the control socket (default " DEFAULT_SOCKET ")\n"
             "  -j, --json            print one JSON object\n"
             "  -t, --timeout-ms N    give up after N ms (default 5000; 0: wait forever)\n"
             "  -s, --signal SIG      for kill: a name (TERM, SIGTERM, ...) or a number\n"
+            "  -m, --ms N            for fault slow: how long the handler sleeps\n"
+            "  -o, --off             for drain: end the drain\n"
             "  -h, --help            this text\n");
     return code;
 }
@@ -126,10 +138,13 @@ static int parse_args(int argc, char **argv, struct args *a, bool *done)
         { "json", no_argument, NULL, 'j' },
         { "timeout-ms", required_argument, NULL, 't' },
         { "signal", required_argument, NULL, 's' },
+        { "ms", required_argument, NULL, 'm' },
+        { "off", no_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    char *pos[2];
+    char *pos[3];
+    bool ms_given = false;
     int npos = 0, extra = 0, o;
     long n;
 
@@ -137,10 +152,10 @@ static int parse_args(int argc, char **argv, struct args *a, bool *done)
     *a = (struct args){ .timeout_ms = DEFAULT_TIMEOUT_MS };
     /* '-': operands come back in order as 1, so options may follow the
      * command whatever POSIXLY_CORRECT says */
-    while ((o = getopt_long(argc, argv, "-c:S:jt:s:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "-c:S:jt:s:m:oh", opts, NULL)) != -1) {
         switch (o) {
         case 1:
-            if (npos < 2)
+            if (npos < 3)
                 pos[npos++] = optarg;
             else
                 extra++;
@@ -155,6 +170,13 @@ static int parse_args(int argc, char **argv, struct args *a, bool *done)
             a->timeout_ms = (int)n;
             break;
         case 's': a->signame = optarg; break;
+        case 'm':
+            if (!parse_int(optarg, 1, 3600000, &n))
+                return bad_usage("bad --ms '%s': 1 to 3600000 milliseconds", optarg);
+            a->fault_ms = (unsigned)n;
+            ms_given = true;
+            break;
+        case 'o': a->off = true; break;
         case 'h': return usage(stdout, 0);
         default: /* getopt said what */
             fputs("Try 'uipcctl --help'.\n", stderr);
@@ -162,7 +184,7 @@ static int parse_args(int argc, char **argv, struct args *a, bool *done)
         }
     }
     for (; optind < argc; optind++) /* after "--" */
-        if (npos < 2)
+        if (npos < 3)
             pos[npos++] = argv[optind];
         else
             extra++;
@@ -174,10 +196,23 @@ static int parse_args(int argc, char **argv, struct args *a, bool *done)
             a->cmd = &commands[i];
     if (!a->cmd)
         return bad_usage("unknown command '%s'", pos[0]);
+    bool fault = a->cmd->req == UIPC__CONTROL__REQUEST__COMMAND_FAULT;
+    if (fault && npos == 3 && !extra) {
+        a->fault = pos[2];
+        if (strcmp(a->fault, "abort") != 0 && strcmp(a->fault, "slow") != 0)
+            return bad_usage("bad fault '%s': abort or slow", a->fault);
+        npos = 2;
+    } else if (fault) {
+        return bad_usage("%s", "fault needs a module NAME and a fault: abort or slow");
+    }
+    if (ms_given && !(fault && strcmp(a->fault, "slow") == 0))
+        return bad_usage("%s", "--ms is only for fault NAME slow");
+    if (a->off && a->cmd->req != UIPC__CONTROL__REQUEST__COMMAND_DRAIN)
+        return bad_usage("--off is only for drain, not %s", a->cmd->name);
     if (a->cmd->takes_name) {
         if (npos < 2 || !*pos[1])
             return bad_usage("%s needs a module NAME", a->cmd->name);
-        if (extra)
+        if (extra || npos > 2)
             return bad_usage("%s takes one module NAME", a->cmd->name);
         a->name = pos[1];
     } else if (npos > 1) {
@@ -218,35 +253,11 @@ static int socket_path(const struct args *a, struct conf **c, const char **path)
 
 /* ---- the exchange ---- */
 
-/* A connected socket, or -errno. */
-static int ctl_connect(const char *path, int timeout_ms)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    size_t len = strlen(path);
-    memcpy(sa.sun_path, path, len + 1); /* checked by socket_path */
-
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    if (timeout_ms > 0) {
-        /* bounds a connect waiting on a full backlog (it then fails with EAGAIN) */
-        struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
-        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    }
-    if (connect(fd, (const struct sockaddr *)&sa,
-                (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1)) < 0) {
-        int e = errno == EAGAIN ? ETIMEDOUT : errno;
-        close(fd);
-        return -e;
-    }
-    return fd;
-}
-
 /* Sends req, reads the reply into *rep; 0, or 1 having said why not. */
 static int exchange(const char *path, const Uipc__Control__Request *req, int timeout_ms,
                     Uipc__Control__Reply **rep)
 {
-    int fd = ctl_connect(path, timeout_ms);
+    int fd = ctl_wire_connect(path, timeout_ms);
     if (fd < 0) {
         fprintf(stderr, "uipcctl: cannot reach the supervisor at %s: %s\n", path, strerror(-fd));
         return 1;
@@ -282,8 +293,14 @@ static int call(const struct args *a, const char *path, Uipc__Control__Reply **r
     Uipc__Control__StatsRequest stats = UIPC__CONTROL__STATS_REQUEST__INIT;
     Uipc__Control__ModuleRequest mod = UIPC__CONTROL__MODULE_REQUEST__INIT;
     Uipc__Control__KillRequest kill = UIPC__CONTROL__KILL_REQUEST__INIT;
+    Uipc__Control__FaultRequest fault = UIPC__CONTROL__FAULT_REQUEST__INIT;
+    Uipc__Control__DrainRequest drain = UIPC__CONTROL__DRAIN_REQUEST__INIT;
 
     req.command_case = a->cmd->req;
+    fault.module = a->name;
+    fault.kind = a->fault;
+    fault.ms = a->fault_ms;
+    drain.off = a->off;
     mod.module = a->name;
     kill.module = a->name;
     kill.signal = a->signal;
@@ -294,6 +311,8 @@ static int call(const struct args *a, const char *path, Uipc__Control__Reply **r
     case UIPC__CONTROL__REQUEST__COMMAND_STOP: req.stop = &mod; break;
     case UIPC__CONTROL__REQUEST__COMMAND_START: req.start = &mod; break;
     case UIPC__CONTROL__REQUEST__COMMAND_KILL: req.kill = &kill; break;
+    case UIPC__CONTROL__REQUEST__COMMAND_FAULT: req.fault = &fault; break;
+    case UIPC__CONTROL__REQUEST__COMMAND_DRAIN: req.drain = &drain; break;
     default: return 1;
     }
     return exchange(path, &req, a->timeout_ms, rep);
@@ -516,7 +535,8 @@ static void json_status(const Uipc__Control__Reply *rep, FILE *f)
         json_str(f, m->last_exit);
         fputs(", \"last_reason\": ", f);
         json_str(f, m->last_reason);
-        fprintf(f, ", \"violations\": %" PRIu32 "}", m->violations);
+        fprintf(f, ", \"violations\": %" PRIu32 ", \"protocol_kills\": %" PRIu32 "}", m->violations,
+                m->protocol_kills);
     }
     fputs("]}\n", f);
 }
@@ -537,10 +557,12 @@ static void json_stats(const Uipc__Control__Reply *rep, FILE *f)
                 ", \"ok\": %" PRIu64 ", \"peer_died\": %" PRIu64 ", \"timed_out\": %" PRIu64
                 ", \"proto\": %" PRIu64 ", \"in_flight\": %" PRIu32 ", \"free_slots\": %" PRIu32
                 ", \"reclaimed\": %" PRIu64 ", \"latency_p50_ns\": %" PRIu64
-                ", \"latency_p99_ns\": %" PRIu64 ", \"latency_max_ns\": %" PRIu64 "}",
+                ", \"latency_p99_ns\": %" PRIu64 ", \"latency_max_ns\": %" PRIu64
+                ", \"duplicates\": %" PRIu64 ", \"orphaned\": %" PRIu64 ", \"sync_waiting\": %" PRIu32
+                ", \"violations\": %" PRIu32 "}",
                 c->slots, c->slot_size, c->calls, c->ok, c->peer_died, c->timed_out, c->proto,
                 c->in_flight, c->free_slots, c->reclaimed, c->latency_p50_ns, c->latency_p99_ns,
-                c->latency_max_ns);
+                c->latency_max_ns, c->duplicates, c->orphaned, c->sync_waiting, c->violations);
     }
     fputs("]}\n", f);
 }

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* uipc-chaos's fault schedule: which fault, in which module, when; made
+ * from the seed alone, before the run, so the same seed gives the same
+ * schedule whatever the modules do.  Pure: unit-tested. */
+#ifndef UIPC_CHAOS_SCHEDULE_H
+#define UIPC_CHAOS_SCHEDULE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum chaos_fault { FAULT_KILL, FAULT_SEGV, FAULT_STOP, FAULT_ABORT, FAULT_SLOW, FAULT_COUNT };
+
+struct chaos_event {
+    uint32_t at_ms;    /* from the start of the run */
+    unsigned target;   /* index into the caller's target list */
+    enum chaos_fault fault;
+};
+
+/* "kill", "segv", "stop", "abort", "slow" */
+const char *chaos_fault_name(enum chaos_fault f);
+/* A comma-separated list of fault names into a bit set (1u << fault);
+ * -EINVAL naming nothing or something unknown. */
+int chaos_parse_faults(const char *list, unsigned *set);
+
+/* Events from `seed`: gaps drawn uniformly from [interval/2, 3*interval/2]
+ * ms until duration_ms, targets uniformly from ntargets, faults uniformly
+ * from the set.  Fills at most max events; returns how many. */
+unsigned chaos_schedule(uint64_t seed, uint32_t duration_ms, uint32_t interval_ms, unsigned ntargets,
+                        unsigned faults, struct chaos_event *out, unsigned max);
+
+#endif
