@@ -4,7 +4,8 @@
  * payloads of varying length and a 500 ms timeout, until the supervisor
  * stops it.  It checks each answer itself: a wrong reply, a second
  * completion for one call, or a status no fault explains is printed with
- * CHAOS-ANOMALY (the test looks for that word in the log). */
+ * CHAOS-ANOMALY (the test looks for that word in the log).  With
+ * CHAOS_ALLOW_PROTO=1 (a hostile server) -UIPC_EPROTO is expected too. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,11 +32,12 @@ struct chan {
     const char *service;
     uipc_chan *ch;
     struct rec rec[DEPTH];
-    unsigned long ok, died, timed_out;
+    unsigned long ok, died, timed_out; /* timed_out: or -EPROTO, when allowed */
 };
 
 static uint64_t next_seq = 1;
 static unsigned long anomalies;
+static bool allow_proto;
 
 static void anomaly(const struct chan *c, const char *what, int status)
 {
@@ -67,7 +69,7 @@ static void account(struct chan *c, struct rec *r, int status)
         c->ok++;
     else if (status == -UIPC_EPEERDIED)
         c->died++;
-    else if (status == -UIPC_ETIMEDOUT)
+    else if (status == -UIPC_ETIMEDOUT || (allow_proto && status == -UIPC_EPROTO))
         c->timed_out++;
     else
         anomaly(c, r->wrong ? "wrong reply" : "unexpected status", status);
@@ -99,7 +101,7 @@ static void issue_async(struct chan *c, struct rec *r)
     int err = uipc_call(c->ch, &call);
     if (err == 0)
         r->busy = true;
-    else if (err != -UIPC_EPEERDIED && err != -UIPC_ENOSLOT)
+    else if (err != -UIPC_EPEERDIED && err != -UIPC_ENOSLOT && !(allow_proto && err == -UIPC_EPROTO))
         anomaly(c, "async call refused", err);
 }
 
@@ -128,6 +130,7 @@ int main(int argc, char **argv)
     static struct chan chans[MAX_SERVICES];
     int n = argc - 1 < MAX_SERVICES ? argc - 1 : MAX_SERVICES, err;
     uipc_module *m;
+    allow_proto = getenv("CHAOS_ALLOW_PROTO") != NULL;
     if ((err = uipc_module_open(&m)) < 0) {
         fprintf(stderr, "chaos-client: open: %s\n", uipc_strerror(err));
         return 1;
