@@ -75,13 +75,16 @@ install_check() {
     meson install -C "$tmp/build" --quiet >/dev/null
     pc=$(dirname "$(find "$prefix" -name uipc-module.pc)")
     libdir=$(dirname "$pc")
-    for f in sbin/uipc-supervisor bin/uipcctl include/uipc/module.h include/uipc/pb.h \
+    for f in sbin/uipc-supervisor bin/uipcctl bin/uipc-chaos share/man/man1/uipc-chaos.1 \
+             include/uipc/module.h include/uipc/pb.h \
              share/uipc/policies/base.policy etc/uipc/modules.conf lib/systemd/system/uipc-supervisor.service \
              share/man/man8/uipc-supervisor.8 share/man/man8/uipcctl.8 share/man/man5/modules.conf.5 \
              share/man/man5/uipc-policy.5 share/man/man3/uipc_call.3 share/man/man3/uipc_pb_call.3; do
         [ -e "$prefix/$f" ] || { echo "install: $f missing" >&2; return 1; }
     done
     LD_LIBRARY_PATH="$libdir" "$prefix/sbin/uipc-supervisor" --check --config "$prefix/etc/uipc/modules.conf"
+    LD_LIBRARY_PATH="$libdir" "$prefix/bin/uipc-chaos" --config "$prefix/etc/uipc/modules.conf" --seed 1 \
+        --print-schedule | grep -c ' ms  [a-z]* *\(kv\|echo\)$' >/dev/null
     cp examples/echo-client.c "$tmp/mymod.c"
     PKG_CONFIG_PATH="$pc" sh -c "cc -std=c17 -Wall -Wextra -Werror -o '$tmp/mymod' '$tmp/mymod.c' \$(pkg-config --cflags --libs uipc-module)"
     printf '@default kill\n@include %s\n' "$prefix/share/uipc/policies/base.policy" > "$tmp/mymod.policy"
