@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* supervisor/chaos-schedule.c: the fault schedule is the seed's alone,
+ * within its bounds, and made only of the faults asked for. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "chaos-schedule.h"
+
+#define MAX 4096
+static struct chaos_event a[MAX], b[MAX];
+
+static void test_same_seed_same_schedule(void **s)
+{
+    (void)s;
+    unsigned na = chaos_schedule(42, 60000, 100, 3, 0x1f, a, MAX);
+    unsigned nb = chaos_schedule(42, 60000, 100, 3, 0x1f, b, MAX);
+    assert_true(na > 400 && na < 800); /* gaps average the interval */
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na * sizeof(a[0]));
+    nb = chaos_schedule(43, 60000, 100, 3, 0x1f, b, MAX);
+    assert_true(nb != na || memcmp(a, b, na * sizeof(a[0])) != 0);
+}
+
+static void test_bounds(void **s)
+{
+    (void)s;
+    unsigned faults = (1u << FAULT_KILL) | (1u << FAULT_SLOW);
+    unsigned n = chaos_schedule(7, 10000, 50, 2, faults, a, MAX), seen[FAULT_COUNT] = { 0 };
+    uint32_t last = 0;
+    for (unsigned k = 0; k < n; k++) {
+        assert_true(a[k].at_ms < 10000);
+        assert_true(a[k].at_ms >= last + 25 && a[k].at_ms <= last + 75); /* [interval/2, 3*interval/2] */
+        assert_true(a[k].target < 2);
+        assert_true(faults & (1u << a[k].fault));
+        seen[a[k].fault]++;
+        last = a[k].at_ms;
+    }
+    assert_true(seen[FAULT_KILL] > n / 4 && seen[FAULT_SLOW] > n / 4);
+    assert_int_equal(chaos_schedule(7, 10000, 50, 2, faults, a, 10), 10); /* capped */
+    assert_int_equal(chaos_schedule(7, 10000, 50, 0, faults, a, MAX), 0);
+    assert_int_equal(chaos_schedule(7, 10000, 50, 2, 0, a, MAX), 0);
+}
+
+static void test_parse_faults(void **s)
+{
+    (void)s;
+    unsigned set;
+    assert_int_equal(chaos_parse_faults("kill,segv,stop,abort,slow", &set), 0);
+    assert_int_equal(set, 0x1fu);
+    assert_int_equal(chaos_parse_faults("stop", &set), 0);
+    assert_int_equal(set, 1u << FAULT_STOP);
+    assert_int_equal(chaos_parse_faults("kill,", &set), 0); /* a trailing comma names nothing more */
+    assert_int_equal(chaos_parse_faults("", &set), -EINVAL);
+    assert_int_equal(chaos_parse_faults("kil", &set), -EINVAL);
+    assert_int_equal(chaos_parse_faults("kill,bogus", &set), -EINVAL);
+    assert_int_equal(chaos_parse_faults(",", &set), -EINVAL);
+    assert_string_equal(chaos_fault_name(FAULT_ABORT), "abort");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_seed_same_schedule),
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_parse_faults),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
