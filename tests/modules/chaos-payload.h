@@ -70,4 +70,28 @@ static inline bool chaos_reply_ok(const unsigned char *p, size_t len, size_t wan
     return mark == CHAOS_REPLY_MARK && got == seq && chaos_payload_ok(tmp, len);
 }
 
+#ifdef UIPC_MODULE_H
+/* A handler for chaos payloads: the request copied out of shared memory
+ * once, checked, and echoed marked as a reply.  -EINVAL for a request
+ * whose checksum is wrong. */
+static inline int chaos_echo(uipc_req *req)
+{
+    size_t len, cap;
+    unsigned char copy[CHAOS_MAX_PAYLOAD];
+    const void *data = uipc_req_data(req, &len);
+    if (len > sizeof(copy))
+        return -22;
+    memcpy(copy, data, len);
+    if (!chaos_payload_ok(copy, len))
+        return -22;
+    unsigned char *out = uipc_req_reply_buf(req, &cap);
+    if (cap < len)
+        return -90;
+    memcpy(out, copy, len);
+    chaos_payload_mark_reply(out, len);
+    uipc_req_reply(req, len);
+    return (int)len;
+}
+#endif
+
 #endif

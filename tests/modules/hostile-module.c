@@ -21,9 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chaos-payload.h"
 #include "fifo.h"
 #include "internal.h"
+/* after <uipc/module.h>: chaos_echo */
+#include "chaos-payload.h"
 
 static struct uipc_region r;
 static struct uipc_manifest_ent ent;
@@ -156,17 +157,7 @@ static int honest_client(uipc_module *m)
 static int echo(uipc_req *req, void *ctx)
 {
     (void)ctx;
-    size_t len, cap;
-    unsigned char copy[CHAOS_MAX_PAYLOAD];
-    const void *in = uipc_req_data(req, &len);
-    if (len > sizeof(copy))
-        return -22;
-    memcpy(copy, in, len);
-    unsigned char *out = uipc_req_reply_buf(req, &cap);
-    memcpy(out, copy, len);
-    chaos_payload_mark_reply(out, len);
-    uipc_req_reply(req, len);
-    return (int)len;
+    return chaos_echo(req);
 }
 
 int main(int argc, char **argv)
