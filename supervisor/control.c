@@ -36,6 +36,8 @@ struct ctl_conn {
     size_t out_len, out_done;
     bool close_after;        /* once the reply is out */
     uint64_t deadline_ms;
+    pid_t pid;               /* the peer, from SO_PEERCRED */
+    uint64_t seq;            /* accept order: the oldest is evicted first */
 };
 
 struct ctl_server {
@@ -46,6 +48,9 @@ struct ctl_server {
     ctl_release_fn release;
     void *ctx;
     struct ctl_conn conn[CTL_MAX_CLIENTS];
+    uint64_t accepted;       /* connections accepted so far */
+    unsigned refused;        /* refused since the last warning */
+    uint64_t refused_log_ms; /* when that warning was */
 };
 
 /* ---- the socket file ---- */
@@ -275,32 +280,74 @@ static void on_readable(struct ctl_server *s, struct ctl_conn *c)
     }
 }
 
+static unsigned conns_of(const struct ctl_server *s, pid_t pid)
+{
+    unsigned n = 0;
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+        n += s->conn[i].fd >= 0 && s->conn[i].pid == pid;
+    return n;
+}
+
+/* A free entry for a new connection from pid.  When all are taken, the
+ * oldest connection of the peer holding the most is closed to make room,
+ * if that peer holds more than the newcomer would: one process flooding
+ * the socket cannot lock the operator out.  -1: refused. */
+static int free_entry(struct ctl_server *s, pid_t pid)
+{
+    int victim = -1;
+    unsigned most = 0;
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+        if (s->conn[i].fd < 0)
+            return i;
+        unsigned n = conns_of(s, s->conn[i].pid);
+        if (n > most || (n == most && s->conn[i].seq < s->conn[victim].seq)) {
+            most = n;
+            victim = i;
+        }
+    }
+    if (most <= conns_of(s, pid) + 1)
+        return -1;
+    drop(s, &s->conn[victim]);
+    return victim;
+}
+
+/* At most one warning a second, with the count. */
+static void refused_one(struct ctl_server *s)
+{
+    uint64_t now = sv_now_ms();
+    s->refused++;
+    if (now - s->refused_log_ms >= 1000) {
+        sv_warn("control: more than %d connections; %u refused", CTL_MAX_CLIENTS, s->refused);
+        s->refused = 0;
+        s->refused_log_ms = now;
+    }
+}
+
 static void on_accept(struct ctl_server *s)
 {
     for (;;) {
         int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;
-        struct ucred cred;
+        struct ucred cred = { .pid = 0, .uid = (uid_t)-1 };
         socklen_t len = sizeof(cred);
-        int i = 0;
-        while (i < CTL_MAX_CLIENTS && s->conn[i].fd >= 0)
-            i++;
-        if (i == CTL_MAX_CLIENTS) {
-            sv_warn("control: more than %d connections; one refused", CTL_MAX_CLIENTS);
+        bool cred_ok = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+        int i = free_entry(s, cred.pid);
+        if (i < 0) {
+            refused_one(s);
             close(fd);
             continue;
         }
         struct ctl_conn *c = &s->conn[i];
-        *c = (struct ctl_conn){ .fd = fd, .deadline_ms = sv_now_ms() + CTL_IDLE_MS };
+        *c = (struct ctl_conn){ .fd = fd, .deadline_ms = sv_now_ms() + CTL_IDLE_MS, .pid = cred.pid,
+                                .seq = ++s->accepted };
         struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
         if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
             close(fd);
             c->fd = -1;
             continue;
         }
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-            (cred.uid != 0 && cred.uid != s->uid)) {
+        if (!cred_ok || (cred.uid != 0 && cred.uid != s->uid)) {
             sv_warn("control: connection from uid %d refused", (int)cred.uid);
             refuse(s, c, "permission denied: not the supervisor's user or root");
         }

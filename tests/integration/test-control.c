@@ -1147,12 +1147,14 @@ static void test_many_clients(void **state)
         if (!closed[k])
             expect_open(fd[k]);
     expect_sockets(sv, 1 + CTL_MAX_CLIENTS);
-    wait_log("control: more than 64 connections; one refused", N - CTL_MAX_CLIENTS);
-    /* one more is refused too: the supervisor is full, not stuck */
-    expect_code(ctl("status", NULL), 1);
-    err_has(ctl_path);
-    /* one that is kept is served */
-    for (int k = 0; k < N; k++)
+    /* refusals are logged at most once a second, with their count */
+    wait_log("control: more than 64 connections; ", 1);
+    /* another process still gets in: the oldest connection of the peer
+     * holding the most makes room, so one flooder cannot lock out the
+     * operator (control.c, free_entry) */
+    expect_code(ctl("status", NULL), 0);
+    /* the newest that was kept is served */
+    for (int k = N; k-- > 0;)
         if (!closed[k]) {
             send_cmd(fd[k], UIPC__CONTROL__REQUEST__COMMAND_STATUS);
             expect_status_reply(fd[k]);
