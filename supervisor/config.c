@@ -19,6 +19,7 @@
 #include <sys/capability.h>
 
 #include "config.h"
+#include "region.h"
 #include "policy.h"
 
 #define UIPC_CHANNELS_PER_MODULE 126 /* libmodule's futex_waitv bound */
@@ -252,6 +253,10 @@ static bool add_connect(struct parse *p, char *tok)
     }
     if (!valid_name(tok))
         return fail(p, p->line, "bad service name '%s'", tok);
+    struct uipc_region_hdr h;
+    if (geo && uipc__region_layout(tok, cn->slots, cn->slot_size, &h) < 0)
+        return fail(p, p->line, "'%s:%ux%u': the channel's region would be over 1 GiB", tok, cn->slots,
+                    cn->slot_size);
     for (unsigned i = 0; i < m->nconnects; i++)
         if (strcmp(m->connects[i].service, tok) == 0)
             return fail(p, p->line, "service '%s' listed twice", tok);

@@ -242,6 +242,7 @@ static void test_values(void **state)
     load_bad(MOD_A "connects = x:12\n", 3, "SLOTSxSIZE");
     load_bad(MOD_A "connects = x:0x1024\n", 3, "from 1 to 65536");
     load_bad(MOD_A "connects = x:8x8\n", 3, "from 16 to");
+    load_bad(MOD_A "connects = x:65536x16777216\n", 3, "over 1 GiB"); /* each bound alone is fine */
     load_bad(MOD_A "policy =\n", 3, "empty value");
     load_bad("[supervisor]\nheartbeat_interval_ms = 500\nhang_timeout_ms = 400\n" MOD_A, 3,
              "must be longer than heartbeat_interval_ms");
