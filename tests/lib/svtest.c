@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,25 +37,247 @@ void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* ---- valgrind (svtest.h) ---- */
+
+bool svtest_valgrind(void)
+{
+    const char *v = getenv("UIPC_VALGRIND");
+    return v && *v;
+}
+
+unsigned svtest_slowdown(void)
+{
+    const char *s = getenv("UIPC_TEST_SLOWDOWN");
+    if (s && atoi(s) > 0)
+        return (unsigned)atoi(s);
+    return svtest_valgrind() ? 10 : 1;
+}
+
+/* The value of `key = value` on the line at p, or NULL (p at a line start). */
+static const char *value_of(const char *p, const char *key, size_t *len)
+{
+    p += strspn(p, " \t");
+    size_t klen = strlen(key);
+    if (strncmp(p, key, klen) != 0)
+        return NULL;
+    p += klen;
+    p += strspn(p, " \t");
+    if (*p != '=')
+        return NULL;
+    p++;
+    p += strspn(p, " \t");
+    *len = strcspn(p, "\n");
+    return p;
+}
+
+/* What in a config valgrind 3.19 cannot run the supervisor on: every
+ * policy and every mount namespace (tests/valgrind.md). */
+static const char *cannot_text(const char *text)
+{
+    static char why[600];
+    char module[128] = "?";
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        const char *v;
+        size_t len;
+        if (sscanf(p, " [module %127[^]\n]]", module) == 1)
+            continue;
+        if ((v = value_of(p, "policy", &len))) {
+            snprintf(why, sizeof(why),
+                     "module %s has a seccomp policy, and valgrind 3.19 implements neither "
+                     "seccomp(2) (syscall 317: libseccomp cannot build a filter that notifies, "
+                     "the child could not load it) nor pidfd_open/pidfd_getfd (434/438: how the "
+                     "supervisor takes the filter's listener from the child)", module);
+            return why;
+        }
+        if ((v = value_of(p, "namespaces", &len)) && memmem(v, len, "mount", 5)) {
+            snprintf(why, sizeof(why),
+                     "module %s has a mount namespace, and valgrind 3.19 implements neither "
+                     "mount_setattr (syscall 442: the read-only root) nor open_tree (428)", module);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+const char *svtest_valgrind_cannot(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&text, &cap, '\0', f);
+    fclose(f);
+    const char *why = n > 0 ? cannot_text(text) : NULL;
+    free(text);
+    return why;
+}
+
+/* Valgrind's "==PID== " (a report) or "--PID-- " (a warning, such as an
+ * unhandled system call) at p. */
+static bool vg_line_at(const char *p)
+{
+    char c = p[0];
+    if ((c != '=' && c != '-') || p[1] != c || !(p[2] >= '0' && p[2] <= '9'))
+        return false;
+    p += 2;
+    p += strspn(p, "0123456789");
+    return p[0] == c && p[1] == c && p[2] == ' ';
+}
+
+const char *svtest_valgrind_report(const char *text)
+{
+    for (const char *p = text; (p = strpbrk(p, "=-")); p++)
+        if (vg_line_at(p)) {
+            while (p > text && p[-1] != '\n')
+                p--;
+            return p;
+        }
+    return NULL;
+}
+
+/* Every line of text valgrind wrote, for a failure message. */
+static const char *vg_lines(const char *text)
+{
+    static char out[12000];
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *p = text; *p && n < sizeof(out) - 200;) {
+        size_t len = strcspn(p, "\n");
+        const char *q = p;
+        for (; q < p + len && !vg_line_at(q); q++)
+            ;
+        if (q < p + len)
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "%.*s\n",
+                                  (int)(len < sizeof(out) - n - 2 ? len : sizeof(out) - n - 2), p);
+        p += len + (p[len] == '\n');
+    }
+    return out;
+}
+
+/* Splits UIPC_VALGRIND into words[], returns how many. */
+static int vg_words(char **words, int max)
+{
+    static char buf[4096];
+    int n = 0;
+    snprintf(buf, sizeof(buf), "%s", getenv("UIPC_VALGRIND"));
+    for (char *w = strtok(buf, " \t\n"); w && n < max; w = strtok(NULL, " \t\n"))
+        words[n++] = w;
+    return n;
+}
+
+_Noreturn void svtest_exec(const char *exe, char *const argv[])
+{
+    char *a[160];
+    int n = 0;
+    if (!svtest_valgrind()) {
+        execv(exe, argv);
+        _exit(127);
+    }
+    n = vg_words(a, 100);
+    a[n++] = (char *)exe;
+    for (int i = 1; argv[i] && n < 159; i++)
+        a[n++] = argv[i];
+    a[n] = NULL;
+    execvp(a[0], a);
+    _exit(127);
+}
+
+_Noreturn void svtest_exec_supervisor(const char *conf, bool under_valgrind)
+{
+    const char *exe = env_path("UIPC_SUPERVISOR");
+    const char *preload = getenv("UIPC_VG_PRELOAD"), *modules = getenv("UIPC_VALGRIND_MODULES");
+    char *a[160];
+    int n = 0;
+    if (under_valgrind) {
+        /* A module killed by a signal that dumps core (test_kill's SIGSEGV)
+         * would leave a vgcore.PID behind: valgrind writes its own. */
+        struct rlimit none = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &none);
+        n = vg_words(a, 100);
+        /* Its modules under valgrind too, but for system programs and the
+         * tests' shell scripts; futex_waitv emulated (vg-preload.c). */
+        if (preload && *preload && !(modules && strcmp(modules, "0") == 0)) {
+            const char *old = getenv("LD_PRELOAD");
+            char *pl = NULL;
+            if (asprintf(&pl, "%s%s%s", preload, old && *old ? ":" : "", old ? old : "") < 0)
+                _exit(126);
+            setenv("LD_PRELOAD", pl, 1);
+            a[n++] = (char *)"--trace-children=yes";
+            a[n++] = (char *)"--trace-children-skip=/bin/*,/usr/bin/*,/sbin/*,/usr/sbin/*,*.sh";
+        }
+    }
+    a[n++] = under_valgrind ? (char *)exe : (char *)"uipc-supervisor";
+    a[n++] = (char *)"--config";
+    a[n++] = (char *)conf;
+    a[n] = NULL;
+    if (under_valgrind)
+        execvp(a[0], a);
+    else
+        execv(exe, a);
+    _exit(127);
+}
+
+/* Under valgrind, every hang_timeout_ms in text multiplied by the slowdown
+ * (at most the config's 3600000); returns a new string. */
+static char *scale_hangs(const char *text)
+{
+    size_t cap = strlen(text) + 1024, n = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, "\n"), vlen;
+        const char *v = value_of(p, "hang_timeout_ms", &vlen);
+        if (v) {
+            unsigned long ms = strtoul(v, NULL, 10) * svtest_slowdown();
+            n += (size_t)snprintf(out + n, cap - n, "hang_timeout_ms = %lu\n",
+                                  ms > 3600000 ? 3600000ul : ms);
+        } else {
+            assert_true(n + len + 2 < cap);
+            memcpy(out + n, p, len);
+            n += len;
+            out[n++] = '\n';
+        }
+        p += len + (p[len] == '\n');
+        assert_true(n + 64 < cap);
+    }
+    out[n] = '\0';
+    return out;
+}
+
 /* Every test's supervisor gets a control socket of its own in the scratch
  * directory (tests run in parallel), unless the config names one. */
 void write_conf(const char *fmt, ...)
 {
-    char *text = NULL;
+    char *text = NULL, extra[400] = "";
     va_list ap;
     va_start(ap, fmt);
     assert_true(vasprintf(&text, fmt, ap) >= 0);
     va_end(ap);
+    const char *sup = strstr(text, "[supervisor]\n");
+    if (!strstr(text, "control_socket"))
+        snprintf(extra, sizeof(extra), "control_socket = %s\n", ctl_path);
+    if (svtest_valgrind() && !cannot_text(text)) {
+        char *scaled = scale_hangs(text);
+        free(text);
+        text = scaled;
+        sup = strstr(text, "[supervisor]\n");
+        const char *body = sup ? sup + strlen("[supervisor]\n") : NULL;
+        const char *end = body ? strstr(body, "\n[") : NULL;
+        size_t blen = body ? (end ? (size_t)(end - body) : strlen(body)) : 0;
+        if (!body || !memmem(body, blen, "hang_timeout_ms", 15))
+            snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "hang_timeout_ms = %u\n",
+                     svtest_ms(1000));
+    }
     FILE *f = fopen(conf_path, "w");
     assert_non_null(f);
-    const char *sup = strstr(text, "[supervisor]\n");
-    if (strstr(text, "control_socket"))
+    if (!extra[0])
         fputs(text, f);
     else if (sup)
-        fprintf(f, "%.*s[supervisor]\ncontrol_socket = %s\n%s", (int)(sup - text), text, ctl_path,
+        fprintf(f, "%.*s[supervisor]\n%s%s", (int)(sup - text), text, extra,
                 sup + strlen("[supervisor]\n"));
     else
-        fprintf(f, "[supervisor]\ncontrol_socket = %s\n%s", ctl_path, text);
+        fprintf(f, "[supervisor]\n%s%s", extra, text);
     fclose(f);
     free(text);
 }
@@ -73,9 +296,18 @@ const char *write_script(const char *name, const char *text)
 }
 
 static pid_t current_sv; /* killed by the per-test teardown if a test fails */
+static bool current_vg;  /* it runs under valgrind */
+static bool vg_checked;  /* and stop_supervisor looked at valgrind's findings */
 
 pid_t start_supervisor(void)
 {
+    bool vg = false;
+    if (svtest_valgrind()) {
+        const char *why = svtest_valgrind_cannot(conf_path);
+        if (why)
+            print_message("valgrind: the supervisor of this test runs natively: %s\n", why);
+        vg = !why;
+    }
     /* Emptied before the fork: the previous test's log must never be
      * read as this one's. */
     int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -86,25 +318,52 @@ pid_t start_supervisor(void)
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* and its modules with it */
         if (dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
             _exit(126);
-        execl(env_path("UIPC_SUPERVISOR"), "uipc-supervisor", "--config", conf_path, (char *)NULL);
-        _exit(127);
+        svtest_exec_supervisor(conf_path, vg);
     }
     close(fd);
     current_sv = pid;
+    current_vg = vg;
+    vg_checked = false;
     return pid;
+}
+
+/* Valgrind's findings in the supervisor (exit status 99, its
+ * --error-exitcode) or in its log (its own reports and its modules'). */
+static const char *vg_findings(int st, bool have_status)
+{
+    static char msg[13000];
+    if (!current_vg)
+        return NULL;
+    const char *log = read_log();
+    bool exit99 = have_status && WIFEXITED(st) && WEXITSTATUS(st) == 99;
+    if (!exit99 && !svtest_valgrind_report(log))
+        return NULL;
+    snprintf(msg, sizeof(msg), "valgrind: %s; what it wrote in the log:\n%s",
+             exit99 ? "the supervisor exited with 99 (valgrind's --error-exitcode)"
+                    : "reports in the supervisor's log",
+             vg_lines(log));
+    return msg;
 }
 
 int svtest_kill_leftover(void **state)
 {
     (void)state;
+    int bad = 0;
     if (current_sv > 0 && waitpid(current_sv, NULL, WNOHANG) == 0) {
         kill(current_sv, SIGKILL);
         waitpid(current_sv, NULL, 0);
     }
+    /* a supervisor the test waited for itself, or left running */
+    const char *vg = vg_checked ? NULL : vg_findings(0, false);
+    if (vg) {
+        fprintf(stderr, "%s", vg);
+        bad = -1;
+    }
     current_sv = 0;
+    current_vg = false;
     /* test_example points conf_path at the shipped file: never write there */
     snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
-    return 0;
+    return bad;
 }
 
 /* The whole log (it may be large: a module may flood). */
@@ -141,17 +400,18 @@ int count(const char *hay, const char *needle)
     return n;
 }
 
-/* Waits up to 30 s until the log holds `needle` at least n times. */
+/* Waits up to 30 s (times the slowdown) until the log holds `needle` at
+ * least n times. */
 void wait_log(const char *needle, int n)
 {
-    for (int i = 0; i < 3000; i++) {
+    for (unsigned i = 0; i < svtest_ms(3000); i++) {
         if (count(read_log(), needle) >= n)
             return;
         sleep_ms(10);
     }
     const char *log = read_log();
     size_t len = strlen(log);
-    fail_msg("log never showed \"%s\" %d times; it ends:\n%s", needle, n,
+    fail_msg("log never showed \"%s\" %d times in %u s; it ends:\n%s", needle, n, svtest_ms(30),
              log + (len > 1500 ? len - 1500 : 0));
 }
 
@@ -173,20 +433,29 @@ int stop_supervisor(pid_t sv)
 {
     int st;
     kill(sv, SIGTERM);
-    for (int i = 0; i < 1000; i++) {
-        if (waitpid(sv, &st, WNOHANG) == sv)
+    for (unsigned i = 0; i < svtest_ms(1000); i++) {
+        if (waitpid(sv, &st, WNOHANG) == sv) {
+            if (sv == current_sv) {
+                const char *vg = vg_findings(st, true);
+                vg_checked = true;
+                if (vg) { /* whole: cmocka cuts its messages short */
+                    fprintf(stderr, "%s", vg);
+                    fail_msg("valgrind's findings are above");
+                }
+            }
             return st;
+        }
         sleep_ms(10);
     }
     kill(sv, SIGKILL);
     waitpid(sv, &st, 0);
-    fail_msg("supervisor did not stop within 10 s:\n%s", read_log());
+    fail_msg("supervisor did not stop within %u s:\n%s", svtest_ms(10), read_log());
     return -1;
 }
 
 void expect_gone(pid_t pid)
 {
-    for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+    for (unsigned i = 0; i < svtest_ms(500) && kill(pid, 0) == 0; i++)
         sleep_ms(10);
     assert_int_equal(kill(pid, 0), -1);
     assert_int_equal(errno, ESRCH);

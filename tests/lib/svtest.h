@@ -6,6 +6,7 @@
 #ifndef UIPC_TEST_SVTEST_H
 #define UIPC_TEST_SVTEST_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 extern char dir[];                   /* the scratch directory */
@@ -20,19 +21,53 @@ __attribute__((format(printf, 1, 2))) void write_conf(const char *fmt, ...);
 const char *write_script(const char *name, const char *text);
 /* uipc-supervisor --config conf_path, its output to log_path. */
 pid_t start_supervisor(void);
-/* SIGTERM, waits up to 10 s, returns the wait status. */
+/* SIGTERM, waits up to 10 s (times the slowdown), returns the wait status. */
 int stop_supervisor(pid_t sv);
 char *read_log(void);
 int count(const char *hay, const char *needle);
-/* Waits up to 30 s until the log holds needle at least n times. */
+/* Waits up to 30 s (times the slowdown) until the log holds needle at least n times. */
 void wait_log(const char *needle, int n);
 /* The log holds needle, or does not; else the test fails showing the log. */
 void log_has(const char *needle);
 void log_lacks(const char *needle);
 /* The pid in the newest "NAME: started, pid N" line. */
 pid_t latest_pid(const char *name);
-/* Waits up to 5 s for pid to be gone. */
+/* Waits up to 5 s (times the slowdown) for pid to be gone. */
 void expect_gone(pid_t pid);
+
+/* Under valgrind (scripts/dev.sh valgrind_suite; tests/valgrind.sh).
+ * UIPC_VALGRIND holds the valgrind command line, words split at blanks
+ * (no quoting).  When it is set:
+ *  - start_supervisor runs the supervisor under it, and with
+ *    --trace-children its modules too (UIPC_VG_PRELOAD, the futex_waitv
+ *    stand-in of tests/lib/vg-preload.c, is preloaded; programs under
+ *    /bin, /usr/bin and *.sh scripts run natively).  A config valgrind
+ *    3.19 cannot run (a seccomp policy, a mount namespace: see
+ *    svtest_valgrind_cannot) starts the supervisor natively instead, and
+ *    the test says so on stdout;
+ *  - write_conf multiplies every hang_timeout_ms by the slowdown, and sets
+ *    the supervisor's default one (1000 ms) likewise when the text does not:
+ *    a module under valgrind takes a second or more to its first beat;
+ *  - stop_supervisor and the per-test teardown fail the test when the
+ *    supervisor exited 99 (--error-exitcode) or valgrind reported anything
+ *    in the log (the supervisor's own reports, and its modules').
+ * The waits below (wait_log, stop_supervisor, expect_gone) are multiplied
+ * by svtest_slowdown() too. */
+bool svtest_valgrind(void);
+/* UIPC_TEST_SLOWDOWN if set, else 10 under valgrind, else 1. */
+unsigned svtest_slowdown(void);
+static inline unsigned svtest_ms(unsigned ms) { return ms * svtest_slowdown(); }
+/* Why valgrind cannot run the supervisor on the config at path, or NULL. */
+const char *svtest_valgrind_cannot(const char *path);
+/* In a forked child: execv(exe, argv), under UIPC_VALGRIND when it is set
+ * (for uipcctl). */
+_Noreturn void svtest_exec(const char *exe, char *const argv[]);
+/* In a forked child: the supervisor on conf, under valgrind (and its
+ * modules) when UIPC_VALGRIND is set and the config allows it. */
+_Noreturn void svtest_exec_supervisor(const char *conf, bool under_valgrind);
+/* The first line of text that valgrind wrote ("==PID== ..." or an
+ * unhandled syscall warning), or NULL. */
+const char *svtest_valgrind_report(const char *text);
 
 /* cmocka group setup/teardown (the scratch directory), and the per-test
  * teardown that kills a supervisor a failed test left running. */

@@ -160,11 +160,8 @@ static int echo(uipc_req *req, void *ctx)
     return chaos_echo(req);
 }
 
-int main(int argc, char **argv)
+static int run(uipc_module *m, char **argv)
 {
-    uipc_module *m;
-    if (argc != 4 || uipc_module_open(&m) < 0)
-        return 2;
     bool server = strcmp(argv[1], "server") == 0;
     int fd = open(argv[3], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) { /* a later incarnation: behave */
@@ -187,4 +184,14 @@ int main(int argc, char **argv)
     for (;;) /* alive, beating, until the supervisor kills us */
         if (uipc_poll(m, 100) == -UIPC_ESTOPPED)
             return 0;
+}
+
+int main(int argc, char **argv)
+{
+    uipc_module *m;
+    if (argc != 4 || uipc_module_open(&m) < 0)
+        return 2;
+    int code = run(m, argv);
+    uipc_module_close(m); /* the whole module, as valgrind checks it */
+    return code;
 }
