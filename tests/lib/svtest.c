@@ -307,6 +307,13 @@ pid_t start_supervisor(void)
         if (why)
             print_message("valgrind: the supervisor of this test runs natively: %s\n", why);
         vg = !why;
+        static bool told;
+        const char *pl = getenv("UIPC_VG_PRELOAD");
+        if (vg && !(pl && *pl) && !told) {
+            told = true;
+            print_message("valgrind: UIPC_VG_PRELOAD is not set (tests/meson.build sets it): the "
+                          "modules run natively, only the supervisor under valgrind\n");
+        }
     }
     /* Emptied before the fork: the previous test's log must never be
      * read as this one's. */
