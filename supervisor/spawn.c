@@ -401,8 +401,12 @@ int sv_spawn(const struct sv_spawn *s, struct sv_child *out, const char **step_n
     pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
     if (pid < 0 && errno == ENOSYS) /* container runtimes' default seccomp profiles */
         pid = (pid_t)syscall(SYS_clone, (unsigned long)ca.flags | SIGCHLD, 0UL, &pidfd, NULL, 0UL);
-    if (pid == 0)
+    if (pid == 0) {
+        /* Our copy of the supervisor's end would keep the socket from
+         * ever hanging up: the liveness check in child() needs it gone. */
+        close(sync[0]);
         child(s, outp[1], sync[1], statusp[1]);
+    }
     err = pid < 0 ? -errno : 0;
     close_all((int[]){ outp[1], sync[1], statusp[1] }, 3);
     if (err == 0 && (s->sb->namespaces & CLONE_NEWUSER)) {
