@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What the control socket's commands do (schemas/control.proto): status,
- * stats, and restart/stop/start/kill of one module.  Numbers read from a
+ * stats, restart/stop/start/kill/fault of one module, drain; and the state
+ * names operators see.  Numbers read from a
  * channel region were written by a module and are only reported, never
  * trusted: every count is taken as it is, every loop is bounded by the
  * supervisor's own geometry. */
@@ -16,6 +17,28 @@
 #include "sv-internal.h"
 
 /* ---- status ---- */
+
+enum sv_shown sv_shown_state(const struct sv_mod *m)
+{
+    switch (m->state) {
+    case ST_WAITING: return SHOWN_STARTING;
+    case ST_RUNNING: return m->ready ? SHOWN_READY : SHOWN_STARTING;
+    case ST_BACKOFF: return SHOWN_BACKOFF;
+    case ST_FAILED: return SHOWN_FAILED;
+    case ST_STOPPED: break;
+    }
+    return SHOWN_STOPPED;
+}
+
+const char *sv_state_name(const struct sv_mod *m)
+{
+    static const char *const names[SHOWN_COUNT] = {
+        [SHOWN_STARTING] = "starting", [SHOWN_READY] = "ready", [SHOWN_BACKOFF] = "backoff",
+        [SHOWN_FAILED] = "failed", [SHOWN_STOPPED] = "stopped",
+    };
+    return names[sv_shown_state(m)];
+}
+
 
 static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
 {

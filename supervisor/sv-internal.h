@@ -95,7 +95,8 @@ void sv_start_module(struct sv *s, unsigned i);
 /* The stop request, then SIGTERM at half of shutdown_timeout_ms, then
  * SIGKILL at its end. */
 void sv_request_stop(struct sv *s, unsigned i);
-/* A module's state as operators see it (uipcctl status, systemd STATUS=). */
+/* A module's state as operators see it (uipcctl status, systemd STATUS=);
+ * sv-control.c. */
 enum sv_shown { SHOWN_STARTING, SHOWN_READY, SHOWN_BACKOFF, SHOWN_FAILED, SHOWN_STOPPED, SHOWN_COUNT };
 enum sv_shown sv_shown_state(const struct sv_mod *m);
 /* "starting", "ready", "backoff", "failed", "stopped" */

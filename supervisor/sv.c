@@ -381,7 +381,6 @@ static void on_pidfd(struct sv *s, unsigned i)
     m->ch.out = -1;
     sv_child_close(&m->ch);
     m->ch.out = out;
-    m->ch.pid = 0;
     const char *reason = m->hung ? "hung" : m->stopped_for[0] ? m->stopped_for : NULL;
     snprintf(m->last_exit, sizeof(m->last_exit), "%s", why);
     snprintf(m->last_reason, sizeof(m->last_reason), "%s", reason ? reason : "");
@@ -623,27 +622,6 @@ static bool any_running(const struct sv *s)
         if (s->mod[i].ch.pid > 0)
             return true;
     return false;
-}
-
-enum sv_shown sv_shown_state(const struct sv_mod *m)
-{
-    switch (m->state) {
-    case ST_WAITING: return SHOWN_STARTING;
-    case ST_RUNNING: return m->ready ? SHOWN_READY : SHOWN_STARTING;
-    case ST_BACKOFF: return SHOWN_BACKOFF;
-    case ST_FAILED: return SHOWN_FAILED;
-    case ST_STOPPED: break;
-    }
-    return SHOWN_STOPPED;
-}
-
-const char *sv_state_name(const struct sv_mod *m)
-{
-    static const char *const names[SHOWN_COUNT] = {
-        [SHOWN_STARTING] = "starting", [SHOWN_READY] = "ready", [SHOWN_BACKOFF] = "backoff",
-        [SHOWN_FAILED] = "failed", [SHOWN_STOPPED] = "stopped",
-    };
-    return names[sv_shown_state(m)];
 }
 
 /* ---- readiness, and starting in 'after' order ---- */

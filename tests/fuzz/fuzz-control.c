@@ -76,27 +76,6 @@ void sv_request_stop(struct sv *s, unsigned i)
     stub_stops++;
 }
 
-enum sv_shown sv_shown_state(const struct sv_mod *m)
-{
-    switch (m->state) {
-    case ST_WAITING: return SHOWN_STARTING;
-    case ST_RUNNING: return m->ready ? SHOWN_READY : SHOWN_STARTING;
-    case ST_BACKOFF: return SHOWN_BACKOFF;
-    case ST_FAILED: return SHOWN_FAILED;
-    case ST_STOPPED: break;
-    }
-    return SHOWN_STOPPED;
-}
-
-const char *sv_state_name(const struct sv_mod *m)
-{
-    static const char *const names[SHOWN_COUNT] = {
-        [SHOWN_STARTING] = "starting", [SHOWN_READY] = "ready", [SHOWN_BACKOFF] = "backoff",
-        [SHOWN_FAILED] = "failed", [SHOWN_STOPPED] = "stopped",
-    };
-    return names[sv_shown_state(m)];
-}
-
 /* ---- the made-up supervisor ---- */
 
 static const struct {
