@@ -21,20 +21,41 @@ static uint64_t load(const _Atomic uint64_t *p)
     return atomic_load_explicit(p, memory_order_relaxed);
 }
 
+/* The live incarnation's counts in its side of the region, each read once. */
+static void live_counts(const struct uipc_side *c, struct sv_counts *out)
+{
+    out->issued = load(&c->issued);
+    out->ok = load(&c->ok);
+    out->peer_died = load(&c->peer_died);
+    out->timed_out = load(&c->timed_out);
+    out->proto = load(&c->proto);
+    out->duplicates = load(&c->duplicates);
+    out->sync_waiting = load(&c->sync_waiting);
+    out->orphaned = 0;
+    for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++)
+        out->lat[b] = load(&c->lat[b]);
+}
+
+/* past + live; a scribbled count saturates instead of wrapping. */
+static void add_counts(const struct sv_counts *past, const struct sv_counts *live, struct sv_counts *out)
+{
+    out->issued = sat_add(past->issued, live->issued);
+    out->ok = sat_add(past->ok, live->ok);
+    out->peer_died = sat_add(past->peer_died, live->peer_died);
+    out->timed_out = sat_add(past->timed_out, live->timed_out);
+    out->proto = sat_add(past->proto, live->proto);
+    out->duplicates = sat_add(past->duplicates, live->duplicates);
+    out->orphaned = sat_add(past->orphaned, live->orphaned);
+    out->sync_waiting = live->sync_waiting;
+    for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++)
+        out->lat[b] = sat_add(past->lat[b], live->lat[b]);
+}
+
 void sv_chan_counts(const struct sv_chan *ch, struct sv_counts *out)
 {
-    const struct uipc_side *c = ch->r.side[UIPC_CLIENT];
-    /* Each read once; a scribbled count saturates instead of wrapping. */
-    out->issued = sat_add(ch->past.issued, load(&c->issued));
-    out->ok = sat_add(ch->past.ok, load(&c->ok));
-    out->peer_died = sat_add(ch->past.peer_died, load(&c->peer_died));
-    out->timed_out = sat_add(ch->past.timed_out, load(&c->timed_out));
-    out->proto = sat_add(ch->past.proto, load(&c->proto));
-    out->duplicates = sat_add(ch->past.duplicates, load(&c->duplicates));
-    out->sync_waiting = load(&c->sync_waiting);
-    out->orphaned = ch->past.orphaned;
-    for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++)
-        out->lat[b] = sat_add(ch->past.lat[b], load(&c->lat[b]));
+    struct sv_counts live;
+    live_counts(ch->r.side[UIPC_CLIENT], &live);
+    add_counts(&ch->past, &live, out);
 }
 
 /* A client incarnation's counts start at zero in its side of the region;
@@ -43,14 +64,12 @@ void sv_chan_counts(const struct sv_chan *ch, struct sv_counts *out)
 static void fold_client(struct sv_chan *ch)
 {
     struct uipc_side *c = ch->r.side[UIPC_CLIENT];
-    struct sv_counts now;
-    sv_chan_counts(ch, &now);
-    uint64_t issued = load(&c->issued);
-    uint64_t done = sat_add(sat_add(load(&c->ok), load(&c->peer_died)),
-                            sat_add(load(&c->timed_out), load(&c->proto)));
-    now.orphaned = sat_add(now.orphaned, issued > done ? issued - done : 0);
-    now.sync_waiting = 0;
-    ch->past = now;
+    struct sv_counts live;
+    live_counts(c, &live);
+    uint64_t done = sat_add(sat_add(live.ok, live.peer_died), sat_add(live.timed_out, live.proto));
+    live.orphaned = live.issued > done ? live.issued - done : 0;
+    live.sync_waiting = 0;
+    add_counts(&ch->past, &live, &ch->past);
     _Atomic uint64_t *zero[] = { &c->issued, &c->ok, &c->peer_died, &c->timed_out,
                                  &c->proto, &c->duplicates, &c->sync_waiting };
     for (size_t k = 0; k < sizeof(zero) / sizeof(zero[0]); k++)
