@@ -112,39 +112,6 @@ static void ctl_ok(int got, const char *what)
                  what, got, ctl_out, ctl_err);
 }
 
-/* The JSON object of uipcctl --json output that begins {"KEY": "VAL". */
-static void json_obj(const char *key, const char *val, char *obj, size_t len)
-{
-    char needle[128];
-    snprintf(needle, sizeof(needle), "{\"%s\": \"%s\"", key, val);
-    const char *p = strstr(ctl_out, needle), *e = p ? strchr(p, '}') : NULL;
-    if (!p || !e)
-        fail_msg("no object %s...} in:\n%s", needle, ctl_out);
-    snprintf(obj, len, "%.*s", (int)(e - p + 1), p);
-}
-
-static long long json_num(const char *obj, const char *key)
-{
-    char needle[64];
-    long long v;
-    snprintf(needle, sizeof(needle), "\"%s\": ", key);
-    const char *p = strstr(obj, needle);
-    if (!p || sscanf(p + strlen(needle), "%lld", &v) != 1)
-        fail_msg("no number \"%s\" in %s", key, obj);
-    return v;
-}
-
-static void json_text(const char *obj, const char *key, char *out, size_t len)
-{
-    char needle[64];
-    snprintf(needle, sizeof(needle), "\"%s\": \"", key);
-    const char *p = strstr(obj, needle);
-    if (!p)
-        fail_msg("no string \"%s\" in %s", key, obj);
-    p += strlen(needle);
-    snprintf(out, len, "%.*s", (int)strcspn(p, "\""), p);
-}
-
 struct mod_st {
     char state[32], last_exit[96];
     long long pid, restarts;
@@ -155,7 +122,7 @@ static void mod_status(const char *name, struct mod_st *m)
 {
     char obj[1024];
     ctl_ok(ctl("--json", "status", NULL), "--json status");
-    json_obj("name", name, obj, sizeof(obj));
+    json_obj(ctl_out, "name", name, obj, sizeof(obj));
     json_text(obj, "state", m->state, sizeof(m->state));
     json_text(obj, "last_exit", m->last_exit, sizeof(m->last_exit));
     m->pid = json_num(obj, "pid");
@@ -180,7 +147,7 @@ static long long echo_ok(void)
 {
     char obj[1024];
     ctl_ok(ctl("--json", "stats", NULL), "--json stats");
-    json_obj("service", "echo", obj, sizeof(obj));
+    json_obj(ctl_out, "service", "echo", obj, sizeof(obj));
     return json_num(obj, "ok");
 }
 

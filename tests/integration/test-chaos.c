@@ -77,19 +77,6 @@ static char *slurp(const char *path)
     return buf;
 }
 
-/* The number after "name": in a flat JSON object. */
-static long long json_num(const char *json, const char *name)
-{
-    char key[64];
-    snprintf(key, sizeof(key), "\"%s\": ", name);
-    const char *p = strstr(json, key);
-    if (!p) {
-        fprintf(stderr, "no %s in %s\n", name, json);
-        fail();
-    }
-    return strtoll(p + strlen(key), NULL, 10);
-}
-
 static void write_chaos_conf(void)
 {
     char clients[2048] = "";

@@ -506,3 +506,35 @@ void log_lacks(const char *needle)
     if (strstr(read_log(), needle))
         fail_with_log("has", needle);
 }
+
+void json_obj(const char *json, const char *key, const char *val, char *obj, size_t len)
+{
+    char needle[128];
+    snprintf(needle, sizeof(needle), "{\"%s\": \"%s\"", key, val);
+    const char *p = strstr(json, needle), *e = p ? strchr(p, '}') : NULL;
+    if (!p || !e)
+        fail_msg("no object %s...} in:\n%s", needle, json);
+    snprintf(obj, len, "%.*s", (int)(e - p + 1), p);
+}
+
+long long json_num(const char *obj, const char *key)
+{
+    char needle[64];
+    long long v;
+    snprintf(needle, sizeof(needle), "\"%s\": ", key);
+    const char *p = strstr(obj, needle);
+    if (!p || sscanf(p + strlen(needle), "%lld", &v) != 1)
+        fail_msg("no number \"%s\" in %s", key, obj);
+    return v;
+}
+
+void json_text(const char *obj, const char *key, char *out, size_t len)
+{
+    char needle[64];
+    snprintf(needle, sizeof(needle), "\"%s\": \"", key);
+    const char *p = strstr(obj, needle);
+    if (!p)
+        fail_msg("no string \"%s\" in %s", key, obj);
+    p += strlen(needle);
+    snprintf(out, len, "%.*s", (int)strcspn(p, "\""), p);
+}

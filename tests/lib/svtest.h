@@ -69,6 +69,14 @@ _Noreturn void svtest_exec_supervisor(const char *conf, bool under_valgrind);
  * unhandled syscall warning), or NULL. */
 const char *svtest_valgrind_report(const char *text);
 
+/* uipcctl --json output, read without a JSON library (our objects hold no
+ * nested braces but "errors"): the object that begins {"KEY": "VAL",
+ * copied into obj; the number or string after "KEY": in obj.  Each fails
+ * the test, showing the text, when it finds nothing. */
+void json_obj(const char *json, const char *key, const char *val, char *obj, size_t len);
+long long json_num(const char *obj, const char *key);
+void json_text(const char *obj, const char *key, char *out, size_t len);
+
 /* cmocka group setup/teardown (the scratch directory), and the per-test
  * teardown that kills a supervisor a failed test left running. */
 int svtest_setup(void **state);
