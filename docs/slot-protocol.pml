@@ -45,20 +45,10 @@
  *      work on an idle server
  *  and, with -a -f, the LTL formula `answered` at the end of the file.
  *
- * As it is, the model is the code, and spin finds counterexamples to P4,
- * P5, P6, P7, P3 and P9 (architecture.md, "Model check", says which and
- * how).  Switches that are NOT the code, each a proposed fix for one of
- * them, labelled where it acts; `scripts/model-check.sh --fixed` sets all:
- *  FIX_EPOCH_RECHECK      issue() loads the epoch before storing SUBMITTED
- *                         too, and fails the call if it changed (P4, P6, P7)
- *  FIX_FREE_ON_PEER_DIED  reaping a PEER_DIED completion of the record's
- *                         generation stores the slot word FREE at once (P3)
- *  FIX_UNSENT_GEN         free_unsent() counts an entry as sent only if it
- *                         carries the slot word's generation (P3)
- *  FIX_STALE_HEAD         the server publishes head after dropping a stale
- *                         entry too (P9)
- *  CFIFO_X2               a completion FIFO of 4 x slots: room enough for
- *                         these bounds only, not a fix (P5)
+ * The first version of this model found five defects in the code
+ * of the time; each is fixed in the code and the model, and architecture.md
+ * ("Model check", Findings) tells each one and which step fixes it.  The
+ * steps are marked "finding N".
  */
 
 /* ---- bounds (override with spin -DNAME=value) ---- */
@@ -85,11 +75,7 @@
 #else
 #define FS 8
 #endif
-#ifdef CFIFO_X2
-#define CFS (2 * FS)  /* NOT the code: a completion FIFO of 4 x slots (see above) */
-#else
-#define CFS FS        /* completion FIFO: the same size as the submit FIFO in the code */
-#endif
+#define CFS FS        /* completion FIFO: the same size as the submit FIFO */
 #if NS > 3
 #error "the model's slot choices are written out for at most 3 slots"
 #endif
@@ -190,7 +176,7 @@ inline tell_caller(id, st)
 /* the next shared step of reap_one() */
 #define A_RELEASE  1  /* slot_release(): store own = FREE{gen} */
 #define A_READ     2  /* read_answer(): load own and the reply */
-#define A_FREEWORD 3  /* FIX_FREE_ON_PEER_DIED only */
+#define A_FREEWORD 3  /* reap_one(): store own = FREE{gen} on a PEER_DIED */
 
 /* chan.c: reap_one() -- its private decisions, on the entry {i, g, t} just
  * popped; sets `a` to the shared step still to do, if any */
@@ -216,12 +202,10 @@ inline reap_decide()
           fi
        fi
     fi;
-#ifdef FIX_FREE_ON_PEER_DIED
     if
     :: t == TAG_PD && rgen[i] == g -> a2 = a; a = A_FREEWORD
     :: else -> skip
     fi;
-#endif
     t = t /* (an inline needs a statement after #endif) */
 }
 
@@ -239,12 +223,9 @@ active proctype Client()
     byte cp;          /* ch->cmp: consumer pos */
     byte i, g, t, e, k, id;
     byte a;           /* the next shared step of a multi-step operation */
-#ifdef FIX_FREE_ON_PEER_DIED
-    byte a2;
-#endif
-#ifdef FIX_EPOCH_RECHECK
-    byte e0;
-#endif
+    byte a2;          /* the step after A_FREEWORD */
+    byte e0;          /* issue(): the epoch loaded before the SUBMITTED store */
+    bit  rf;          /* ch->reap_first: reap before the next issue (finding 2) */
 
 cstart:
     {
@@ -264,6 +245,9 @@ cstart:
             /* fifo.c: uipc__fifo_attach_producer(sub): cached = head.  Glued: an
              * older head only makes the full check load it again, same outcome */
             scached = sq_head;
+            /* chan.c: uipc__chan_init(): reap_first, so a predecessor's
+             * completions are consumed before this incarnation issues */
+            rf = 1;
             k = NS
         };
         /* chan.c: recs_adopt(): one slot word at a time, from the last slot */
@@ -284,19 +268,18 @@ end_idle:
         do
         /* ---- chan.c: uipc_call() -> issue() ---- */
         :: atomic {
-               calls < NCALLS && nfree > 0 ->
+               calls < NCALLS && nfree > 0 && !rf ->
                /* chan.c: issue() -- the free stack's top */
                nfree--;
                i = fstk[nfree]; fstk[nfree] = 0;
                assert(rst[i] == C_FREE);
                id = calls; calls++;
                cst[id] = K_PEND; npending++;
-#ifdef FIX_EPOCH_RECHECK
-               /* NOT the code: a proposed fix (architecture.md, "Model check") */
+               /* chan.c: issue() -- atomic_load(side[SERVER].epoch) before the
+                * SUBMITTED store (finding 1); fill() before it is private */
                e0 = srv_epoch
            };
            atomic {
-#endif
                /* chan.c: issue() -- fill() writes the payload, the header,
                 * then atomic_store(own = SUBMITTED{gen + 1}) */
                g = rgen[i] + 1;
@@ -309,10 +292,10 @@ end_idle:
            atomic {
                e = srv_epoch;
                rgen[i] = g;
-#ifdef FIX_EPOCH_RECHECK
+               /* finding 1: another epoch than before the store means a reclaim
+                * came in between: fail the call as if the service were down */
                if :: e != e0 -> e = 0 :: else -> skip fi;
                e0 = 0;
-#endif
                a = 0
            };
            do
@@ -321,6 +304,7 @@ end_idle:
                   /* chan.c: issue() -- service down: slot_release() (store own = FREE{gen});
                    * -UIPC_EPEERDIED returned at once */
                   rst[i] = C_FREE; fstk[nfree] = i; nfree++;
+                  rf = 1; /* a reclaim may have answered it: reap before the next issue */
                   own_st[i] = S_FREE; own_gen[i] = rgen[i];
                   tell_caller(id, ST_DIED);
                   i = 0; g = 0; id = 0
@@ -359,17 +343,15 @@ end_idle:
                reap_decide()
            };
            do
-#ifdef FIX_FREE_ON_PEER_DIED
            :: atomic {
-                  /* NOT the code: a proposed fix -- nobody writes into a slot the
-                   * reclaim answered any more, so its word is FREE{gen} at once,
-                   * whatever the record does next (a crash before the delivery then
-                   * leaves no quarantine behind) */
+                  /* chan.c: reap_one() -- a PEER_DIED of the record's generation:
+                   * nobody writes into that slot any more, so its word is
+                   * FREE{gen} at once, whatever the record does next (finding 3:
+                   * a crash before the delivery leaves no quarantine behind) */
                   a == A_FREEWORD ->
                   own_st[i] = S_FREE; own_gen[i] = g;
                   a = a2; a2 = 0
               }
-#endif
            :: atomic {
                   /* chan.c: reap_one() -> slot_release(): ABANDONED / QUARANTINE free again */
                   a == A_RELEASE ->
@@ -401,10 +383,19 @@ end_idle:
                   a == 0 && cq_seq[cp % CFS] != cp + 1 ->
                   assert(cq_seq[cp % CFS] == 0 || cq_seq[cp % CFS] + CFS == cp + 1); /* P6 */
                   cq_publish_head(cp);
+                  rf = 0;
                   i = 0; g = 0; t = 0
               };
               break
            od
+
+        /* chan.c: issue() -> uipc__chan_reap() with reap_first set, and nothing
+         * waiting: fifo.h: uipc__fifo_peek(cmp) -- empty; no head published */
+        :: atomic {
+               rf && cq_seq[cp % CFS] != cp + 1 ->
+               assert(cq_seq[cp % CFS] == 0 || cq_seq[cp % CFS] + CFS == cp + 1); /* P6 */
+               rf = 0
+           }
 
         /* ---- chan.c: uipc__chan_deliver() / sync_wait() -> finish_rec() ---- */
         :: atomic {
@@ -498,12 +489,7 @@ end_idle:
             od;
             nfree = 0; sp = 0; scached = 0; cp = 0; held = 0;
             i = 0; g = 0; t = 0; e = 0; k = 0; id = 0; a = 0;
-#ifdef FIX_EPOCH_RECHECK
-            e0 = 0;
-#endif
-#ifdef FIX_FREE_ON_PEER_DIED
-            a2 = 0;
-#endif
+            e0 = 0; a2 = 0; rf = 0;
             c_dead = 1
         }
     };
@@ -559,11 +545,9 @@ end_serve:
                sp++;
                if
                :: t != ep ->
-                  /* serve.c: uipc__srv_process() -- another epoch's: dropped (s->stale++),
-                   * and head is not published */
-#ifdef FIX_STALE_HEAD
-                  sq_head = sp; /* NOT the code: a proposed fix */
-#endif
+                  /* serve.c: uipc__srv_process() -- another epoch's: dropped
+                   * (s->stale++), and head published (finding 5) */
+                  sq_head = sp;
                   i = 0; g = 0; t = 0
                :: else -> skip
                fi
@@ -660,6 +644,8 @@ active proctype Supervisor()
 {
     byte p, k, q, qc, st, g, a;
     bit sent[NS];
+    byte cov[NS];  /* reclaim_server(): per slot, the newest generation + 1
+                    * among the completions still waiting; 0: none */
 
 end_loop:
     do
@@ -695,14 +681,33 @@ end_loop:
            qc = cq_head;
            p = 0; k = 0; a = 0
        };
+       atomic {
+           /* reclaim.c: waiting_gens() -- load-acquire(completion head), then the
+            * entries from there to q (finding 2).  Glued: the entries' only
+            * writer is this reclaim (the server is dead), and the model
+            * clears only fields behind head */
+           p = cq_head;
+           do
+           :: p < q ->
+              if
+              :: cov[cq_slot[p % CFS]] < cq_gen[p % CFS] + 1 -> cov[cq_slot[p % CFS]] = cq_gen[p % CFS] + 1
+              :: else -> skip
+              fi;
+              p++
+           :: else -> break
+           od;
+           p = 0
+       };
        do
        :: atomic {
-              /* reclaim.c: uipc__reclaim_server() -- atomic_load(own) of slot k */
+              /* reclaim.c: uipc__reclaim_server() -- atomic_load(own) of slot k;
+               * a completion of its generation still waiting answers it
+               * already (finding 2) */
               k < NS && a == 0 ->
               st = own_st[k]; g = own_gen[k];
               if
-              :: st == S_SUB || st == S_SERV || st == S_DONE -> a = 1
-              :: else -> k++; st = 0; g = 0
+              :: (st == S_SUB || st == S_SERV || st == S_DONE) && cov[k] != g + 1 -> a = 1; cov[k] = 0
+              :: else -> k++; st = 0; g = 0; cov[k - 1] = 0
               fi
           }
        :: atomic {
@@ -750,17 +755,13 @@ end_loop:
            k = 0;
            do
            :: k < FS && sq_seq[p % FS] == p + 1 ->
-#ifdef FIX_UNSENT_GEN
-              /* NOT the code: a proposed fix -- only an entry of the slot's
-               * current generation means that call was sent (the server, the
-               * word's only other writer now, keeps its gen) */
+              /* only an entry of the slot's current generation means that call
+               * was sent (finding 4; the server, the word's only other writer
+               * now, keeps its gen).  Glued: the client is dead. */
               if
               :: sq_gen[p % FS] == own_gen[sq_slot[p % FS]] -> sent[sq_slot[p % FS]] = 1
               :: else -> skip
               fi;
-#else
-              sent[sq_slot[p % FS]] = 1;
-#endif
               p++; k++
            :: else -> break
            od;

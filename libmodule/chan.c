@@ -53,6 +53,9 @@ int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int pee
     uipc__fifo_attach_producer(&ch->sub, ch->r.fifo[UIPC_SUBMIT], ch->r.fifo_size);
     uipc__fifo_attach_consumer(&ch->cmp, ch->r.fifo[UIPC_COMPLETE], ch->r.fifo_size);
     recs_adopt(ch);
+    /* Our predecessor's completions are consumed before we add calls:
+     * what is waiting in the completion FIFO counts towards its room. */
+    ch->reap_first = true;
     ch->st.slots = n;
     ch->st.slot_size = ch->r.slot_size;
     return 0;
@@ -145,6 +148,7 @@ void uipc__chan_restart(struct uipc_chan *ch)
     uipc__fifo_attach_producer(&ch->sub, ch->r.fifo[UIPC_SUBMIT], ch->r.fifo_size);
     uipc__fifo_attach_consumer(&ch->cmp, ch->r.fifo[UIPC_COMPLETE], ch->r.fifo_size);
     ch->notify_pending = false;
+    ch->reap_first = true;
 }
 
 /* Reads the server's answer from the slot header once, and checks it. */
@@ -164,6 +168,13 @@ static int read_answer(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t 
 static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t tag)
 {
     struct uipc_callrec *rec = &ch->recs[i];
+    /* The reclaim answered this generation: no server writes into the slot
+     * any more, so its word is FREE now, whatever the record does next.
+     * Left SUBMITTED or SERVING, a death of ours before the delivery would
+     * make our next incarnation quarantine the slot for a completion we
+     * already consumed (docs/slot-protocol.pml, finding 3). */
+    if ((tag & UIPC_TAG_PEER_DIED) && rec->gen == gen)
+        uipc_store_release(&uipc_slot(&ch->r, i)->own, uipc_slot_word(gen, UIPC_SLOT_FREE));
     if (rec->gen == gen && rec->state == CALL_READY && rec->expired) {
         rec->expired = false; /* answered after all: its delivery frees the slot */
         return;
@@ -208,6 +219,8 @@ int uipc__chan_reap(struct uipc_chan *ch)
         uipc__fifo_publish_head(&ch->cmp);
     if (r < 0)
         chan_break(ch);
+    else
+        ch->reap_first = false;
     return n;
 }
 
@@ -289,6 +302,8 @@ uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch)
  * code; on failure nothing was sent and no callback will run. */
 static int issue(struct uipc_chan *ch, const struct uipc_call *call)
 {
+    if (ch->reap_first)
+        uipc__chan_reap(ch);
     if (ch->broken)
         return -UIPC_EPROTO;
     if (ch->nfree == 0)
@@ -310,14 +325,23 @@ static int issue(struct uipc_chan *ch, const struct uipc_call *call)
     h->req_len = (uint32_t)len;
     h->status = 0;
     h->rep_len = 0;
-    /* Submitted, then "is the service up?": paired with the reclaim, which
-     * marks it down, then scans the slots (atomics.h).  One of the two
-     * always sees the other, so a call is never lost between them. */
+    /* "Is the service up?", submitted, then "is it still the same one?".
+     * The second load pairs with the reclaim, which marks the service
+     * down, then scans the slots (atomics.h): one of the two always sees
+     * the other, so a call is never lost between them.  The first load
+     * makes sure the server we send to is the one whose reclaim would have
+     * seen the slot: without it, a reclaim and a restart in between (a
+     * stall of ours) would let a call already answered PEER_DIED reach the
+     * next server (docs/slot-protocol.pml, finding 1). */
+    uint32_t epoch0 = atomic_load(&ch->r.side[UIPC_SERVER]->epoch);
     atomic_store(&h->own, uipc_slot_word(gen, UIPC_SLOT_SUBMITTED));
     uint32_t epoch = atomic_load(&ch->r.side[UIPC_SERVER]->epoch);
     rec->gen = gen;
-    if (epoch == 0) {
+    if (epoch == 0 || epoch != epoch0) {
         slot_release(ch, i); /* a reclaim's late entry for it is dropped by gen */
+        /* That entry takes room in the completion FIFO: consumed before
+         * the next call, so failed calls cannot pile them up (finding 2). */
+        ch->reap_first = true;
         return -UIPC_EPEERDIED;
     }
     if (uipc__fifo_push(&ch->sub, i, gen, epoch) < 0) {

@@ -49,6 +49,7 @@ struct uipc_chan {
     unsigned index;      /* position in UIPC_CHANNELS: where violations are reported */
     bool broken;
     bool notify_pending; /* calls issued during delivery, peer not yet told */
+    bool reap_first;     /* reap before the next issue (chan.c, issue) */
     struct uipc_callrec *recs;
     uint32_t *free_stack, nfree;
     uint32_t *ready, ready_head, ready_tail; /* async completions to deliver */

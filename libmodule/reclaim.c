@@ -31,6 +31,34 @@ static void drain_submits(struct uipc_region *r)
     uipc__fifo_publish_head(&f);
 }
 
+#define WAITING 0x100000000ull /* in waiting_gens(): a generation is recorded */
+
+/* Per slot, the newest generation among the completions still waiting for
+ * the client, from its published head to where we are about to push, as
+ * WAITING | gen (0: none).  Their only writer is us now (the server is
+ * dead), so they hold still while we read them; the client may consume
+ * some meanwhile, which only makes us push one it drops as a duplicate.
+ * NULL if out of memory: then every slot is answered again. */
+static uint64_t *waiting_gens(const struct uipc_region *r, const struct uipc_fifo *f)
+{
+    uint64_t *newest = calloc(r->slots, sizeof(*newest));
+    if (!newest)
+        return NULL;
+    uint32_t head = uipc_load_acquire(&f->sh->head);
+    if (f->pos - head > r->fifo_size) /* a client's lie: nothing is waiting */
+        return newest;
+    for (uint32_t pos = head; pos != f->pos; pos++) {
+        const struct uipc_fifo_entry *e = &f->sh->ent[pos & f->mask];
+        if (uipc_load_acquire(&e->seq) != pos + 1)
+            break;
+        uint32_t slot = e->slot, gen = e->gen;
+        if (slot < r->slots &&
+            (!newest[slot] || (int32_t)(gen - (uint32_t)newest[slot]) > 0))
+            newest[slot] = WAITING | gen;
+    }
+    return newest;
+}
+
 int uipc__reclaim_server(struct uipc_region *r, int client_bell)
 {
     struct uipc_fifo f;
@@ -39,10 +67,17 @@ int uipc__reclaim_server(struct uipc_region *r, int client_bell)
     side_down(r->side[UIPC_SERVER]);
     drain_submits(r);
     uipc__fifo_attach_producer(&f, r->fifo[UIPC_COMPLETE], r->fifo_size);
+    /* A slot whose generation already has a completion waiting (the dead
+     * server's answer, or an earlier reclaim's) is answered: one more per
+     * death would fill the FIFO while the client is not reaping
+     * (docs/slot-protocol.pml, finding 2). */
+    uint64_t *waiting = waiting_gens(r, &f);
     for (uint32_t i = 0; i < r->slots; i++) {
         uint64_t w = atomic_load(&uipc_slot(r, i)->own);
         uint32_t st = uipc_slot_word_state(w);
         if (st != UIPC_SLOT_SUBMITTED && st != UIPC_SLOT_SERVING && st != UIPC_SLOT_DONE)
+            continue;
+        if (waiting && waiting[i] == (WAITING | uipc_slot_word_gen(w)))
             continue;
         if (uipc__fifo_push(&f, i, uipc_slot_word_gen(w), UIPC_TAG_PEER_DIED) < 0) {
             n = -UIPC_EPROTO;
@@ -50,6 +85,7 @@ int uipc__reclaim_server(struct uipc_region *r, int client_bell)
         }
         n++;
     }
+    free(waiting);
     uipc__fifo_publish_tail(&f);
     uipc__notify(r->side[UIPC_CLIENT], client_bell);
     return n;
@@ -73,8 +109,14 @@ static void free_unsent(struct uipc_region *r)
         struct uipc_fifo_entry *e = &f->ent[pos & mask];
         if (uipc_load_acquire(&e->seq) != pos + 1)
             break;
-        if (e->slot < r->slots)
-            sent[e->slot] = 1;
+        /* Only an entry of the slot's current generation means that call
+         * was sent: an older one is a stale entry, and taking it for the
+         * new call would keep the slot quarantined for good
+         * (docs/slot-protocol.pml, finding 4).  The server, the word's
+         * only other writer now, keeps its generation. */
+        uint32_t slot = e->slot, gen = e->gen;
+        if (slot < r->slots && gen == uipc_slot_word_gen(atomic_load(&uipc_slot(r, slot)->own)))
+            sent[slot] = 1;
     }
     for (uint32_t i = 0; i < r->slots; i++) {
         uint64_t w = atomic_load(&uipc_slot(r, i)->own);

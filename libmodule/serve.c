@@ -126,6 +126,10 @@ int uipc__srv_process(struct uipc_srv *s)
              * -UIPC_EPEERDIED from the reclaim; running it now would
              * execute a command its caller was told had failed. */
             s->stale++;
+            /* Published like a taken entry: left unpublished, it looks
+             * like work waiting, and the supervisor would kill us as hung
+             * (docs/slot-protocol.pml, finding 5). */
+            uipc__fifo_publish_head(&s->sub);
             continue;
         }
         if (i >= s->r.slots || !take(s, i, gen, &req)) {

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/* The model check's findings (docs/slot-protocol.pml, architecture.md
+ * "Model check"), replayed step by step in one process: both ends of a
+ * channel and the supervisor's reclaim run here, in the order of spin's
+ * counterexample, so each test fails on the code before its fix.
+ * Finding 1 needs a stall between two statements of issue() and has no
+ * test here: the model is its proof. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fifo.h"
+#include "internal.h"
+#include "reclaim.h"
+
+#define SLOTS 4
+
+/* A region and a module struct for the ends that live in this process. */
+struct bench {
+    int fd;
+    struct uipc_region r; /* the supervisor's mapping */
+    uipc_module m;
+    struct uipc_chan ch;
+    struct uipc_srv s;
+    uint32_t epoch;
+};
+
+static void bench_open(struct bench *b)
+{
+    memset(b, 0, sizeof(*b));
+    assert_int_equal(uipc__region_create("findings", SLOTS, 64, &b->fd), 0);
+    assert_int_equal(uipc__region_map(b->fd, &b->r), 0);
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&b->m.lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    snprintf(b->m.name, sizeof(b->m.name), "findings");
+    b->m.bell = -1;
+}
+
+static void bench_close(struct bench *b)
+{
+    uipc__region_unmap(&b->r);
+    close(b->fd);
+    pthread_mutex_destroy(&b->m.lock);
+}
+
+static void client_up(struct bench *b)
+{
+    assert_int_equal(uipc__chan_init(&b->ch, &b->m, b->fd, -1), 0);
+    b->m.chans = &b->ch;
+    b->m.nchans = 1;
+}
+
+/* Its death: private state gone; the supervisor reaps and reclaims. */
+static void client_dies(struct bench *b)
+{
+    uipc__chan_fini(&b->ch);
+    b->m.chans = NULL;
+    b->m.nchans = 0;
+    uipc__reclaim_client(&b->r);
+}
+
+/* The handler answers at once or leaves the request in service. */
+static bool defer_all;
+static int handler(uipc_req *req, void *ctx)
+{
+    (void)ctx;
+    if (defer_all)
+        return uipc_req_defer(req);
+    return 0;
+}
+
+/* sv.c: sv_start_module() stamps a new epoch, then the server runs. */
+static void server_up(struct bench *b)
+{
+    uipc__region_set_epoch(&b->r, UIPC_SERVER, ++b->epoch);
+    assert_int_equal(uipc__srv_init(&b->s, &b->m, b->fd, -1), 0);
+    b->s.fn = handler;
+}
+
+static int server_dies(struct bench *b)
+{
+    uipc__srv_fini(&b->s);
+    return uipc__reclaim_server(&b->r, -1);
+}
+
+static int fill(void *buf, size_t cap, size_t *len, void *arg)
+{
+    (void)cap;
+    memcpy(buf, arg, sizeof(unsigned));
+    *len = sizeof(unsigned);
+    return 0;
+}
+
+struct outcome {
+    unsigned completions;
+    int status;
+};
+
+static void complete(int status, void *arg)
+{
+    struct outcome *o = arg;
+    o->completions++;
+    o->status = status;
+}
+
+static int call(struct bench *b, struct outcome *o)
+{
+    struct uipc_call c = { .fill = fill, .complete = complete, .arg = o };
+    return uipc_call(&b->ch, &c);
+}
+
+static uint32_t free_slots(struct bench *b)
+{
+    struct uipc_chan_stats st;
+    assert_int_equal(uipc_chan_stats(&b->ch, &st), 0);
+    return st.free_slots;
+}
+
+static uint64_t word(struct bench *b, uint32_t i)
+{
+    return atomic_load(&uipc_slot(&b->r, i)->own);
+}
+
+/* Finding 2: each reclaim answered every slot not yet FREE again, so a
+ * server dying again and again while its client was not reaping filled
+ * the completion FIFO (2 x slots): "reclaim incomplete", then the next
+ * server's own answer failed and it reported the honest client. */
+static void test_reclaims_do_not_pile_up(void **state)
+{
+    (void)state;
+    struct bench b;
+    struct outcome o[SLOTS] = { 0 };
+    bench_open(&b);
+    server_up(&b);
+    client_up(&b);
+    /* One call answered (DONE, its completion waiting), one in service
+     * (SERVING), two submitted and never taken. */
+    assert_int_equal(call(&b, &o[0]), 0);
+    defer_all = false;
+    assert_int_equal(uipc__srv_process(&b.s), 1);
+    assert_int_equal(call(&b, &o[1]), 0);
+    defer_all = true;
+    assert_int_equal(uipc__srv_process(&b.s), 1);
+    defer_all = false;
+    assert_int_equal(call(&b, &o[2]), 0);
+    assert_int_equal(call(&b, &o[3]), 0);
+    for (int death = 0; death < 8; death++) {
+        assert_true(server_dies(&b) >= 0);
+        server_up(&b);
+        /* The new server runs nothing: those calls were its predecessor's. */
+        assert_int_equal(uipc__srv_process(&b.s), 0);
+    }
+    /* Now the client reaps: every call gets exactly one completion. */
+    uipc__chan_reap(&b.ch);
+    uipc__chan_deliver(&b.ch);
+    for (unsigned k = 0; k < SLOTS; k++) {
+        assert_int_equal(o[k].completions, 1);
+        assert_int_equal(o[k].status, k == 0 ? 0 : -UIPC_EPEERDIED);
+    }
+    assert_int_equal(free_slots(&b), SLOTS);
+    /* And the channel works: a call reaches the live server. */
+    struct outcome last = { 0 };
+    assert_int_equal(call(&b, &last), 0);
+    assert_int_equal(uipc__srv_process(&b.s), 1);
+    uipc__chan_reap(&b.ch);
+    uipc__chan_deliver(&b.ch);
+    assert_int_equal(last.completions, 1);
+    assert_int_equal(last.status, 0);
+    assert_false(b.ch.broken);
+    assert_false(b.s.broken);
+    uipc__srv_fini(&b.s);
+    uipc__chan_fini(&b.ch);
+    bench_close(&b);
+}
+
+/* Finding 2, the client's half: a call refused because the service is
+ * down may have been answered by the reclaim already; that completion is
+ * consumed before the next call takes room in the FIFO. */
+static void test_refused_call_reaps_first(void **state)
+{
+    (void)state;
+    struct bench b;
+    struct outcome o = { 0 }, refused = { 0 };
+    bench_open(&b);
+    server_up(&b);
+    client_up(&b);
+    assert_int_equal(call(&b, &o), 0);
+    assert_int_equal(server_dies(&b), 1); /* epoch 0, PEER_DIED for o */
+    struct uipc_fifo_shared *cmp = b.r.fifo[UIPC_COMPLETE];
+    uint32_t head = atomic_load(&cmp->head);
+    /* The refused call leaves the FIFO alone (a reclaim's answer for its
+     * own slot may still be on the way)... */
+    assert_int_equal(call(&b, &refused), -UIPC_EPEERDIED);
+    assert_int_equal(refused.completions, 0);
+    assert_int_equal(atomic_load(&cmp->head), head);
+    /* ...but by the next call, before it takes a slot. */
+    server_up(&b);
+    struct outcome next = { 0 };
+    assert_int_equal(call(&b, &next), 0);
+    assert_int_equal(atomic_load(&cmp->head), atomic_load(&cmp->tail));
+    uipc__chan_deliver(&b.ch);
+    assert_int_equal(o.completions, 1);
+    assert_int_equal(o.status, -UIPC_EPEERDIED);
+    uipc__srv_fini(&b.s);
+    uipc__chan_fini(&b.ch);
+    bench_close(&b);
+}
+
+/* Finding 3: a client that reaped a PEER_DIED and died before delivering
+ * it left the slot SERVING; its next incarnation quarantined the slot for
+ * a completion already consumed, until the next server death. */
+static void test_peer_died_frees_the_word(void **state)
+{
+    (void)state;
+    struct bench b;
+    struct outcome o = { 0 };
+    bench_open(&b);
+    server_up(&b);
+    client_up(&b);
+    assert_int_equal(call(&b, &o), 0);
+    defer_all = true;
+    assert_int_equal(uipc__srv_process(&b.s), 1); /* SERVING */
+    defer_all = false;
+    assert_int_equal(server_dies(&b), 1);
+    server_up(&b);
+    assert_int_equal(uipc__chan_reap(&b.ch), 1); /* READY, not delivered */
+    assert_int_equal(uipc_slot_word_state(word(&b, 0)), UIPC_SLOT_FREE);
+    client_dies(&b);
+    client_up(&b);
+    assert_int_equal(free_slots(&b), SLOTS);
+    assert_int_equal(o.completions, 0); /* its caller died with the client */
+    uipc__srv_fini(&b.s);
+    uipc__chan_fini(&b.ch);
+    bench_close(&b);
+}
+
+/* Finding 4: the reclaim of a dead client took a stale entry of an older
+ * call in the same slot for the new call's, so a call that was never sent
+ * kept its slot SUBMITTED, quarantined for good. */
+static void test_unsent_matches_generation(void **state)
+{
+    (void)state;
+    struct bench b;
+    struct uipc_fifo sub;
+    bench_open(&b);
+    uipc__fifo_attach_producer(&sub, b.r.fifo[UIPC_SUBMIT], b.r.fifo_size);
+    /* Slot 0: generation 1 was sent (its stale entry is still there), and
+     * generation 2 was marked SUBMITTED by a client that died before
+     * sending it.  Slot 1: generation 3, sent. */
+    assert_int_equal(uipc__fifo_push(&sub, 0, 1, 1), 0);
+    assert_int_equal(uipc__fifo_push(&sub, 1, 3, 1), 0);
+    atomic_store(&uipc_slot(&b.r, 0)->own, uipc_slot_word(2, UIPC_SLOT_SUBMITTED));
+    atomic_store(&uipc_slot(&b.r, 1)->own, uipc_slot_word(3, UIPC_SLOT_SUBMITTED));
+    uipc__reclaim_client(&b.r);
+    assert_int_equal(word(&b, 0), uipc_slot_word(2, UIPC_SLOT_FREE));
+    assert_int_equal(word(&b, 1), uipc_slot_word(3, UIPC_SLOT_SUBMITTED));
+    bench_close(&b);
+}
+
+/* Finding 5: a server that dropped an entry sent to its predecessor did
+ * not publish head, so the supervisor saw work waiting on an idle server
+ * and killed it as hung. */
+static void test_stale_drop_publishes_head(void **state)
+{
+    (void)state;
+    struct bench b;
+    struct outcome o = { 0 };
+    bench_open(&b);
+    server_up(&b);
+    client_up(&b);
+    assert_int_equal(call(&b, &o), 0); /* tagged with epoch 1 */
+    uipc__srv_fini(&b.s);              /* dies: the supervisor has not reaped it yet */
+    server_up(&b);                     /* epoch 2 (a restart by hand, as uipcctl's) */
+    assert_int_equal(uipc__srv_process(&b.s), 0);
+    assert_int_equal(b.s.stale, 1);
+    struct uipc_fifo_shared *sub = b.r.fifo[UIPC_SUBMIT];
+    assert_int_equal(atomic_load(&sub->head), atomic_load(&sub->tail));
+    uipc__srv_fini(&b.s);
+    uipc__chan_fini(&b.ch);
+    bench_close(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reclaims_do_not_pile_up),
+        cmocka_unit_test(test_refused_call_reaps_first),
+        cmocka_unit_test(test_peer_died_frees_the_word),
+        cmocka_unit_test(test_unsent_matches_generation),
+        cmocka_unit_test(test_stale_drop_publishes_head),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
