@@ -4,13 +4,14 @@
 #   scripts/dev.sh run    install what is missing, build, run the example
 #   scripts/dev.sh test   install what is missing, build, run the whole suite
 #                         (plain -Werror build, ASan+UBSan, TSan, out-of-tree module,
-#                         the integration suite under valgrind, the libFuzzer targets)
+#                         the integration suite under valgrind, the libFuzzer targets,
+#                         the spin model of the slot protocol)
 #   scripts/dev.sh bench  install what is missing (iceoryx too), build, run uipc-bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DEPS=(meson ninja-build pkg-config gcc libc6-dev libcmocka-dev libinih-dev libseccomp-dev libcap-dev protobuf-c-compiler libprotobuf-c-dev)
-TEST_DEPS=(valgrind clang libclang-rt-14-dev) # what only `test` needs: memcheck, libFuzzer
+TEST_DEPS=(valgrind clang libclang-rt-14-dev spin) # what only `test` needs: memcheck, libFuzzer, the model check
 BENCH_DEPS=(iceoryx libiceoryx-binding-c-dev)
 
 install_missing() {
@@ -145,6 +146,8 @@ run_tests() {
     valgrind_suite
     echo "==> libFuzzer, 20 s per target"
     if bash scripts/fuzz.sh 20; then echo "Ok: 1" >> "$SUMMARY"; else echo "Fail: 1" >> "$SUMMARY"; fi
+    echo "==> model check of the slot protocol (docs/slot-protocol.pml)"
+    if bash scripts/model-check.sh; then echo "Ok: 1" >> "$SUMMARY"; else echo "Fail: 1" >> "$SUMMARY"; fi
     local ok fail
     ok=$(awk '/^Ok:/ {n += $2} END {print n + 0}' "$SUMMARY")
     fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$SUMMARY")

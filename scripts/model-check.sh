@@ -2,12 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Model-checks the slot protocol, docs/slot-protocol.pml, with spin
 # (docs/architecture.md, "Model check (docs/slot-protocol.pml)").
-#   scripts/model-check.sh [--model FILE] [--fixed] [-DNAME[=VALUE]...]
+#   scripts/model-check.sh [--model FILE] [-DNAME[=VALUE]...]
 #     --model FILE   check FILE instead of docs/slot-protocol.pml (for
 #                    experiments, e.g. a mutated copy)
-#     --fixed        add the proposed fixes the model carries behind
-#                    FIX_* switches (not in the code), see the architecture
-#                    section; without it the model is the code as it is
 #     -DNAME=VALUE   passed to spin's preprocessor for every run
 #
 # Four searches, each in a temporary directory: three exhaustive safety
@@ -29,10 +26,8 @@ while [ $# -gt 0 ]; do
     --model) [ $# -ge 2 ] || { echo "model-check: --model needs a file" >&2; exit 2; }
              case $2 in /*) model=$2 ;; *) model=$caller/$2 ;; esac
              shift 2 ;;
-    --fixed) defs+=(-DFIX_EPOCH_RECHECK -DFIX_FREE_ON_PEER_DIED -DFIX_UNSENT_GEN -DFIX_STALE_HEAD -DCFIFO_X2)
-             shift ;;
     -D*)     defs+=("$1"); shift ;;
-    *)       echo "usage: $0 [--model FILE] [--fixed] [-DNAME[=VALUE]...]" >&2; exit 2 ;;
+    *)       echo "usage: $0 [--model FILE] [-DNAME[=VALUE]...]" >&2; exit 2 ;;
     esac
 done
 [ -f "$model" ] || { echo "model-check: no model $model" >&2; exit 2; }
