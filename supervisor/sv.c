@@ -445,6 +445,13 @@ static bool check_beat(struct sv *s, unsigned i, unsigned hang_ms, uint64_t now)
     struct sv_mod *m = &s->mod[i];
     uint64_t beat = atomic_load(&m->ctl.side[UIPC_CLIENT]->beat_ms);
     uint64_t last = beat > m->started_ms ? beat : m->started_ms;
+    /* A module asleep in its own loop (uipc_fd) beats only when that loop
+     * calls uipc_poll, which it does when its fd is readable: ring it once
+     * the beat is an interval old.  An idle loop answers and beats; a
+     * stuck one does not, and misses its timeout.  A module asleep in
+     * uipc_run beats by itself; at worst the ring wakes it a little early. */
+    if (now > last + s->c->heartbeat_interval_ms)
+        uipc__notify(m->ctl.side[UIPC_CLIENT], m->bell);
     if (now <= last || now - last <= hang_ms)
         return true;
     sv_warn("%s: hung: no heartbeat for %llu ms (hang_timeout_ms = %u); killing", m->cf->name,

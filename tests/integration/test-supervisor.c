@@ -169,6 +169,32 @@ static void test_hang_stopped(void **state)
     expect_gone(p);
 }
 
+/* A module in its own epoll loop on uipc_fd (tests/modules/fd-server.c)
+ * beats only when that loop calls uipc_poll.  Idle for many hang timeouts
+ * it is not killed (the supervisor rings its fd once its beat is an
+ * interval old), it serves a client that comes late, and it stops when
+ * asked. */
+static void test_fd_module_idle(void **state)
+{
+    (void)state;
+    char text[600];
+    snprintf(text, sizeof(text), "#!/bin/sh\nsleep 2\nexec %s\n", env_path("UIPC_ECHO_CLIENT"));
+    char late[400];
+    snprintf(late, sizeof(late), "%s", write_script("late-client.sh", text));
+    write_conf("[supervisor]\nheartbeat_interval_ms = 50\nhang_timeout_ms = 300\n"
+               "[module echo]\nexec = %s\nprovides = echo\nrestart = always\n"
+               "[module client]\nexec = %s\nconnects = echo\nafter = echo\nrestart = never\n"
+               "hang_timeout_ms = 10000\n", /* its shell sleeps first, without beating */
+               env_path("UIPC_FD_SERVER"), late);
+    pid_t sv = start_supervisor();
+    wait_log("client: exited with code 0", 1);
+    log_lacks("echo: hung");
+    assert_int_equal(count(read_log(), "echo: started, pid"), 1);
+    assert_int_equal(stop_supervisor(sv), 0);
+    log_has("echo: fd-server: stopping after");
+    log_has("echo: exited with code 0");
+}
+
 /* A handler that never returns: the server is killed as hung, its caller's
  * waiting calls are answered with peer-died, and the caller finishes. */
 static void test_hang_endless_handler(void **state)
@@ -337,6 +363,7 @@ int main(void)
         cmocka_unit_test_teardown(test_shutdown_timeout, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hang_stopped, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hang_endless_handler, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_fd_module_idle, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_flood, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_sd_notify, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_env_override, svtest_kill_leftover),

@@ -109,7 +109,9 @@ int  uipc_run(uipc_module *m);
  * The first call tells the supervisor the module is ready. */
 int  uipc_poll(uipc_module *m, int timeout_ms);
 /* An fd that is readable when uipc_poll has work, for epoll or libuv.
- * Once it is used, call uipc_poll(m, 0) whenever it is readable. */
+ * Once it is used, call uipc_poll(m, 0) whenever it is readable.  While
+ * the loop is idle the supervisor makes it readable about once per
+ * heartbeat interval: that uipc_poll is the module's heartbeat. */
 int  uipc_fd(uipc_module *m);
 /* Asks uipc_run to return 0.  Async-signal-safe and thread-safe. */
 void uipc_stop(uipc_module *m);
