@@ -93,6 +93,21 @@ static int server_dies(struct bench *b)
     return uipc__reclaim_server(&b->r, -1);
 }
 
+/* A live server and client on a fresh region, and their end. */
+static void pair_open(struct bench *b)
+{
+    bench_open(b);
+    server_up(b);
+    client_up(b);
+}
+
+static void pair_close(struct bench *b)
+{
+    uipc__srv_fini(&b->s);
+    uipc__chan_fini(&b->ch);
+    bench_close(b);
+}
+
 static int fill(void *buf, size_t cap, size_t *len, void *arg)
 {
     (void)cap;
@@ -140,9 +155,7 @@ static void test_reclaims_do_not_pile_up(void **state)
     (void)state;
     struct bench b;
     struct outcome o[SLOTS] = { 0 };
-    bench_open(&b);
-    server_up(&b);
-    client_up(&b);
+    pair_open(&b);
     /* One call answered (DONE, its completion waiting), one in service
      * (SERVING), two submitted and never taken. */
     assert_int_equal(call(&b, &o[0]), 0);
@@ -178,9 +191,7 @@ static void test_reclaims_do_not_pile_up(void **state)
     assert_int_equal(last.status, 0);
     assert_false(b.ch.broken);
     assert_false(b.s.broken);
-    uipc__srv_fini(&b.s);
-    uipc__chan_fini(&b.ch);
-    bench_close(&b);
+    pair_close(&b);
 }
 
 /* Finding 2, the client's half: a call refused because the service is
@@ -191,9 +202,7 @@ static void test_refused_call_reaps_first(void **state)
     (void)state;
     struct bench b;
     struct outcome o = { 0 }, refused = { 0 };
-    bench_open(&b);
-    server_up(&b);
-    client_up(&b);
+    pair_open(&b);
     assert_int_equal(call(&b, &o), 0);
     assert_int_equal(server_dies(&b), 1); /* epoch 0, PEER_DIED for o */
     struct uipc_fifo_shared *cmp = b.r.fifo[UIPC_COMPLETE];
@@ -211,9 +220,7 @@ static void test_refused_call_reaps_first(void **state)
     uipc__chan_deliver(&b.ch);
     assert_int_equal(o.completions, 1);
     assert_int_equal(o.status, -UIPC_EPEERDIED);
-    uipc__srv_fini(&b.s);
-    uipc__chan_fini(&b.ch);
-    bench_close(&b);
+    pair_close(&b);
 }
 
 /* Finding 3: a client that reaped a PEER_DIED and died before delivering
@@ -224,9 +231,7 @@ static void test_peer_died_frees_the_word(void **state)
     (void)state;
     struct bench b;
     struct outcome o = { 0 };
-    bench_open(&b);
-    server_up(&b);
-    client_up(&b);
+    pair_open(&b);
     assert_int_equal(call(&b, &o), 0);
     defer_all = true;
     assert_int_equal(uipc__srv_process(&b.s), 1); /* SERVING */
@@ -239,9 +244,7 @@ static void test_peer_died_frees_the_word(void **state)
     client_up(&b);
     assert_int_equal(free_slots(&b), SLOTS);
     assert_int_equal(o.completions, 0); /* its caller died with the client */
-    uipc__srv_fini(&b.s);
-    uipc__chan_fini(&b.ch);
-    bench_close(&b);
+    pair_close(&b);
 }
 
 /* Finding 4: the reclaim of a dead client took a stale entry of an older
@@ -275,9 +278,7 @@ static void test_stale_drop_publishes_head(void **state)
     (void)state;
     struct bench b;
     struct outcome o = { 0 };
-    bench_open(&b);
-    server_up(&b);
-    client_up(&b);
+    pair_open(&b);
     assert_int_equal(call(&b, &o), 0); /* tagged with epoch 1 */
     uipc__srv_fini(&b.s);              /* dies: the supervisor has not reaped it yet */
     server_up(&b);                     /* epoch 2 (a restart by hand, as uipcctl's) */
@@ -285,9 +286,7 @@ static void test_stale_drop_publishes_head(void **state)
     assert_int_equal(b.s.stale, 1);
     struct uipc_fifo_shared *sub = b.r.fifo[UIPC_SUBMIT];
     assert_int_equal(atomic_load(&sub->head), atomic_load(&sub->tail));
-    uipc__srv_fini(&b.s);
-    uipc__chan_fini(&b.ch);
-    bench_close(&b);
+    pair_close(&b);
 }
 
 int main(void)
