@@ -50,58 +50,15 @@ static char ctl_out[1 << 16], ctl_err[1 << 14];
 __attribute__((sentinel)) static int ctl(const char *arg, ...)
 {
     const char *argv[24] = { "uipcctl", "--socket", ctl_path, "--timeout-ms", "5000" };
-    int n = 5, po[2], pe[2], st;
+    int n = 5;
     va_list ap;
     va_start(ap, arg);
     for (const char *a = arg; a && n < 23; a = va_arg(ap, const char *))
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
-            _exit(126);
-        execv(env_path("UIPC_UIPCCTL"), (char *const *)argv);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    struct pollfd p[2] = { { .fd = po[0], .events = POLLIN }, { .fd = pe[0], .events = POLLIN } };
-    char *buf[2] = { ctl_out, ctl_err };
-    size_t cap[2] = { sizeof(ctl_out) - 1, sizeof(ctl_err) - 1 }, len[2] = { 0, 0 };
-    uint64_t end = now_ms() + 20000;
-    while ((p[0].fd >= 0 || p[1].fd >= 0) && now_ms() < end) {
-        if (poll(p, 2, 100) < 0 && errno != EINTR)
-            break;
-        for (int k = 0; k < 2; k++) {
-            if (p[k].fd < 0 || !p[k].revents)
-                continue;
-            char tmp[4096];
-            ssize_t r = read(p[k].fd, tmp, sizeof(tmp));
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                close(p[k].fd);
-                p[k].fd = -1;
-                continue;
-            }
-            size_t take = (size_t)r < cap[k] - len[k] ? (size_t)r : cap[k] - len[k];
-            memcpy(buf[k] + len[k], tmp, take);
-            len[k] += take;
-        }
-    }
-    for (int k = 0; k < 2; k++)
-        if (p[k].fd >= 0) {
-            close(p[k].fd);
-            kill(pid, SIGKILL);
-        }
-    ctl_out[len[0]] = '\0';
-    ctl_err[len[1]] = '\0';
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return svtest_capture(env_path("UIPC_UIPCCTL"), argv, false, 20000, ctl_out, sizeof(ctl_out),
+                          ctl_err, sizeof(ctl_err), NULL);
 }
 
 /* uipcctl answered with status 0, or the test fails saying what it got. */

@@ -50,51 +50,13 @@ static uint64_t now_ms(void)
 
 static char ctl_out[1 << 16], ctl_err[1 << 14]; /* the last run's stdout and stderr */
 
-/* Reads the child's stdout and stderr until both close. */
-static void drain(pid_t pid, int out, int err)
-{
-    struct pollfd p[2] = { { .fd = out, .events = POLLIN }, { .fd = err, .events = POLLIN } };
-    char *buf[2] = { ctl_out, ctl_err };
-    size_t cap[2] = { sizeof(ctl_out) - 1, sizeof(ctl_err) - 1 }, len[2] = { 0, 0 };
-    uint64_t end = now_ms() + CTL_WAIT_MS;
-    while (p[0].fd >= 0 || p[1].fd >= 0) {
-        uint64_t now = now_ms();
-        if (now >= end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            fail_msg("uipcctl did not finish within %u ms", CTL_WAIT_MS);
-        }
-        if (poll(p, 2, (int)(end - now)) < 0 && errno != EINTR)
-            fail_msg("poll: %s", strerror(errno));
-        for (int k = 0; k < 2; k++) {
-            if (p[k].fd < 0 || !p[k].revents)
-                continue;
-            char tmp[4096];
-            ssize_t n = read(p[k].fd, tmp, sizeof(tmp));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                close(p[k].fd);
-                p[k].fd = -1;
-                continue;
-            }
-            size_t take = (size_t)n < cap[k] - len[k] ? (size_t)n : cap[k] - len[k];
-            memcpy(buf[k] + len[k], tmp, take);
-            len[k] += take;
-        }
-    }
-    ctl_out[len[0]] = '\0';
-    ctl_err[len[1]] = '\0';
-}
-
 /* uipcctl [--socket sock] args...; its exit status (-1 when it did not
  * exit), its output in ctl_out and ctl_err.  Under valgrind (svtest.h) it
  * runs under it: an error is exit status 99, and the report in ctl_err. */
 static int run_ctl(const char *sock, const char *const *args)
 {
-    const char *exe = env_path("UIPC_UIPCCTL");
     const char *argv[24];
-    int n = 0, po[2], pe[2], st;
+    int n = 0;
     argv[n++] = "uipcctl";
     if (sock) {
         argv[n++] = "--socket";
@@ -103,20 +65,12 @@ static int run_ctl(const char *sock, const char *const *args)
     for (; *args && n < 23; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    assert_int_equal(pipe2(po, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
-            _exit(126);
-        svtest_exec(exe, (char *const *)argv);
-    }
-    close(po[1]);
-    close(pe[1]);
-    drain(pid, po[0], pe[0]);
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    bool timed_out;
+    int st = svtest_capture(env_path("UIPC_UIPCCTL"), argv, true, CTL_WAIT_MS, ctl_out,
+                            sizeof(ctl_out), ctl_err, sizeof(ctl_err), &timed_out);
+    if (timed_out)
+        fail_msg("uipcctl did not finish within %u ms", CTL_WAIT_MS);
+    return st;
 }
 
 /* uipcctl --socket ctl_path ARGS... (NULL-terminated). */

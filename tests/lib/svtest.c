@@ -2,10 +2,12 @@
 /* The supervisor test harness (svtest.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +183,77 @@ _Noreturn void svtest_exec(const char *exe, char *const argv[])
     a[n] = NULL;
     execvp(a[0], a);
     _exit(127);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reads both pipes until they close or the deadline passes; true if they
+ * closed in time. */
+static bool capture_pipes(int fds[2], char *buf[2], size_t cap[2], uint64_t end)
+{
+    struct pollfd p[2] = { { .fd = fds[0], .events = POLLIN }, { .fd = fds[1], .events = POLLIN } };
+    size_t len[2] = { 0, 0 };
+    uint64_t now;
+    while ((p[0].fd >= 0 || p[1].fd >= 0) && (now = mono_ms()) < end) {
+        if (poll(p, 2, (int)(end - now)) < 0 && errno != EINTR)
+            break;
+        for (int k = 0; k < 2; k++) {
+            if (p[k].fd < 0 || !p[k].revents)
+                continue;
+            char tmp[4096];
+            ssize_t r = read(p[k].fd, tmp, sizeof(tmp));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                close(p[k].fd);
+                p[k].fd = -1;
+                continue;
+            }
+            size_t take = (size_t)r < cap[k] - 1 - len[k] ? (size_t)r : cap[k] - 1 - len[k];
+            memcpy(buf[k] + len[k], tmp, take);
+            len[k] += take;
+        }
+    }
+    bool closed = p[0].fd < 0 && p[1].fd < 0;
+    for (int k = 0; k < 2; k++) {
+        if (p[k].fd >= 0)
+            close(p[k].fd);
+        buf[k][len[k]] = '\0';
+    }
+    return closed;
+}
+
+int svtest_capture(const char *exe, const char *const argv[], bool wrap, unsigned wait_ms,
+                   char *out, size_t outcap, char *err, size_t errcap, bool *timed_out)
+{
+    int po[2], pe[2], st;
+    assert_int_equal(pipe2(po, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(pe, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+            _exit(126);
+        if (wrap)
+            svtest_exec(exe, (char *const *)argv);
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    bool closed = capture_pipes((int[2]){ po[0], pe[0] }, (char *[2]){ out, err },
+                                (size_t[2]){ outcap, errcap }, mono_ms() + wait_ms);
+    if (!closed)
+        kill(pid, SIGKILL);
+    if (timed_out)
+        *timed_out = !closed;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 _Noreturn void svtest_exec_supervisor(const char *conf, bool under_valgrind)

@@ -65,6 +65,13 @@ _Noreturn void svtest_exec(const char *exe, char *const argv[]);
 /* In a forked child: the supervisor on conf, under valgrind (and its
  * modules) when UIPC_VALGRIND is set and the config allows it. */
 _Noreturn void svtest_exec_supervisor(const char *conf, bool under_valgrind);
+/* Runs exe with argv (through svtest_exec when wrap, else plain execv),
+ * its stdout and stderr read into out and err (NUL-terminated, cut to
+ * their size) until both close.  Returns its exit status, or -1 when a
+ * signal ended it; one still running after wait_ms is killed with SIGKILL
+ * and reaped, and *timed_out (if not NULL) says so. */
+int svtest_capture(const char *exe, const char *const argv[], bool wrap, unsigned wait_ms,
+                   char *out, size_t outcap, char *err, size_t errcap, bool *timed_out);
 /* The first line of text that valgrind wrote ("==PID== ..." or an
  * unhandled syscall warning), or NULL. */
 const char *svtest_valgrind_report(const char *text);
