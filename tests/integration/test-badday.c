@@ -205,6 +205,15 @@ static void remember(const struct proc *p, int n)
         leftovers[nleftovers++] = p[k];
 }
 
+/* root and its descendants, root first, remembered for the teardown. */
+static int tree_of(pid_t root, struct proc *out, int max)
+{
+    out[0] = proc_of(root);
+    int n = descendants(root, out + 1, max - 1) + 1;
+    remember(out, n);
+    return n;
+}
+
 /* A pid the log printed as a forked child, if it is still one of ours
  * (a process named bad-child: sleep_forever in bad-module.c). */
 static void kill_printed_child(pid_t pid)
@@ -475,6 +484,16 @@ static void shutdown_clean(pid_t sv)
     log_lacks("Sanitizer");
 }
 
+/* The end of a bad day: the bystander pair still progressed and was
+ * fine, no zombie is left, and the supervisor shuts down clean. */
+static void ends_unharmed(pid_t sv, long long *ok, pid_t echo)
+{
+    pair_progresses(ok);
+    pair_was_fine(echo);
+    expect_no_zombies(sv);
+    shutdown_clean(sv);
+}
+
 /* ---- fork: children outliving the module ---- */
 
 /* The module forks 3 children and is killed with SIGKILL: it is
@@ -652,9 +671,7 @@ static void test_fork_pidns(void **state)
     wait_log("load: ready after", 1);
     pid_t echo = latest_pid("echo"), init = latest_pid("bad");
     struct proc all[16];
-    int n = descendants(init, all + 1, 15) + 1;
-    all[0] = proc_of(init);
-    remember(all, n);
+    int n = tree_of(init, all, 16);
     assert_int_equal(n, 5); /* the init, the module, its 3 children */
     long long ok = echo_ok();
 
@@ -667,14 +684,9 @@ static void test_fork_pidns(void **state)
     wait_state("bad", "ready", &m);
     assert_int_equal(m.restarts, 1);
     struct proc now[16];
-    int k = descendants((pid_t)m.pid, now + 1, 15) + 1;
-    now[0] = proc_of((pid_t)m.pid);
-    remember(now, k);
+    int k = tree_of((pid_t)m.pid, now, 16);
     assert_int_equal(k, 5);
-    pair_progresses(&ok);
-    pair_was_fine(echo);
-    expect_no_zombies(sv);
-    shutdown_clean(sv);
+    ends_unharmed(sv, &ok, echo);
     expect_all_gone(now, k, "processes of the module's pid namespace after shutdown");
 }
 
@@ -699,9 +711,7 @@ static void test_forkbomb(void **state)
         fail_msg("the bomb was not bounded by nproc = 32: %.*s", (int)strcspn(line, "\n"), line);
     pid_t echo = latest_pid("echo"), init = latest_pid("bomb");
     static struct proc all[64];
-    int n = descendants(init, all + 1, 63) + 1;
-    all[0] = proc_of(init);
-    remember(all, n);
+    int n = tree_of(init, all, 64);
     assert_int_equal(n, forked + 2); /* the init, the module, its children */
     long long ok = echo_ok();
     struct mod_st m;
@@ -714,13 +724,8 @@ static void test_forkbomb(void **state)
     wait_log("bomb: forkbomb: forked ", 2); /* restarted, and bombs again */
     wait_state("bomb", "ready", &m);
     static struct proc again[64];
-    int k = descendants((pid_t)m.pid, again + 1, 63) + 1;
-    again[0] = proc_of((pid_t)m.pid);
-    remember(again, k);
-    pair_progresses(&ok);
-    pair_was_fine(echo);
-    expect_no_zombies(sv);
-    shutdown_clean(sv);
+    int k = tree_of((pid_t)m.pid, again, 64);
+    ends_unharmed(sv, &ok, echo);
     expect_all_gone(again, k, "processes of the fork bomb after shutdown");
 }
 
@@ -747,10 +752,7 @@ static void test_exit_given_up(void **state)
     assert_string_equal(m.last_exit, "exited with code 1");
     sleep_ms(500); /* given up means no more starts */
     assert_int_equal(count(read_log(), "bad: started, pid"), 5);
-    pair_progresses(&ok);
-    pair_was_fine(echo);
-    expect_no_zombies(sv);
-    shutdown_clean(sv);
+    ends_unharmed(sv, &ok, echo);
 }
 
 /* No backoff and no limit: it exits and is restarted as fast as the
@@ -854,10 +856,7 @@ static void test_ignore_term_stop(void **state)
     expect_all_gone(&bad, 1, "module that ignored SIGTERM, after its SIGKILL");
     expect_all_gone(&init, 1, "init of the module that ignored SIGTERM, after its SIGKILL");
     expect_all_gone(ns, n, "module in the pid namespace that ignored SIGTERM, after its SIGKILL");
-    pair_progresses(&ok);
-    pair_was_fine(echo);
-    expect_no_zombies(sv);
-    shutdown_clean(sv);
+    ends_unharmed(sv, &ok, echo);
     assert_int_equal(count(read_log(), "bad: started, pid"), 1);
 }
 
