@@ -162,7 +162,9 @@ static int read_answer(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t 
     if (len > ch->r.slot_size)
         return -UIPC_EPROTO;
     *rep_len = len;
-    return status;
+    /* A server that writes a transport code (-UIPC_EPEERDIED from a live
+     * server) gets -UIPC_EBADSTATUS: uipc_is_transport_error() never lies. */
+    return uipc__clamp_status(status);
 }
 
 static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t tag)
@@ -250,6 +252,8 @@ int uipc__chan_deliver(struct uipc_chan *ch)
         if (rec->expired)
             rec->state = CALL_ABANDONED;
         finish_rec(ch, i);
+        /* A long run of slow callbacks is progress too (wait.c). */
+        uipc__beat(ch->m);
         /* complete runs after the slot is back: it may issue the next call. */
         call.complete(status, call.arg);
         n++;

@@ -103,7 +103,6 @@ struct uipc_module {
     unsigned delivering;  /* depth of async deliveries on the stack */
     _Atomic uint64_t last_beat_ms;
     uint64_t beat_ns;     /* UIPC_HEARTBEAT_MS: longest sleep without a beat; 0: none */
-    unsigned polls;       /* a busy loop beats every 64 polls */
     struct uipc_region ctl; /* UIPC_CONTROL: the supervisor's window on us (base NULL: none) */
 };
 
@@ -126,7 +125,20 @@ void uipc__wait(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline
 /* Wakes every thread of this module that waits (stop, or a sync call
  * completed on another thread's behalf). */
 void uipc__kick(uipc_module *m);
+/* A sign of life in every side we own, at most one store per ms: cheap
+ * enough (a coarse clock read, no system call) to call before every
+ * handler and every delivery, so a busy loop never starves its beat. */
 void uipc__beat(uipc_module *m);
+
+/* A status read from a peer's slot, or returned by our own handler: one
+ * inside the transport range would pose as a transport error (a live
+ * server saying "peer died"), so it becomes -UIPC_EBADSTATUS.  Clamped
+ * where it is written (serve.c) and again where it is read (chan.c): the
+ * reader cannot know whether the writer was honest. */
+static inline int uipc__clamp_status(int status)
+{
+    return uipc_is_transport_error(status) ? -UIPC_EBADSTATUS : status;
+}
 
 /* chan.c (client ends) */
 int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int peer_bell);

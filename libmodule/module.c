@@ -363,11 +363,10 @@ int uipc_poll(uipc_module *m, int timeout_ms)
         pthread_mutex_unlock(&m->lock);
         return -UIPC_ESTOPPED;
     }
+    /* Every poll beats (a coarse clock read; a store per ms at most), busy
+     * or idle: a loop that comes back here is alive. */
+    uipc__beat(m);
     int n = uipc__progress(m, true);
-    /* Busy: every 64 polls; idle: now, unless uipc__wait is about to.
-     * Rate-limited: a clock read, a store per ms at most. */
-    if (n ? ++m->polls % 64 == 0 : timeout_ms == 0)
-        uipc__beat(m);
     if (n == 0 && timeout_ms != 0 && !atomic_load(&m->stop)) {
         uint64_t deadline = poll_deadline(m, timeout_ms);
         uipc__waitset_build(m, &ws);

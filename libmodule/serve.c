@@ -57,11 +57,6 @@ void uipc__srv_restart(struct uipc_srv *s)
     s->broken = false;
 }
 
-static int clamp_status(int status)
-{
-    return uipc_is_transport_error(status) ? -UIPC_EBADSTATUS : status;
-}
-
 static void answer(struct uipc_req *req, int status)
 {
     struct uipc_srv *s = req->s;
@@ -115,11 +110,16 @@ static bool take(struct uipc_srv *s, uint32_t i, uint32_t gen, struct uipc_req *
 int uipc__srv_process(struct uipc_srv *s)
 {
     uint32_t i, gen, tag;
-    int n = 0, r;
+    int n = 0, r = 0;
 
     if (s->broken || !s->fn)
         return 0;
-    while ((r = uipc__fifo_pop(&s->sub, &i, &gen, &tag)) > 0) {
+    /* At most one lap of the client's slots per call: a client that keeps
+     * the FIFO full must not starve our other channels, nor the loop's own
+     * work (deliveries, the supervisor's requests). */
+    for (uint32_t budget = s->r.slots; budget > 0; budget--) {
+        if ((r = uipc__fifo_pop(&s->sub, &i, &gen, &tag)) <= 0)
+            break;
         struct uipc_req *req;
         if (tag != s->epoch) {
             /* Sent to our previous incarnation: its caller already got
@@ -148,10 +148,14 @@ int uipc__srv_process(struct uipc_srv *s)
         struct uipc_side *peer = s->r.side[UIPC_CLIENT];
         if (s->notify_pending && (uipc_load_relaxed(&peer->sleepers) || uipc_load_relaxed(&peer->bell)))
             srv_flush(s);
+        /* Taking a command is progress: a server whose queue never empties
+         * beats before each handler, so only a handler that itself runs
+         * past the hang timeout (without uipc_alive) can look hung. */
+        uipc__beat(s->m);
         uipc__fault_point(s->m);
         int status = s->fn(req, s->ctx);
         if (!req->deferred && req->busy)
-            answer(req, clamp_status(status));
+            answer(req, uipc__clamp_status(status));
         s->served++;
         n++;
         if (s->broken)
@@ -212,7 +216,7 @@ int uipc_req_complete(uipc_req *req, int status)
     pthread_mutex_lock(&m->lock);
     int r = -EINVAL;
     if (req->busy) {
-        answer(req, clamp_status(status));
+        answer(req, uipc__clamp_status(status));
         srv_flush(req->s);
         r = 0;
     }

@@ -51,10 +51,17 @@ void uipc__kick(uipc_module *m)
 
 void uipc__beat(uipc_module *m)
 {
-    uint64_t ms = uipc__now_ns() / 1000000u;
+    /* The coarse clock is read from the vDSO without touching the TSC, so
+     * it costs a few nanoseconds even on a VM where CLOCK_MONOTONIC is a
+     * system call; its resolution (a jiffy, 1 to 4 ms) is far below any
+     * hang timeout. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     /* A store per millisecond at most: the lines are shared. */
-    if (atomic_exchange_explicit(&m->last_beat_ms, ms, memory_order_relaxed) == ms)
+    if (atomic_load_explicit(&m->last_beat_ms, memory_order_relaxed) == ms)
         return;
+    atomic_store_explicit(&m->last_beat_ms, ms, memory_order_relaxed);
     if (m->ctl.base)
         uipc_store_relaxed(&m->ctl.side[UIPC_CLIENT]->beat_ms, ms);
     for (unsigned i = 0; i < m->nchans; i++)

@@ -62,8 +62,6 @@ struct sv_chan {
     unsigned idx[2];          /* its position in each end's UIPC_CHANNELS, by enum uipc_role */
     int fd;
     struct uipc_region r;
-    uint32_t last_head;       /* server's submit FIFO position at the last check */
-    uint64_t head_since_ms;   /* when it last moved (or work appeared) */
     uint64_t reclaimed;       /* slots answered for a dead server */
     struct sv_counts past;    /* the client's dead incarnations */
     int offender;             /* killed for a protocol violation, reset at its death; -1: none */

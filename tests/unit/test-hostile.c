@@ -75,7 +75,7 @@ static void fake_answer(struct fake_server *f, uint32_t slot, uint32_t gen, uint
     fake_push(f, slot, gen);
 }
 
-enum lie { LIE_BADSLOT, LIE_BADGEN, LIE_BIGLEN, LIE_BADSTATE, LIE_BADSEQ, LIE_DUP };
+enum lie { LIE_BADSLOT, LIE_BADGEN, LIE_BIGLEN, LIE_BADSTATE, LIE_BADSEQ, LIE_DUP, LIE_STATUS };
 
 struct expect {
     int first, second;
@@ -121,6 +121,11 @@ static void tell_lie(struct fake_server *f, enum lie lie, const struct expect *e
         break;
     case LIE_DUP:
         fake_answer(f, slot, gen, 0);
+        fake_push(f, slot, gen);
+        break;
+    case LIE_STATUS: /* a live server's answer that says "peer died" */
+        uipc_slot(f->r, slot)->status = -UIPC_EPEERDIED;
+        atomic_store(&uipc_slot(f->r, slot)->own, uipc_slot_word(gen, UIPC_SLOT_DONE));
         fake_push(f, slot, gen);
         break;
     }
@@ -184,6 +189,14 @@ static void test_lie_duplicate(void **s)
 {
     (void)s;
     run_lie(LIE_DUP, (struct expect){ 4242, 4242, 1 });
+}
+
+static void test_lie_transport_status(void **s)
+{
+    (void)s;
+    /* Clamped by the reader: uipc_is_transport_error() never says yes to
+     * what a live server wrote, and the channel goes on. */
+    run_lie(LIE_STATUS, (struct expect){ -UIPC_EBADSTATUS, 4242, 0 });
 }
 
 /* ---- the test process as a lying client, against a real server ---- */
@@ -355,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_lie_state_skipped),
         cmocka_unit_test(test_lie_garbage_stamp),
         cmocka_unit_test(test_lie_duplicate),
+        cmocka_unit_test(test_lie_transport_status),
         cmocka_unit_test(test_lying_client),
         cmocka_unit_test(test_random_bytes),
     };
