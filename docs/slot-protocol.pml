@@ -231,9 +231,10 @@ cstart:
     {
         atomic {
             /* chan.c: uipc__chan_init() -> fifo.c: uipc__fifo_attach_producer(sub):
-             * pos = tail, then skip entries stamped but not counted in tail.
-             * Glued: only a client writes sq_tail and the submit stamps. */
-            sp = sq_tail;
+             * pos = the consumer's head, then skip entries stamped for this
+             * lap.  Glued: only a client writes the submit stamps, and an
+             * older head only means more stamped entries to skip. */
+            sp = sq_head;
             k = 0;
             do
             :: k < FS && sq_seq[sp % FS] == sp + 1 -> sp++; k++
@@ -522,8 +523,8 @@ sstart:
             assert(ep != 0);
             /* fifo.c: uipc__fifo_attach_consumer(sub): pos = head */
             sp = sq_head;
-            /* fifo.c: uipc__fifo_attach_producer(cmp): pos = tail, skip stamped entries */
-            cpp = cq_tail;
+            /* fifo.c: uipc__fifo_attach_producer(cmp): pos = head, skip stamped entries */
+            cpp = cq_head;
             k = 0;
             do
             :: k < CFS && cq_seq[cpp % CFS] == cpp + 1 -> cpp++; k++
@@ -657,10 +658,12 @@ end_loop:
            srv_epoch = 0
        };
        atomic {
-           /* reclaim.c: drain_submits() -- attach a consumer at head, pop every
-            * stamped entry, publish head.  Glued: the client's concurrent push
-            * lands either before (drained) or after (left); nothing else moves
-            * those words (the only other consumer is dead). */
+           /* reclaim.c: drain_submits() -- attach a consumer at head (checked
+            * against the client's tail: an honest head always passes, so
+            * the model keeps it), pop every stamped entry, publish head.
+            * Glued: the client's concurrent push lands either before
+            * (drained) or after (left); nothing else moves those words (the
+            * only other consumer is dead). */
            p = sq_head;
            k = 0;
            do
@@ -669,10 +672,9 @@ end_loop:
            od;
            sq_drain_publish_head(p);
            /* reclaim.c: uipc__reclaim_server() -> fifo.c: uipc__fifo_attach_producer(cmp):
-            * pos = tail, skip stamped entries (glued: their only writer is dead);
-            * cached = head (glued: an older head only makes the full check load
-            * it again, with the same outcome) */
-           q = cq_tail;
+            * pos = the client's head, skip stamped entries (glued: their only
+            * writer is dead); cached = head */
+           q = cq_head;
            k = 0;
            do
            :: k < CFS && cq_seq[q % CFS] == q + 1 -> q++; k++

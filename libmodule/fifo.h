@@ -18,9 +18,10 @@ struct uipc_fifo {
     uint32_t cached; /* producer: last head seen */
 };
 
-/* Producer end: starts after the last entry anyone published, so a
- * successor (a restarted server, or the reclaim) never overwrites a
- * completion its predecessor stamped but did not count in `tail`. */
+/* Producer end: starts at the consumer's published head and skips the
+ * entries stamped for this lap, so a successor (a restarted server, or the
+ * reclaim) never overwrites a completion its predecessor stamped, and never
+ * trusts the predecessor's `tail`, which a hostile one could set anywhere. */
 void uipc__fifo_attach_producer(struct uipc_fifo *f, struct uipc_fifo_shared *sh, uint32_t size);
 void uipc__fifo_attach_consumer(struct uipc_fifo *f, struct uipc_fifo_shared *sh, uint32_t size);
 

@@ -19,12 +19,21 @@ static void side_down(struct uipc_side *s)
 /* Consumes what the dead server left in the submit FIFO: those calls are
  * answered by the scan below.  Left there, they would take room that the
  * FIFO's size does not account for, and a server that dies again and again
- * before catching up would let them pile up until the FIFO overflowed. */
+ * before catching up would let them pile up until the FIFO overflowed.
+ * The dead server's head is checked against the client's tail first: an
+ * honest head is at most a lap behind it, or one ahead (an entry taken
+ * before the client published its tail).  Anything else is a lie left
+ * behind, which would fail the client's next full check or hide its next
+ * calls from the next server: the drain then starts at the tail.  Head
+ * never moves back, since the client may have cached it. */
 static void drain_submits(struct uipc_region *r)
 {
     struct uipc_fifo f;
     uint32_t slot, gen, tag;
     uipc__fifo_attach_consumer(&f, r->fifo[UIPC_SUBMIT], r->fifo_size);
+    uint32_t tail = uipc_load_acquire(&r->fifo[UIPC_SUBMIT]->tail);
+    if (tail - f.pos > r->fifo_size && f.pos - tail > 1)
+        f.pos = tail;
     for (uint32_t i = 0; i < r->fifo_size; i++)
         if (uipc__fifo_pop(&f, &slot, &gen, &tag) <= 0)
             break;

@@ -271,11 +271,35 @@ static void test_impossible_head(void **state)
         assert_int_equal(push_after_head(x, at[a], size), -UIPC_EPROTO);
         assert_int_equal(push_after_head(x, at[a], INT32_MAX), -UIPC_EPROTO);
     }
-    /* Ahead already when the producer attaches: its first push sees it. */
+    /* Ahead already when the producer attaches: the producer starts at the
+     * consumer's word (a lie there misleads only the liar's own end). */
     fx_lap_ending_at(x, 100);
     atomic_store(&x->sh->head, 101);
     fx_attach(x);
-    expect_push_refused(x);
+    assert_int_equal(x->prod.pos, 101);
+    assert_int_equal(uipc__fifo_push(&x->prod, 1, 2, 3), 0);
+}
+
+/* A dead producer that moved its tail anywhere: the successor starts from
+ * the consumer's head all the same (the reclaim after a hostile server). */
+static void test_attach_ignores_tail(void **state)
+{
+    struct fx *x = *state;
+    static const int64_t lies[] = { 1000000, -1000, 3, -3 };
+    for (size_t k = 0; k < sizeof(lies) / sizeof(lies[0]); k++) {
+        fx_lap_ending_at(x, 40);
+        fx_attach(x);
+        push_n(x, 40, 2);
+        uipc__fifo_publish_tail(&x->prod);
+        atomic_store(&x->sh->tail, (uint32_t)(42 + lies[k]));
+        struct uipc_fifo succ;
+        uipc__fifo_attach_producer(&succ, x->sh, x->size);
+        assert_int_equal(succ.pos, 42);
+        x->prod = succ;
+        push_n(x, 42, 1);
+        pop_n(x, 40, 3);
+        expect_empty(x);
+    }
 }
 
 /* A producer died after stamping entries but before publishing tail: its
@@ -299,8 +323,8 @@ static void test_attach_skips_unpublished(void **state)
     pop_n(x, 20, 6);
     expect_empty(x);
 
-    /* Nothing unpublished: the successor starts at tail, not past the
-     * previous lap's stamps. */
+    /* Nothing unpublished: the successor starts where the consumer is, not
+     * past the previous lap's stamps. */
     fx_lap_ending_at(x, NEAR_WRAP);
     uipc__fifo_attach_producer(&succ, x->sh, x->size);
     assert_int_equal(succ.pos, NEAR_WRAP);
@@ -359,6 +383,7 @@ int main(void)
         T(test_stamps),
         T(test_impossible_head),
         T(test_attach_skips_unpublished),
+        T(test_attach_ignores_tail),
         T(test_attach_bounded),
         T(test_publish),
     };

@@ -295,6 +295,73 @@ static void test_lying_client(void **s)
     uipc__bed_free(b);
 }
 
+/* ---- a server that lies with its positions, then dies ---- */
+
+static int server_lies = 1; /* set by the test process before each start */
+
+/* Takes one call and, instead of answering, moves the completion FIFO's
+ * tail a million ahead and the submit FIFO's head off the ring; then
+ * exits.  Later incarnations are honest echo servers. */
+static int dying_liar(void *arg)
+{
+    if (!server_lies)
+        return testmod_echo_main(arg);
+    uipc_module *m = testmod_open();
+    struct uipc_region *r = &m->srvs[0].r;
+    struct uipc_fifo sub;
+    uint32_t slot, gen, tag;
+    uipc__fifo_attach_consumer(&sub, r->fifo[UIPC_SUBMIT], r->fifo_size);
+    while (uipc__fifo_pop(&sub, &slot, &gen, &tag) != 1)
+        testmod_sleep_ms(1);
+    uipc__fifo_publish_head(&sub);
+    atomic_fetch_add(&r->fifo[UIPC_COMPLETE]->tail, 1000000);
+    atomic_fetch_add(&r->fifo[UIPC_SUBMIT]->head, 12345);
+    _exit(0);
+}
+
+static int client_of_liar(void *arg)
+{
+    (void)arg;
+    uipc_module *m = testmod_open();
+    uipc_chan *ch;
+    CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
+    struct testmod_msg msg = { .len = 8 };
+    /* No timeout: only the reclaim can end this call. */
+    struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply, .opcode = OP_ECHO, .arg = &msg };
+    CHECK_EQ(uipc_call(ch, &c), -UIPC_EPEERDIED);
+    c.timeout_ms = 5000;
+    int st = -UIPC_EPEERDIED;
+    for (int i = 0; i < 20000 && st == -UIPC_EPEERDIED; i++)
+        if ((st = uipc_call(ch, &c)) == -UIPC_EPEERDIED)
+            testmod_sleep_ms(1);
+    CHECK_EQ(st, 8);
+    testmod_echo_loop(ch, 200, 64, 0);
+    struct uipc_chan_stats cs;
+    CHECK_EQ(uipc_chan_stats(ch, &cs), 0);
+    CHECK_EQ(cs.proto, 0);
+    testmod_check_whole(ch, 0);
+    uipc_module_close(m);
+    return 0;
+}
+
+static void test_dead_server_positions(void **s)
+{
+    (void)s;
+    struct testmod_pair p;
+    int st;
+    server_lies = 1;
+    assert_int_equal(testmod_pair_start(&p, dying_liar, NULL, client_of_liar, NULL, 8, 0), 0);
+    assert_int_equal(uipc__bed_wait(p.b, p.srv, TIMEOUT_MS, &st), p.srv);
+    server_lies = 0;
+    assert_int_equal(uipc__bed_start(p.b, p.srv), 0);
+    assert_int_equal(uipc__bed_wait(p.b, p.cli, TIMEOUT_MS, &st), p.cli);
+    expect_exit(st, 0);
+    struct uipc_region *r = uipc__bed_region(p.b, p.ch);
+    assert_int_equal(atomic_load(&r->side[UIPC_SERVER]->violations), 0);
+    uipc__bed_kill(p.b, p.srv, SIGTERM);
+    uipc__bed_free(p.b);
+}
+
 /* ---- random bytes over a whole live region ---- */
 
 static int noisy_client(void *arg)
@@ -369,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_lie_garbage_stamp),
         cmocka_unit_test(test_lie_duplicate),
         cmocka_unit_test(test_lie_transport_status),
+        cmocka_unit_test(test_dead_server_positions),
         cmocka_unit_test(test_lying_client),
         cmocka_unit_test(test_random_bytes),
     };
