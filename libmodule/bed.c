@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bed.h"
+#include "bell.h"
 #include "reclaim.h"
 
 #define BED_MAX 32
@@ -23,7 +23,8 @@ struct bed_mod {
     uipc_bed_main_fn fn;
     void *arg;
     char *const *argv; /* a program, instead of fn */
-    int bell;
+    struct uipc_bell bell; /* its receiver */
+    int self;              /* the bed's sender to it, which the module shares */
     pid_t pid;   /* 0: not running */
     int pidfd;
 };
@@ -32,6 +33,7 @@ struct bed_chan {
     int client, server;
     int fd;
     struct uipc_region r;
+    int ring[2]; /* senders to each end's bell, by role: the other end holds it */
 };
 
 struct uipc_bed {
@@ -61,11 +63,14 @@ void uipc__bed_free(struct uipc_bed *b)
             uipc__bed_kill(b, i, SIGKILL);
             uipc__bed_wait(b, i, -1, NULL);
         }
-        close(b->mod[i].bell);
+        uipc__bell_close(&b->mod[i].bell);
+        close(b->mod[i].self);
     }
     for (int i = 0; i < b->nchan; i++) {
         uipc__region_unmap(&b->chan[i].r);
         close(b->chan[i].fd);
+        close(b->chan[i].ring[UIPC_SERVER]);
+        close(b->chan[i].ring[UIPC_CLIENT]);
     }
     free(b);
 }
@@ -80,9 +85,14 @@ int uipc__bed_module(struct uipc_bed *b, const char *name, uipc_bed_main_fn fn, 
     m->fn = fn;
     m->arg = arg;
     m->pidfd = -1;
-    m->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (m->bell < 0)
-        return -errno;
+    int err = uipc__bell_open(&m->bell);
+    if (err < 0)
+        return err;
+    if ((m->self = uipc__bell_sender(&m->bell)) < 0) {
+        err = m->self;
+        uipc__bell_close(&m->bell);
+        return err;
+    }
     return b->nmod++;
 }
 
@@ -111,18 +121,29 @@ int uipc__bed_channel(struct uipc_bed *b, int client, int server, const char *se
     }
     c->client = client;
     c->server = server;
+    c->ring[UIPC_SERVER] = uipc__bell_sender(&b->mod[server].bell);
+    c->ring[UIPC_CLIENT] = uipc__bell_sender(&b->mod[client].bell);
+    if (c->ring[UIPC_SERVER] < 0 || c->ring[UIPC_CLIENT] < 0) {
+        err = c->ring[UIPC_SERVER] < 0 ? c->ring[UIPC_SERVER] : c->ring[UIPC_CLIENT];
+        close(c->ring[UIPC_SERVER]);
+        close(c->ring[UIPC_CLIENT]);
+        uipc__region_unmap(&c->r);
+        close(c->fd);
+        return err;
+    }
     return b->nchan++;
 }
 
 static bool fd_is_mine(const struct uipc_bed *b, int mod, int fd)
 {
-    if (fd == b->mod[mod].bell)
+    if (fd == b->mod[mod].bell.rx || fd == b->mod[mod].self)
         return true;
     for (int i = 0; i < b->nchan; i++) {
         const struct bed_chan *c = &b->chan[i];
         if (c->client != mod && c->server != mod)
             continue;
-        if (fd == c->fd || fd == b->mod[c->client == mod ? c->server : c->client].bell)
+        /* its sender to the other end's bell */
+        if (fd == c->fd || fd == c->ring[c->client == mod ? UIPC_SERVER : UIPC_CLIENT])
             return true;
     }
     return false;
@@ -132,16 +153,16 @@ static bool fd_is_mine(const struct uipc_bed *b, int mod, int fd)
  * not part of (the bed's own mappings came along with fork). */
 static void child_setup(struct uipc_bed *b, int mod)
 {
-    char chans[4096] = "", ent[128], num[16];
+    char chans[4096] = "", ent[128], num[32];
     size_t len = 0;
 
     for (int i = 0; i < b->nchan; i++) {
         const struct bed_chan *c = &b->chan[i];
         if (c->client != mod && c->server != mod)
             continue;
-        int peer = c->client == mod ? c->server : c->client;
+        int ring = c->ring[c->client == mod ? UIPC_SERVER : UIPC_CLIENT];
         int n = snprintf(ent, sizeof(ent), "%s%c:%s:%d:%d", len ? "," : "",
-                         c->client == mod ? 'C' : 'S', c->r.service, c->fd, b->mod[peer].bell);
+                         c->client == mod ? 'C' : 'S', c->r.service, c->fd, ring);
         if (len + (size_t)n < sizeof(chans)) {
             memcpy(chans + len, ent, (size_t)n + 1);
             len += (size_t)n;
@@ -149,13 +170,18 @@ static void child_setup(struct uipc_bed *b, int mod)
     }
     for (int i = 0; i < b->nchan; i++) {
         uipc__region_unmap(&b->chan[i].r);
-        if (!fd_is_mine(b, mod, b->chan[i].fd))
-            close(b->chan[i].fd);
+        int fds[] = { b->chan[i].fd, b->chan[i].ring[UIPC_SERVER], b->chan[i].ring[UIPC_CLIENT] };
+        for (size_t k = 0; k < sizeof(fds) / sizeof(fds[0]); k++)
+            if (!fd_is_mine(b, mod, fds[k]))
+                close(fds[k]);
     }
-    for (int i = 0; i < b->nmod; i++)
-        if (!fd_is_mine(b, mod, b->mod[i].bell))
-            close(b->mod[i].bell);
-    snprintf(num, sizeof(num), "%d", b->mod[mod].bell);
+    for (int i = 0; i < b->nmod; i++) {
+        if (!fd_is_mine(b, mod, b->mod[i].bell.rx))
+            close(b->mod[i].bell.rx);
+        if (!fd_is_mine(b, mod, b->mod[i].self))
+            close(b->mod[i].self);
+    }
+    snprintf(num, sizeof(num), "%d:%d", b->mod[mod].bell.rx, b->mod[mod].self);
     setenv("UIPC_MODULE", b->mod[mod].name, 1);
     setenv("UIPC_BELL", num, 1);
     setenv("UIPC_CHANNELS", chans, 1);
@@ -166,12 +192,14 @@ static void child_setup(struct uipc_bed *b, int mod)
 /* The fds a program inherits across exec: ours are all O_CLOEXEC. */
 static void keep_across_exec(const struct uipc_bed *b, int mod)
 {
-    for (int i = 0; i < b->nchan; i++)
-        if (fd_is_mine(b, mod, b->chan[i].fd))
-            fcntl(b->chan[i].fd, F_SETFD, 0);
-    for (int i = 0; i < b->nmod; i++)
-        if (fd_is_mine(b, mod, b->mod[i].bell))
-            fcntl(b->mod[i].bell, F_SETFD, 0);
+    for (int i = 0; i < b->nchan; i++) {
+        int fds[] = { b->chan[i].fd, b->chan[i].ring[UIPC_SERVER], b->chan[i].ring[UIPC_CLIENT] };
+        for (size_t k = 0; k < sizeof(fds) / sizeof(fds[0]); k++)
+            if (fd_is_mine(b, mod, fds[k]))
+                fcntl(fds[k], F_SETFD, 0);
+    }
+    fcntl(b->mod[mod].bell.rx, F_SETFD, 0);
+    fcntl(b->mod[mod].self, F_SETFD, 0);
 }
 
 static int child_run(struct uipc_bed *b, int mod)
@@ -253,7 +281,7 @@ static void reclaim(struct uipc_bed *b, int mod)
     for (int i = 0; i < b->nchan; i++) {
         struct bed_chan *c = &b->chan[i];
         if (c->server == mod) {
-            int n = uipc__reclaim_server(&c->r, b->mod[c->client].bell);
+            int n = uipc__reclaim_server(&c->r, b->mod[c->client].self);
             if (n > 0)
                 b->reclaimed += (uint64_t)n;
         }

@@ -91,7 +91,8 @@ struct uipc_module {
     unsigned nchans;
     struct uipc_srv *srvs;
     unsigned nsrvs;
-    int bell;             /* our eventfd; peers write it when bell-armed */
+    int bell;             /* our bell's receiver (bell.c); peers ring it when armed */
+    int self;             /* our own sender to it: uipc_stop, and work that slipped in */
     int *fds;             /* every fd we were handed, closed on close */
     char *provides;       /* UIPC_PROVIDES: services we provide, comma-separated */
     unsigned nfds;
@@ -166,6 +167,9 @@ struct uipc_manifest_ent {
 };
 int uipc__manifest_parse(const char *s, struct uipc_manifest_ent *out, unsigned max, unsigned *n);
 int uipc__parse_fd(const char *s, int *fd);
+/* UIPC_BELL: "RX:TX", the bell's receiver and the module's own sender to
+ * it (bell.c).  Pure. */
+int uipc__parse_bell(const char *s, int *rx, int *tx);
 
 /* module.c */
 int uipc__progress(uipc_module *m, bool deliver);

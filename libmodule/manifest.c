@@ -22,6 +22,19 @@ int uipc__parse_fd(const char *s, int *fd)
 }
 
 /* One "R:service:fd:fd" entry, len bytes at s. */
+int uipc__parse_bell(const char *s, int *rx, int *tx)
+{
+    char buf[32];
+    const char *colon = s ? strchr(s, ':') : NULL;
+    if (!colon || (size_t)(colon - s) >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, (size_t)(colon - s));
+    buf[colon - s] = '\0';
+    if (uipc__parse_fd(buf, rx) < 0 || uipc__parse_fd(colon + 1, tx) < 0 || *rx == *tx)
+        return -EINVAL;
+    return 0;
+}
+
 static int parse_ent(const char *s, size_t len, struct uipc_manifest_ent *e)
 {
     char buf[UIPC_SERVICE_MAX + 32];

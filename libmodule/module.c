@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bell.h"
 #include "internal.h"
 
 static uint32_t default_spin(void)
@@ -80,7 +81,7 @@ static int attach_control(uipc_module *m)
     return uipc__region_map(cfd, &m->ctl);
 }
 
-static int module_init(uipc_module *m, const char *name, int bell, const char *chans)
+static int module_init(uipc_module *m, const char *name, int bell, int self, const char *chans)
 {
     unsigned n;
     pthread_mutexattr_t attr;
@@ -91,18 +92,19 @@ static int module_init(uipc_module *m, const char *name, int bell, const char *c
     pthread_mutexattr_destroy(&attr);
     snprintf(m->name, sizeof(m->name), "%s", name);
     m->bell = bell;
+    m->self = self;
     m->spin_ns = default_spin();
 
     struct uipc_manifest_ent *e = calloc(UIPC_MAX_CHANNELS, sizeof(*e));
     if (!e)
         return -ENOMEM;
     int err = uipc__manifest_parse(chans, e, UIPC_MAX_CHANNELS, &n);
-    if (err == 0 && !fd_valid(bell))
+    if (err == 0 && (!fd_valid(bell) || !fd_valid(self)))
         err = -EBADF;
     if (err == 0) {
         m->chans = calloc(n ? n : 1, sizeof(*m->chans));
         m->srvs = calloc(n ? n : 1, sizeof(*m->srvs));
-        m->fds = calloc(2 * n + 2, sizeof(int)); /* channels, our bell, control */
+        m->fds = calloc(2 * n + 3, sizeof(int)); /* channels, our bell and sender, control */
         err = m->chans && m->srvs && m->fds ? attach_all(m, e, n) : -ENOMEM;
     }
     const char *prov = getenv("UIPC_PROVIDES");
@@ -112,6 +114,7 @@ static int module_init(uipc_module *m, const char *name, int bell, const char *c
         err = attach_control(m);
     if (err == 0) {
         own_fd(m, bell);
+        own_fd(m, self);
         if (m->ctl.base)
             own_fd(m, m->ctl.fd);
         for (unsigned i = 0; i < n; i++) {
@@ -128,13 +131,13 @@ int uipc_module_open(uipc_module **out)
     const char *name = getenv("UIPC_MODULE");
     const char *bell = getenv("UIPC_BELL");
     const char *chans = getenv("UIPC_CHANNELS");
-    int bell_fd;
+    int bell_fd, self_fd;
 
     if (!out)
         return -EINVAL;
     if (!name || !bell || !chans)
         return -ENOENT;
-    if (uipc__parse_fd(bell, &bell_fd) < 0)
+    if (uipc__parse_bell(bell, &bell_fd, &self_fd) < 0)
         return -EINVAL;
     /* Not dumpable: another module running as the same user cannot open
      * this one's channels through /proc/PID/fd (nor ptrace it). */
@@ -142,7 +145,7 @@ int uipc_module_open(uipc_module **out)
     uipc_module *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
-    int err = module_init(m, name, bell_fd, chans);
+    int err = module_init(m, name, bell_fd, self_fd, chans);
     if (err < 0) { /* the fds stay the caller's: nothing was taken */
         uipc_module_close(m);
         return err;
@@ -308,10 +311,8 @@ static void bell_set(uipc_module *m, uint32_t v)
 
 static void bell_disarm(uipc_module *m)
 {
-    uint64_t v;
     bell_set(m, 0);
-    while (read(m->bell, &v, sizeof(v)) > 0)
-        ;
+    uipc__bell_drain(m->bell);
 }
 
 static bool fifos_pending(uipc_module *m)
@@ -331,11 +332,8 @@ static void bell_arm(uipc_module *m)
 {
     bell_set(m, 1);
     uipc_fence(); /* armed before the re-check, as a sleeper (atomics.h) */
-    if (fifos_pending(m)) { /* something slipped in: make the fd readable ourselves */
-        uint64_t one = 1;
-        ssize_t r = write(m->bell, &one, sizeof(one));
-        (void)r;
-    }
+    if (fifos_pending(m)) /* something slipped in: make the fd readable ourselves */
+        uipc__bell_ring(m->self);
 }
 
 /* The loop runs: tell the supervisor we are ready, and hear whether it
@@ -415,11 +413,10 @@ void uipc_stop(uipc_module *m)
         return;
     atomic_store(&m->stop, 1);
     uipc__kick(m);
-    /* Always: reading fd_mode here would race, and a spare count on the
-     * bell only costs the next uipc_poll one read. */
-    uint64_t one = 1;
-    ssize_t r = write(m->bell, &one, sizeof(one));
-    (void)r;
+    /* Always: reading fd_mode here would race, and a spare datagram on
+     * the bell only costs the next uipc_poll one read.  send() is
+     * async-signal-safe. */
+    uipc__bell_ring(m->self);
 }
 
 void uipc_set_spin(uipc_module *m, uint32_t spin_ns)

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bell.h"
 #include "internal.h"
 
 uint64_t uipc__now_ns(void)
@@ -35,11 +36,9 @@ void uipc__notify(struct uipc_side *peer, int peer_bell)
         atomic_fetch_add_explicit(&peer->wake, 1, memory_order_relaxed);
         futex_wake_all(&peer->wake, true);
     }
-    if (uipc_load_relaxed(&peer->bell) != 0 && peer_bell >= 0) {
-        uint64_t one = 1;
-        ssize_t r = write(peer_bell, &one, sizeof(one));
-        (void)r; /* EAGAIN: the counter is saturated, the peer is awake anyway */
-    }
+    /* Our own sender to the peer's bell: never blocks (bell.c). */
+    if (uipc_load_relaxed(&peer->bell) != 0 && peer_bell >= 0)
+        uipc__bell_ring(peer_bell);
 }
 
 void uipc__kick(uipc_module *m)

@@ -93,7 +93,7 @@ static void reset_channel(struct sv *s, struct sv_chan *ch)
     for (int e = 0; e < 2; e++) {
         struct sv_mod *m = &s->mod[ends[e]];
         atomic_store_explicit(report_word(s, (unsigned)ends[e], ch->idx[e]), 0, memory_order_release);
-        uipc__notify(m->ctl.side[UIPC_CLIENT], m->bell);
+        uipc__notify(m->ctl.side[UIPC_CLIENT], m->ring);
     }
     sv_info("%s -> %s: channel %s reset", s->mod[ch->client].cf->name, s->mod[ch->server].cf->name,
             ch->r.service);
@@ -105,7 +105,7 @@ void sv_channels_dead(struct sv *s, unsigned i)
     for (unsigned k = 0; k < s->nchan; k++) {
         struct sv_chan *ch = &s->chan[k];
         if (ch->server == (int)i) {
-            int n = uipc__reclaim_server(&ch->r, s->mod[ch->client].bell);
+            int n = uipc__reclaim_server(&ch->r, s->mod[ch->client].ring);
             if (n > 0) {
                 reclaimed += (unsigned)n;
                 ch->reclaimed += (uint64_t)n;

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "config.h"
 #include "control.h"
+#include "bell.h"
 #include "region.h"
 #include "sandbox.h"
 #include "spawn.h"
@@ -23,7 +24,8 @@ struct sv_mod {
     const struct conf_module *cf;
     enum sv_state state;
     struct sv_child ch;       /* ch.pid == 0: no process */
-    int bell;
+    struct uipc_bell bell;    /* its bell's receiver (bell.c) */
+    int ring;                 /* our sender to it, shared with the module as its own */
     uint64_t started_ms;
     uint64_t restart_at_ms;
     uint64_t *deaths;         /* times of deaths, a ring of max_restarts + 1 */
@@ -62,6 +64,7 @@ struct sv_chan {
     unsigned idx[2];          /* its position in each end's UIPC_CHANNELS, by enum uipc_role */
     int fd;
     struct uipc_region r;
+    int ring[2];              /* senders to each end's bell, by role; the other end holds it */
     uint64_t reclaimed;       /* slots answered for a dead server */
     struct sv_counts past;    /* the client's dead incarnations */
     int offender;             /* killed for a protocol violation, reset at its death; -1: none */

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -52,13 +51,19 @@ static int make_channels(struct sv *s)
             ch->client = (int)i;
             ch->server = conf_provider(c, cn->service);
             ch->offender = -1;
-            int err = uipc__region_create(cn->service, cn->slots ? cn->slots : UIPC_DEFAULT_SLOTS,
+            ch->ring[UIPC_SERVER] = uipc__bell_sender(&s->mod[ch->server].bell);
+            ch->ring[UIPC_CLIENT] = uipc__bell_sender(&s->mod[i].bell);
+            int err = ch->ring[UIPC_SERVER] < 0 ? ch->ring[UIPC_SERVER] : ch->ring[UIPC_CLIENT];
+            if (err >= 0)
+                err = uipc__region_create(cn->service, cn->slots ? cn->slots : UIPC_DEFAULT_SLOTS,
                                           cn->slot_size ? cn->slot_size : UIPC_DEFAULT_SLOT_SIZE,
                                           &ch->fd);
             if (err == 0 && (err = uipc__region_map(ch->fd, &ch->r)) < 0)
                 close(ch->fd);
             if (err < 0) {
                 sv_error("%s: channel to %s: %s", c->mod[i].name, cn->service, strerror(-err));
+                close(ch->ring[UIPC_SERVER]);
+                close(ch->ring[UIPC_CLIENT]);
                 return err;
             }
             s->nchan++;
@@ -105,11 +110,17 @@ static int init_modules(struct sv *s)
                                   .prog = m->cf->pol ? &m->cf->pol->prog : NULL };
         if (!m->cf->pol)
             sv_warn("%s: no policy: every syscall is allowed", m->cf->name);
-        m->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         m->deaths = calloc(m->cf->max_restarts + 1, sizeof(uint64_t));
-        if (m->bell < 0 || !m->deaths)
+        if (!m->deaths)
             return -ENOMEM;
-        int err = uipc__region_create("uipc.control", 1, UIPC_MIN_SLOT_SIZE, &m->ctl_fd);
+        int err = uipc__bell_open(&m->bell);
+        if (err == 0 && (m->ring = uipc__bell_sender(&m->bell)) < 0)
+            err = m->ring;
+        if (err < 0) {
+            sv_error("%s: bell: %s", m->cf->name, strerror(-err));
+            return err;
+        }
+        err = uipc__region_create("uipc.control", 1, UIPC_MIN_SLOT_SIZE, &m->ctl_fd);
         if (err == 0 && (err = uipc__region_map(m->ctl_fd, &m->ctl)) < 0)
             close(m->ctl_fd);
         if (err < 0)
@@ -121,11 +132,11 @@ static int init_modules(struct sv *s)
 /* ---- starting a module ---- */
 
 struct manifest {
-    char module[CONF_NAME_MAX + 16], bell[32], chans[16384];
+    char module[CONF_NAME_MAX + 16], bell[48], chans[16384];
     char provides[CONF_MAX_LIST * CONF_NAME_MAX + 16];
     char control[32], heartbeat[40];
     const char *env[8];
-    int keep[2 * CONF_MAX_LIST * CONF_MAX_MODULES + 1];
+    int keep[2 * CONF_MAX_LIST * CONF_MAX_MODULES + 3]; /* channels, bell and ring, control */
     unsigned nkeep;
 };
 
@@ -146,8 +157,9 @@ static void build_manifest(const struct sv *s, unsigned i, struct manifest *mf)
     size_t len;
     mf->nkeep = 0;
     snprintf(mf->module, sizeof(mf->module), "UIPC_MODULE=%s", s->mod[i].cf->name);
-    snprintf(mf->bell, sizeof(mf->bell), "UIPC_BELL=%d", s->mod[i].bell);
-    mf->keep[mf->nkeep++] = s->mod[i].bell;
+    snprintf(mf->bell, sizeof(mf->bell), "UIPC_BELL=%d:%d", s->mod[i].bell.rx, s->mod[i].ring);
+    mf->keep[mf->nkeep++] = s->mod[i].bell.rx;
+    mf->keep[mf->nkeep++] = s->mod[i].ring;
     snprintf(mf->control, sizeof(mf->control), "UIPC_CONTROL=%d", s->mod[i].ctl_fd);
     mf->keep[mf->nkeep++] = s->mod[i].ctl_fd;
     snprintf(mf->heartbeat, sizeof(mf->heartbeat), "UIPC_HEARTBEAT_MS=%u", s->c->heartbeat_interval_ms);
@@ -166,9 +178,9 @@ static void build_manifest(const struct sv *s, unsigned i, struct manifest *mf)
     for (unsigned k = 0; k < s->nchan; k++) {
         const struct sv_chan *ch = &s->chan[k];
         if (ch->server == (int)i)
-            manifest_add(mf, &len, 'S', ch->r.service, ch->fd, s->mod[ch->client].bell);
+            manifest_add(mf, &len, 'S', ch->r.service, ch->fd, ch->ring[UIPC_CLIENT]);
         if (ch->client == (int)i)
-            manifest_add(mf, &len, 'C', ch->r.service, ch->fd, s->mod[ch->server].bell);
+            manifest_add(mf, &len, 'C', ch->r.service, ch->fd, ch->ring[UIPC_SERVER]);
     }
 }
 
@@ -457,7 +469,7 @@ static void check_beat(struct sv *s, unsigned i, unsigned hang_ms, uint64_t now)
      * stuck one does not, and misses its timeout.  A module asleep in
      * uipc_run beats by itself; at worst the ring wakes it a little early. */
     if (now > last + s->c->heartbeat_interval_ms)
-        uipc__notify(m->ctl.side[UIPC_CLIENT], m->bell);
+        uipc__notify(m->ctl.side[UIPC_CLIENT], m->ring);
     if (now <= last || now - last <= hang_ms)
         return;
     sv_warn("%s: hung: no heartbeat for %llu ms (hang_timeout_ms = %u); killing", m->cf->name,
@@ -557,7 +569,7 @@ void sv_request_stop(struct sv *s, unsigned i)
     m->stop_kill_ms = now + s->c->shutdown_timeout_ms;
     sv_info("%s: stopping", m->cf->name);
     atomic_fetch_or(&m->ctl.side[UIPC_CLIENT]->ctl, UIPC_CTL_STOP);
-    uipc__notify(m->ctl.side[UIPC_CLIENT], m->bell);
+    uipc__notify(m->ctl.side[UIPC_CLIENT], m->ring);
 }
 
 static void stop_escalate(struct sv *s, unsigned i, uint64_t now)
@@ -797,8 +809,9 @@ static void teardown(struct sv *s)
 {
     ctl_close(s->ctl);
     for (unsigned i = 0; i < s->c->nmod; i++) {
-        if (s->mod[i].bell >= 0)
-            close(s->mod[i].bell);
+        uipc__bell_close(&s->mod[i].bell);
+        if (s->mod[i].ring >= 0)
+            close(s->mod[i].ring);
         if (s->mod[i].ch.out >= 0)
             close(s->mod[i].ch.out);
         free(s->mod[i].deaths);
@@ -810,6 +823,8 @@ static void teardown(struct sv *s)
     for (unsigned k = 0; k < s->nchan; k++) {
         uipc__region_unmap(&s->chan[k].r);
         close(s->chan[k].fd);
+        close(s->chan[k].ring[UIPC_SERVER]);
+        close(s->chan[k].ring[UIPC_CLIENT]);
     }
     free(s->chan);
     if (s->sigfd >= 0)
@@ -825,7 +840,7 @@ int sv_run(struct conf *c)
     s.c = c;
     s.sigfd = -1;
     for (unsigned i = 0; i < CONF_MAX_MODULES; i++)
-        s.mod[i].bell = s.mod[i].ch.out = s.mod[i].ch.listener = s.mod[i].ch.status = -1;
+        s.mod[i].bell.rx = s.mod[i].ring = s.mod[i].ch.out = s.mod[i].ch.listener = s.mod[i].ch.status = -1;
     sv_log_level(c->log_level);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
     int err = s.ep < 0 ? -errno : setup_signals(&s);
@@ -833,6 +848,9 @@ int sv_run(struct conf *c)
         err = init_modules(&s);
     if (err == 0)
         err = make_channels(&s);
+    /* Every sender is connected: nobody else may connect to a bell now. */
+    for (unsigned i = 0; i < c->nmod; i++)
+        uipc__bell_seal(&s.mod[i].bell);
     if (err == 0 && (err = ctl_open(c->control_socket, sv_control, sv_control_release, &s, &s.ctl)) < 0)
         sv_error("supervisor: control socket %s: %s", c->control_socket,
                  err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err));

@@ -363,6 +363,7 @@ static void bench_open(struct bench *b, struct rd *r)
     pthread_mutexattr_destroy(&attr);
     snprintf(b->m.name, sizeof(b->m.name), "fuzz");
     b->m.bell = -1;
+    b->m.self = -1;
 }
 
 static void bench_close(struct bench *b)

@@ -744,7 +744,30 @@ static void expect_open(int fd)
         fail_msg("the connection was closed (or got data): revents %#x", (unsigned)pf.revents);
 }
 
-/* The supervisor's open sockets: its listener, and one per connection. */
+/* Whether the UNIX socket with this inode is a stream socket (the control
+ * socket and its connections; bells are datagram sockets), from
+ * /proc/PID/net/unix: "Num RefCount Protocol Flags Type St Inode Path". */
+static bool stream_socket(pid_t sv, unsigned long inode)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/net/unix", (int)sv);
+    FILE *f = fopen(path, "re");
+    assert_non_null(f);
+    bool stream = false;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned type;
+        unsigned long ino;
+        if (sscanf(line, "%*s %*s %*s %*s %x %*s %lu", &type, &ino) == 2 && ino == inode) {
+            stream = type == 1; /* SOCK_STREAM */
+            break;
+        }
+    }
+    fclose(f);
+    return stream;
+}
+
+/* The supervisor's open stream sockets: its listener, and one per
+ * connection. */
 static int sv_sockets(pid_t sv)
 {
     char path[64], fd_path[320], link[128];
@@ -755,9 +778,10 @@ static int sv_sockets(pid_t sv)
     for (struct dirent *e; (e = readdir(d));) {
         snprintf(fd_path, sizeof(fd_path), "%s/%s", path, e->d_name);
         ssize_t len = readlink(fd_path, link, sizeof(link) - 1);
+        unsigned long inode;
         if (len > 0) {
             link[len] = '\0';
-            n += strncmp(link, "socket:", 7) == 0;
+            n += sscanf(link, "socket:[%lu]", &inode) == 1 && stream_socket(sv, inode);
         }
     }
     closedir(d);

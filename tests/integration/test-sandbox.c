@@ -123,10 +123,11 @@ static void test_channels_unreachable(void **state)
     wait_log("probe: probe: done", 1);
     const char *log = read_log();
     /* the peer holds the echo channel (the check can see one)... */
-    assert_int_equal(count(log, "peer: probe: fd "), 7); /* stdio, bell, control, channel, echo's bell */
+    /* stdio, its bell and its sender to it, control, channel, its sender to echo's bell */
+    assert_int_equal(count(log, "peer: probe: fd "), 8);
     log_has("-> /memfd:uipc:echo (deleted)");
-    /* ...the probe holds only its stdio, its bell and its control region */
-    assert_int_equal(count(log, "probe: probe: fd "), 5);
+    /* ...the probe holds only its stdio, its bell, its sender to it and its control region */
+    assert_int_equal(count(log, "probe: probe: fd "), 6);
     const char *mine = strstr(log, "probe: probe: fd ");
     assert_null(strstr(mine, "probe: probe: fd 3 -> /memfd:uipc:echo"));
     unsigned opened = 99, tried = 0, procs = 0;

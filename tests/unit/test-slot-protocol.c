@@ -44,6 +44,7 @@ static void bench_open(struct bench *b)
     pthread_mutexattr_destroy(&attr);
     snprintf(b->m.name, sizeof(b->m.name), "findings");
     b->m.bell = -1;
+    b->m.self = -1;
 }
 
 static void bench_close(struct bench *b)
