@@ -60,6 +60,14 @@ static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
 
 static int status(struct sv *s, Uipc__Control__Reply *rep)
 {
+    Uipc__Control__SupervisorStatus *me = malloc(sizeof(*me));
+    if (!me)
+        return -ENOMEM;
+    uipc__control__supervisor_status__init(me);
+    me->uptime_ms = sv_now_ms() - s->started_ms;
+    me->loop_max_ms = s->loop_max_ms;
+    me->loop_turns = s->loop_turns;
+    rep->supervisor = me;
     rep->modules = calloc(s->c->nmod, sizeof(*rep->modules));
     if (!rep->modules)
         return -ENOMEM;
@@ -311,6 +319,7 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
 void sv_control_release(void *sv, Uipc__Control__Reply *rep)
 {
     (void)sv;
+    free(rep->supervisor);
     for (size_t i = 0; i < rep->n_modules; i++)
         free(rep->modules[i]);
     free(rep->modules);

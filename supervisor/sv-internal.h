@@ -87,6 +87,9 @@ struct sv {
     uint32_t next_epoch;
     uint64_t next_check_ms;   /* next heartbeat / progress check */
     bool draining;            /* services look down to new calls (sv_drain) */
+    uint64_t started_ms;      /* the supervisor's own start */
+    uint64_t loop_max_ms;     /* the longest turn of the loop so far */
+    uint64_t loop_turns;
 };
 
 enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL };

@@ -769,6 +769,9 @@ static int loop(struct sv *s)
         int n = epoll_wait(s->ep, ev, 32, next_timeout(s));
         if (n < 0 && errno != EINTR)
             return -errno;
+        /* How long a turn takes, from the end of the wait: what a module
+         * could stretch if anything here blocked on it (uipcctl status). */
+        uint64_t t0 = sv_now_ms();
         for (int k = 0; k < n; k++)
             dispatch(s, ev[k].data.u64, ev[k].events);
         on_timers(s);
@@ -780,6 +783,9 @@ static int loop(struct sv *s)
         else
             tell_systemd(s);
         feed_watchdog(s);
+        uint64_t took = sv_now_ms() - t0;
+        s->loop_max_ms = took > s->loop_max_ms ? took : s->loop_max_ms;
+        s->loop_turns++;
     }
     /* Output the modules wrote just before they died. */
     for (unsigned i = 0; i < s->c->nmod; i++)
@@ -839,6 +845,7 @@ int sv_run(struct conf *c)
     memset(&s, 0, sizeof(s));
     s.c = c;
     s.sigfd = -1;
+    s.started_ms = sv_now_ms();
     for (unsigned i = 0; i < CONF_MAX_MODULES; i++)
         s.mod[i].bell.rx = s.mod[i].ring = s.mod[i].ch.out = s.mod[i].ch.listener = s.mod[i].ch.status = -1;
     sv_log_level(c->log_level);

@@ -538,7 +538,12 @@ static void json_status(const Uipc__Control__Reply *rep, FILE *f)
         fprintf(f, ", \"violations\": %" PRIu32 ", \"protocol_kills\": %" PRIu32 "}", m->violations,
                 m->protocol_kills);
     }
-    fputs("]}\n", f);
+    fputs("]", f);
+    if (rep->supervisor)
+        fprintf(f, ", \"supervisor\": {\"uptime_ms\": %" PRIu64 ", \"loop_max_ms\": %" PRIu64
+                   ", \"loop_turns\": %" PRIu64 "}", rep->supervisor->uptime_ms,
+                rep->supervisor->loop_max_ms, rep->supervisor->loop_turns);
+    fputs("}\n", f);
 }
 
 static void json_stats(const Uipc__Control__Reply *rep, FILE *f)
