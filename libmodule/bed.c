@@ -25,6 +25,8 @@ struct bed_mod {
     char *const *argv; /* a program, instead of fn */
     struct uipc_bell bell; /* its receiver */
     int self;              /* the bed's sender to it, which the module shares */
+    int ctl_fd;            /* its control region: the bed's words about its channels */
+    struct uipc_region ctl;
     pid_t pid;   /* 0: not running */
     int pidfd;
 };
@@ -65,6 +67,8 @@ void uipc__bed_free(struct uipc_bed *b)
         }
         uipc__bell_close(&b->mod[i].bell);
         close(b->mod[i].self);
+        uipc__region_unmap(&b->mod[i].ctl);
+        close(b->mod[i].ctl_fd);
     }
     for (int i = 0; i < b->nchan; i++) {
         uipc__region_unmap(&b->chan[i].r);
@@ -85,12 +89,19 @@ int uipc__bed_module(struct uipc_bed *b, const char *name, uipc_bed_main_fn fn, 
     m->fn = fn;
     m->arg = arg;
     m->pidfd = -1;
-    int err = uipc__bell_open(&m->bell);
+    int err = uipc__region_create("uipc.control", 1, UIPC_CTL_SLOT_SIZE, &m->ctl_fd);
     if (err < 0)
         return err;
+    if ((err = uipc__region_map(m->ctl_fd, &m->ctl)) < 0 || (err = uipc__bell_open(&m->bell)) < 0) {
+        uipc__region_unmap(&m->ctl);
+        close(m->ctl_fd);
+        return err;
+    }
     if ((m->self = uipc__bell_sender(&m->bell)) < 0) {
         err = m->self;
         uipc__bell_close(&m->bell);
+        uipc__region_unmap(&m->ctl);
+        close(m->ctl_fd);
         return err;
     }
     return b->nmod++;
@@ -136,7 +147,7 @@ int uipc__bed_channel(struct uipc_bed *b, int client, int server, const char *se
 
 static bool fd_is_mine(const struct uipc_bed *b, int mod, int fd)
 {
-    if (fd == b->mod[mod].bell.rx || fd == b->mod[mod].self)
+    if (fd == b->mod[mod].bell.rx || fd == b->mod[mod].self || fd == b->mod[mod].ctl_fd)
         return true;
     for (int i = 0; i < b->nchan; i++) {
         const struct bed_chan *c = &b->chan[i];
@@ -153,7 +164,7 @@ static bool fd_is_mine(const struct uipc_bed *b, int mod, int fd)
  * not part of (the bed's own mappings came along with fork). */
 static void child_setup(struct uipc_bed *b, int mod)
 {
-    char chans[4096] = "", ent[128], num[32];
+    char chans[4096] = "", ent[128], num[32], ctl[16];
     size_t len = 0;
 
     for (int i = 0; i < b->nchan; i++) {
@@ -176,12 +187,15 @@ static void child_setup(struct uipc_bed *b, int mod)
                 close(fds[k]);
     }
     for (int i = 0; i < b->nmod; i++) {
-        if (!fd_is_mine(b, mod, b->mod[i].bell.rx))
-            close(b->mod[i].bell.rx);
-        if (!fd_is_mine(b, mod, b->mod[i].self))
-            close(b->mod[i].self);
+        uipc__region_unmap(&b->mod[i].ctl);
+        int fds[] = { b->mod[i].bell.rx, b->mod[i].self, b->mod[i].ctl_fd };
+        for (size_t k = 0; k < sizeof(fds) / sizeof(fds[0]); k++)
+            if (!fd_is_mine(b, mod, fds[k]))
+                close(fds[k]);
     }
     snprintf(num, sizeof(num), "%d:%d", b->mod[mod].bell.rx, b->mod[mod].self);
+    snprintf(ctl, sizeof(ctl), "%d", b->mod[mod].ctl_fd);
+    setenv("UIPC_CONTROL", ctl, 1);
     setenv("UIPC_MODULE", b->mod[mod].name, 1);
     setenv("UIPC_BELL", num, 1);
     setenv("UIPC_CHANNELS", chans, 1);
@@ -200,6 +214,7 @@ static void keep_across_exec(const struct uipc_bed *b, int mod)
     }
     fcntl(b->mod[mod].bell.rx, F_SETFD, 0);
     fcntl(b->mod[mod].self, F_SETFD, 0);
+    fcntl(b->mod[mod].ctl_fd, F_SETFD, 0);
 }
 
 static int child_run(struct uipc_bed *b, int mod)
@@ -213,12 +228,36 @@ static int child_run(struct uipc_bed *b, int mod)
     return 127;
 }
 
+/* Channel chan's position in the UIPC_CHANNELS of its end `role`
+ * (child_setup lists a module's channels in channel order). */
+static unsigned end_index(const struct uipc_bed *b, int chan, enum uipc_role role)
+{
+    int mod = role == UIPC_SERVER ? b->chan[chan].server : b->chan[chan].client;
+    unsigned idx = 0;
+    for (int i = 0; i < chan; i++)
+        idx += b->chan[i].client == mod || b->chan[i].server == mod;
+    return idx;
+}
+
+struct uipc_ctl_chan *uipc__bed_words(struct uipc_bed *b, int chan, enum uipc_role role)
+{
+    int mod = role == UIPC_SERVER ? b->chan[chan].server : b->chan[chan].client;
+    return uipc_ctl_chan(&b->mod[mod].ctl, end_index(b, chan, role));
+}
+
+/* A new incarnation: its epoch, in the regions (informative) and in the
+ * control words, as the supervisor writes them (sv-channel.c). */
 static void stamp_epochs(struct uipc_bed *b, int mod)
 {
     uint32_t epoch = ++b->next_epoch;
     for (int i = 0; i < b->nchan; i++) {
-        if (b->chan[i].server == mod)
+        if (b->chan[i].server == mod) {
             uipc__region_set_epoch(&b->chan[i].r, UIPC_SERVER, epoch);
+            atomic_store(&uipc__bed_words(b, i, UIPC_SERVER)->epoch, epoch);
+            struct uipc_ctl_chan *cw = uipc__bed_words(b, i, UIPC_CLIENT);
+            atomic_store(&cw->alive, epoch);
+            atomic_store(&cw->epoch, epoch);
+        }
         if (b->chan[i].client == mod)
             uipc__region_set_epoch(&b->chan[i].r, UIPC_CLIENT, epoch);
     }
@@ -229,6 +268,7 @@ int uipc__bed_start(struct uipc_bed *b, int mod)
     if (mod < 0 || mod >= b->nmod || b->mod[mod].pid > 0)
         return -EINVAL;
     stamp_epochs(b, mod);
+    uipc__bell_renew(b->mod[mod].bell.rx);
     fflush(NULL); /* or the child flushes the parent's buffered output again */
     pid_t pid = fork();
     if (pid < 0)
@@ -281,9 +321,12 @@ static void reclaim(struct uipc_bed *b, int mod)
     for (int i = 0; i < b->nchan; i++) {
         struct bed_chan *c = &b->chan[i];
         if (c->server == mod) {
-            int n = uipc__reclaim_server(&c->r, b->mod[c->client].self);
+            struct uipc_ctl_chan *cw = uipc__bed_words(b, i, UIPC_CLIENT);
+            int n = uipc__reclaim_server(&c->r, &cw->epoch, b->mod[c->client].self);
             if (n > 0)
                 b->reclaimed += (uint64_t)n;
+            atomic_store(&cw->alive, 0);
+            uipc__notify(b->mod[c->client].ctl.side[UIPC_CLIENT], b->mod[c->client].self);
         }
         if (c->client == mod)
             uipc__reclaim_client(&c->r);

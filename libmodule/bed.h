@@ -43,6 +43,10 @@ pid_t uipc__bed_pid(const struct uipc_bed *b, int mod);
 int  uipc__bed_wait(struct uipc_bed *b, int mod, int timeout_ms, int *wstatus);
 /* The bed's own mapping of a channel's region (for hostile-peer tests). */
 struct uipc_region *uipc__bed_region(struct uipc_bed *b, int chan);
+/* The bed's words about channel chan in the control region of its end
+ * `role` (region.h, struct uipc_ctl_chan): what a test that plays one end
+ * itself sets, as the supervisor would. */
+struct uipc_ctl_chan *uipc__bed_words(struct uipc_bed *b, int chan, enum uipc_role role);
 /* Slots reclaimed over the bed's lifetime, for the tests' accounting. */
 uint64_t uipc__bed_reclaimed(const struct uipc_bed *b);
 

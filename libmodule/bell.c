@@ -85,6 +85,17 @@ void uipc__bell_close(struct uipc_bell *b)
     b->dir[0] = '\0';
 }
 
+void uipc__bell_renew(int rx)
+{
+    /* A connect() of the receiver by a previous incarnation would make it
+     * accept datagrams from that address only, refusing every sender: the
+     * association is dissolved, and what is queued thrown away. */
+    struct sockaddr sa = { .sa_family = AF_UNSPEC };
+    int r = connect(rx, &sa, sizeof(sa));
+    (void)r;
+    uipc__bell_drain(rx);
+}
+
 void uipc__bell_ring(int sender)
 {
     /* EAGAIN: the receiver's queue is full, so it is readable already;

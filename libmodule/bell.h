@@ -26,6 +26,11 @@ void uipc__bell_seal(struct uipc_bell *b);
 /* Seals and closes the receiver (senders are the caller's to close). */
 void uipc__bell_close(struct uipc_bell *b);
 
+/* Before a new incarnation takes the receiver over: undoes what the last
+ * one could have done to it that would silence every sender (a connect),
+ * and empties it.  (A shutdown cannot be undone; it silences only the
+ * module that holds the receiver.) */
+void uipc__bell_renew(int rx);
 /* One datagram, MSG_DONTWAIT | MSG_NOSIGNAL: never blocks, never signals;
  * failures are ignored (the receiver is readable already, or its holder
  * silenced itself). */

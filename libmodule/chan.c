@@ -50,6 +50,7 @@ int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int pee
         uipc__chan_fini(ch);
         return -ENOMEM;
     }
+    ch->up = &ch->r.side[UIPC_SERVER]->epoch; /* module.c points it at our control region */
     uipc__fifo_attach_producer(&ch->sub, ch->r.fifo[UIPC_SUBMIT], ch->r.fifo_size);
     uipc__fifo_attach_consumer(&ch->cmp, ch->r.fifo[UIPC_COMPLETE], ch->r.fifo_size);
     recs_adopt(ch);
@@ -59,6 +60,20 @@ int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int pee
     ch->st.slots = n;
     ch->st.slot_size = ch->r.slot_size;
     return 0;
+}
+
+void uipc__chan_bind(struct uipc_chan *ch, const _Atomic uint32_t *up, const _Atomic uint32_t *alive,
+                     const _Atomic uint32_t *reset)
+{
+    ch->up = up;
+    ch->alive = alive;
+    ch->reset = reset;
+    ch->alive_seen = uipc_load_acquire(alive);
+    /* Adopted calls may be in the hands of the server alive now: they
+     * wait for its answer, or for its death. */
+    for (uint32_t i = 0; i < ch->r.slots; i++)
+        if (ch->recs[i].state == CALL_QUARANTINE)
+            ch->recs[i].epoch = ch->alive_seen;
 }
 
 void uipc__chan_fini(struct uipc_chan *ch)
@@ -119,24 +134,38 @@ static void complete_rec(struct uipc_chan *ch, uint32_t i, int status, uint32_t 
     ch->ready[ch->ready_tail++ % ch->r.slots] = i;
 }
 
-/* The peer broke the protocol: every caller still waiting gets -EPROTO
- * now, and the channel takes no more calls.  Slots stay held: the peer may
- * still be writing into them. */
-static void chan_break(struct uipc_chan *ch)
+/* The channel stops: every caller still waiting gets -EPROTO now, and it
+ * takes no more calls until the supervisor has reset it.  Slots stay
+ * held: the peer may still be writing into them.  A violation we saw is
+ * reported (and counted); a stop the supervisor asked for is only said. */
+static void chan_stop(struct uipc_chan *ch, bool violation)
 {
     if (ch->broken)
         return;
     ch->broken = true;
-    uipc__report_violation(ch->m, ch->r.side[UIPC_CLIENT], ch->index);
+    if (violation)
+        uipc__report_violation(ch->m, ch->r.side[UIPC_CLIENT], ch->index);
+    else
+        uipc__report_halt(ch->m, ch->index);
     for (uint32_t i = 0; i < ch->r.slots; i++)
         if (ch->recs[i].state == CALL_INFLIGHT)
             complete_rec(ch, i, -UIPC_EPROTO, 0);
 }
 
-/* The supervisor killed the server that broke the protocol and emptied
- * the channel (uipc__reclaim_reset): slots whose callers already had
- * their answer are free again, and we start over at position 0.  Calls
- * completed but not yet delivered (READY) keep their slots until then. */
+static void chan_break(struct uipc_chan *ch)
+{
+    chan_stop(ch, true);
+}
+
+void uipc__chan_halt(struct uipc_chan *ch)
+{
+    chan_stop(ch, false);
+}
+
+/* Both ends stopped using the channel and the supervisor emptied it
+ * (uipc__reclaim_reset): slots whose callers already had their answer are
+ * free again, and we start over at position 0.  Calls completed but not
+ * yet delivered (READY) keep their slots until then. */
 void uipc__chan_restart(struct uipc_chan *ch)
 {
     ch->broken = false;
@@ -202,6 +231,37 @@ static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t ta
         chan_break(ch);
 }
 
+/* The server incarnation a call was sent to is gone (the supervisor says
+ * so, in our control region, once it has reaped it): the call is answered
+ * -UIPC_EPEERDIED here, from our own table, whatever the dead server left
+ * in the region.  The reclaim's completion does the same through the FIFO
+ * and is dropped as a duplicate if it comes second; but a hostile server
+ * that rewrote the slot words before dying could make the reclaim skip a
+ * call, and then only this answers it.  Nobody writes the slot any more,
+ * so its word is FREE at once (as in reap_one).  Calls already answered
+ * by their timeout free their slots. */
+static void peer_gone(struct uipc_chan *ch)
+{
+    if (!ch->alive)
+        return;
+    uint32_t alive = uipc_load_acquire(ch->alive);
+    if (alive == ch->alive_seen)
+        return;
+    ch->alive_seen = alive;
+    for (uint32_t i = 0; i < ch->r.slots; i++) {
+        struct uipc_callrec *rec = &ch->recs[i];
+        bool gone = rec->epoch != alive;
+        if (!gone || (rec->state != CALL_INFLIGHT && rec->state != CALL_ABANDONED &&
+                      rec->state != CALL_QUARANTINE))
+            continue;
+        uipc_store_release(&uipc_slot(&ch->r, i)->own, uipc_slot_word(rec->gen, UIPC_SLOT_FREE));
+        if (rec->state == CALL_INFLIGHT)
+            complete_rec(ch, i, -UIPC_EPEERDIED, 0);
+        else
+            slot_release(ch, i);
+    }
+}
+
 int uipc__chan_reap(struct uipc_chan *ch)
 {
     uint32_t i, gen, tag;
@@ -209,6 +269,7 @@ int uipc__chan_reap(struct uipc_chan *ch)
 
     if (ch->broken)
         return 0;
+    peer_gone(ch);
     while ((r = uipc__fifo_pop(&ch->cmp, &i, &gen, &tag)) > 0) {
         n++;
         if (i >= ch->r.slots) {
@@ -337,10 +398,11 @@ static int issue(struct uipc_chan *ch, const struct uipc_call *call)
      * seen the slot: without it, a reclaim and a restart in between (a
      * stall of ours) would let a call already answered PEER_DIED reach the
      * next server (docs/slot-protocol.pml, finding 1). */
-    uint32_t epoch0 = atomic_load(&ch->r.side[UIPC_SERVER]->epoch);
+    uint32_t epoch0 = atomic_load(ch->up);
     atomic_store(&h->own, uipc_slot_word(gen, UIPC_SLOT_SUBMITTED));
-    uint32_t epoch = atomic_load(&ch->r.side[UIPC_SERVER]->epoch);
+    uint32_t epoch = atomic_load(ch->up);
     rec->gen = gen;
+    rec->epoch = epoch;
     if (epoch == 0 || epoch != epoch0) {
         slot_release(ch, i); /* a reclaim's late entry for it is dropped by gen */
         /* That entry takes room in the completion FIFO: consumed before

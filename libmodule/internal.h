@@ -29,6 +29,7 @@ enum uipc_call_state {
 
 struct uipc_callrec {
     uint32_t gen;
+    uint32_t epoch;     /* the server incarnation it was sent to (0: adopted, unknown) */
     uint8_t state;
     bool sync;
     bool expired;       /* async call completed by its timeout; slot still held */
@@ -47,6 +48,14 @@ struct uipc_chan {
     struct uipc_fifo cmp; /* consumer */
     int peer_bell;
     unsigned index;      /* position in UIPC_CHANNELS: where violations are reported */
+    /* The supervisor's words about this channel (struct uipc_ctl_chan, in
+     * our control region, which the server cannot write); without a
+     * control region (a test bed), `up` is the region's own epoch word and
+     * the other two are NULL. */
+    const _Atomic uint32_t *up;    /* the server's epoch while it takes calls */
+    const _Atomic uint32_t *alive; /* the server incarnation alive now */
+    const _Atomic uint32_t *reset; /* nonzero: stop using the channel */
+    uint32_t alive_seen;           /* *alive when we last looked */
     bool broken;
     bool notify_pending; /* calls issued during delivery, peer not yet told */
     bool reap_first;     /* reap before the next issue (chan.c, issue) */
@@ -65,6 +74,7 @@ struct uipc_srv {
     struct uipc_fifo cmp; /* producer */
     int peer_bell;
     unsigned index;       /* position in UIPC_CHANNELS: where violations are reported */
+    const _Atomic uint32_t *reset; /* the supervisor's: stop using the channel; NULL: none */
     bool broken;
     bool notify_pending;  /* answers pushed in this batch, peer not yet told */
     uint32_t epoch;       /* ours, stamped by the supervisor */
@@ -143,6 +153,10 @@ static inline int uipc__clamp_status(int status)
 
 /* chan.c (client ends) */
 int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int peer_bell);
+/* Points the channel at the supervisor's words about it (module.c, with a
+ * control region). */
+void uipc__chan_bind(struct uipc_chan *ch, const _Atomic uint32_t *up, const _Atomic uint32_t *alive,
+                     const _Atomic uint32_t *reset);
 void uipc__chan_fini(struct uipc_chan *ch);
 int uipc__chan_reap(struct uipc_chan *ch);
 int uipc__chan_deliver(struct uipc_chan *ch);
@@ -152,7 +166,10 @@ uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch);
 void uipc__flush_notifies(uipc_module *m);
 
 /* serve.c (server ends) */
-int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_bell);
+/* epoch: the word holding our epoch, written by the supervisor (in our
+ * control region); NULL: the region's own (a test bed). */
+int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_bell,
+                   const _Atomic uint32_t *epoch);
 void uipc__srv_fini(struct uipc_srv *s);
 int uipc__srv_process(struct uipc_srv *s);
 
@@ -177,13 +194,26 @@ int uipc__progress(uipc_module *m, bool deliver);
  * where the peer cannot forge it, in our control region for the
  * supervisor, which kills the peer and resets the channel. */
 void uipc__report_violation(uipc_module *m, struct uipc_side *mine, unsigned index);
-/* After a report: true once the supervisor has reset the channel (it
- * clears the report), so the broken end may start over. */
-bool uipc__violation_cleared(uipc_module *m, unsigned index);
+/* We stopped using a channel because the supervisor asked us to (it
+ * resets the channel): said in the same word as a report, not counted as
+ * a violation. */
+void uipc__report_halt(uipc_module *m, unsigned index);
+/* After a report or a halt: true once the supervisor has reset the
+ * channel (it clears the reset request, then the report), so the broken
+ * end may start over. */
+bool uipc__violation_cleared(uipc_module *m, unsigned index, const _Atomic uint32_t *reset);
+/* The supervisor asks us to stop using a channel (reset word set). */
+static inline bool uipc__reset_asked(const _Atomic uint32_t *reset)
+{
+    return reset && uipc_load_acquire(reset) != 0;
+}
 /* Before a handler runs: a fault the supervisor asked for (uipc-chaos). */
 void uipc__fault_point(uipc_module *m);
 /* Broken ends starting over on a reset channel (chan.c, serve.c). */
 void uipc__chan_restart(struct uipc_chan *ch);
 void uipc__srv_restart(struct uipc_srv *s);
+/* The supervisor asked: stop using the channel (chan.c, serve.c). */
+void uipc__chan_halt(struct uipc_chan *ch);
+void uipc__srv_halt(struct uipc_srv *s);
 
 #endif

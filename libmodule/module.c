@@ -35,22 +35,45 @@ static int fd_valid(int fd)
     return fd >= 0 && fcntl(fd, F_GETFD) >= 0;
 }
 
+/* The supervisor's words about channel idx, in our control region; NULL
+ * without one (a test bed). */
+static struct uipc_ctl_chan *ctl_words(uipc_module *m, unsigned idx)
+{
+    return m->ctl.base && idx < UIPC_CTL_CHANNELS ? uipc_ctl_chan(&m->ctl, idx) : NULL;
+}
+
+static int attach_one(uipc_module *m, const struct uipc_manifest_ent *e, unsigned idx)
+{
+    struct uipc_ctl_chan *w = ctl_words(m, idx);
+    if (e->role == UIPC_SERVER) {
+        struct uipc_srv *s = &m->srvs[m->nsrvs];
+        int err = uipc__srv_init(s, m, e->region_fd, e->peer_bell, w ? &w->epoch : NULL);
+        if (err < 0)
+            return err;
+        s->index = idx;
+        s->reset = w ? &w->reset : NULL;
+        m->nsrvs++;
+        return 0;
+    }
+    struct uipc_chan *ch = &m->chans[m->nchans];
+    int err = uipc__chan_init(ch, m, e->region_fd, e->peer_bell);
+    if (err < 0)
+        return err;
+    ch->index = idx;
+    if (w)
+        uipc__chan_bind(ch, &w->epoch, &w->alive, &w->reset);
+    m->nchans++;
+    return 0;
+}
+
 static int attach_all(uipc_module *m, const struct uipc_manifest_ent *e, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
-        int err;
         if (!fd_valid(e[i].region_fd) || !fd_valid(e[i].peer_bell))
             return -EBADF;
-        if (e[i].role == UIPC_SERVER)
-            err = uipc__srv_init(&m->srvs[m->nsrvs], m, e[i].region_fd, e[i].peer_bell);
-        else
-            err = uipc__chan_init(&m->chans[m->nchans], m, e[i].region_fd, e[i].peer_bell);
+        int err = attach_one(m, &e[i], i);
         if (err < 0)
             return err;
-        if (e[i].role == UIPC_SERVER)
-            m->srvs[m->nsrvs++].index = i;
-        else
-            m->chans[m->nchans++].index = i;
     }
     return 0;
 }
@@ -78,7 +101,12 @@ static int attach_control(uipc_module *m)
         return 0;
     if (uipc__parse_fd(fd, &cfd) < 0 || !fd_valid(cfd))
         return -EBADF;
-    return uipc__region_map(cfd, &m->ctl);
+    int err = uipc__region_map(cfd, &m->ctl);
+    if (err == 0 && m->ctl.slot_size < UIPC_CTL_SLOT_SIZE) {
+        uipc__region_unmap(&m->ctl);
+        err = -EINVAL; /* too small for the supervisor's per-channel words */
+    }
+    return err;
 }
 
 static int module_init(uipc_module *m, const char *name, int bell, int self, const char *chans)
@@ -101,6 +129,10 @@ static int module_init(uipc_module *m, const char *name, int bell, int self, con
     int err = uipc__manifest_parse(chans, e, UIPC_MAX_CHANNELS, &n);
     if (err == 0 && (!fd_valid(bell) || !fd_valid(self)))
         err = -EBADF;
+    /* The control region first: the channels read the supervisor's words
+     * about them from it. */
+    if (err == 0)
+        err = attach_control(m);
     if (err == 0) {
         m->chans = calloc(n ? n : 1, sizeof(*m->chans));
         m->srvs = calloc(n ? n : 1, sizeof(*m->srvs));
@@ -110,8 +142,6 @@ static int module_init(uipc_module *m, const char *name, int bell, int self, con
     const char *prov = getenv("UIPC_PROVIDES");
     if (err == 0 && prov && !(m->provides = strdup(prov)))
         err = -ENOMEM;
-    if (err == 0)
-        err = attach_control(m);
     if (err == 0) {
         own_fd(m, bell);
         own_fd(m, self);
@@ -233,10 +263,19 @@ void uipc__report_violation(uipc_module *m, struct uipc_side *mine, unsigned ind
         atomic_fetch_add(&m->ctl.side[UIPC_CLIENT]->chan_violations[index], 1);
 }
 
-bool uipc__violation_cleared(uipc_module *m, unsigned index)
+void uipc__report_halt(uipc_module *m, unsigned index)
 {
+    if (m->ctl.base && index < UIPC_LAT_BUCKETS)
+        atomic_fetch_add(&m->ctl.side[UIPC_CLIENT]->chan_violations[index], 1);
+}
+
+bool uipc__violation_cleared(uipc_module *m, unsigned index, const _Atomic uint32_t *reset)
+{
+    /* The supervisor clears the request, then (release) the report: a
+     * report seen cleared means the request was cleared before it. */
     return m->ctl.base && index < UIPC_LAT_BUCKETS &&
-           uipc_load_acquire(&m->ctl.side[UIPC_CLIENT]->chan_violations[index]) == 0;
+           uipc_load_acquire(&m->ctl.side[UIPC_CLIENT]->chan_violations[index]) == 0 &&
+           !uipc__reset_asked(reset);
 }
 
 void uipc__fault_point(uipc_module *m)
@@ -261,14 +300,20 @@ int uipc__progress(uipc_module *m, bool deliver)
 {
     int n = 0;
     for (unsigned i = 0; i < m->nsrvs; i++) {
-        if (m->srvs[i].broken && uipc__violation_cleared(m, m->srvs[i].index))
-            uipc__srv_restart(&m->srvs[i]);
-        n += uipc__srv_process(&m->srvs[i]);
+        struct uipc_srv *s = &m->srvs[i];
+        if (!s->broken && uipc__reset_asked(s->reset))
+            uipc__srv_halt(s);
+        else if (s->broken && uipc__violation_cleared(m, s->index, s->reset))
+            uipc__srv_restart(s);
+        n += uipc__srv_process(s);
     }
     for (unsigned i = 0; i < m->nchans; i++) {
-        if (m->chans[i].broken && uipc__violation_cleared(m, m->chans[i].index))
-            uipc__chan_restart(&m->chans[i]);
-        uipc__chan_reap(&m->chans[i]);
+        struct uipc_chan *ch = &m->chans[i];
+        if (!ch->broken && uipc__reset_asked(ch->reset))
+            uipc__chan_halt(ch);
+        else if (ch->broken && uipc__violation_cleared(m, ch->index, ch->reset))
+            uipc__chan_restart(ch);
+        uipc__chan_reap(ch);
     }
     if (!deliver)
         return n;

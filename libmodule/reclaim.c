@@ -68,11 +68,16 @@ static uint64_t *waiting_gens(const struct uipc_region *r, const struct uipc_fif
     return newest;
 }
 
-int uipc__reclaim_server(struct uipc_region *r, int client_bell)
+int uipc__reclaim_server(struct uipc_region *r, _Atomic uint32_t *up, int client_bell)
 {
     struct uipc_fifo f;
     int n = 0;
 
+    /* seq_cst, paired with the client's submit (chan.c: issue loads the
+     * same word): after this store, either the client sees the service
+     * down, or we see its slot below. */
+    if (up)
+        atomic_store(up, 0);
     side_down(r->side[UIPC_SERVER]);
     drain_submits(r);
     uipc__fifo_attach_producer(&f, r->fifo[UIPC_COMPLETE], r->fifo_size);

@@ -73,6 +73,23 @@ struct uipc_side {
 };
 #define UIPC_CTL_READY 1u /* set by the module: its loop runs */
 #define UIPC_CTL_STOP  2u /* set by the supervisor: uipc_run should return */
+/* A control region's slot 0 holds one of these per channel of its module,
+ * by the channel's index in UIPC_CHANNELS.  Only the supervisor writes
+ * them, and only the module and the supervisor map a control region: no
+ * peer can forge or erase them.  (The same words in a channel region,
+ * side[].epoch, are informative only: both ends can write them.) */
+struct uipc_ctl_chan {
+    _Atomic uint32_t epoch; /* client end: the server's epoch while it takes calls, 0 while
+                             * it is down or drained; server end: our own epoch */
+    _Atomic uint32_t alive; /* client end: the epoch of the server incarnation alive now, 0
+                             * when none; a call sent to another one gets -UIPC_EPEERDIED */
+    _Atomic uint32_t reset; /* nonzero: stop using this channel and say so (chan_violations),
+                             * until the supervisor has emptied it and cleared both words */
+    uint32_t pad;
+};
+#define UIPC_CTL_CHANNELS UIPC_LAT_BUCKETS /* one per chan_violations word */
+#define UIPC_CTL_SLOT_SIZE ((uint32_t)(UIPC_CTL_CHANNELS * sizeof(struct uipc_ctl_chan)))
+
 /* Faults the supervisor asks a module to inject into its next handler
  * (uipc-chaos, `uipcctl fault`); the module takes the word with an
  * exchange, so each request fires once. */
@@ -140,6 +157,13 @@ static inline struct uipc_slot_hdr *uipc_slot(const struct uipc_region *r, uint3
 static inline unsigned char *uipc_slot_data(const struct uipc_region *r, uint32_t i)
 {
     return (unsigned char *)uipc_slot(r, i) + UIPC_SLOT_HDR;
+}
+
+/* Channel idx's words in a control region (the caller checked that
+ * idx < UIPC_CTL_CHANNELS and that the region's slots hold them). */
+static inline struct uipc_ctl_chan *uipc_ctl_chan(const struct uipc_region *ctl, unsigned idx)
+{
+    return (struct uipc_ctl_chan *)(void *)uipc_slot_data(ctl, 0) + idx;
 }
 
 /* After publishing to a side (an entry, or a control word): wakes the

@@ -7,7 +7,8 @@
 
 #include "internal.h"
 
-int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_bell)
+int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_bell,
+                   const _Atomic uint32_t *epoch)
 {
     memset(s, 0, sizeof(*s));
     s->m = m;
@@ -15,7 +16,9 @@ int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_b
     int err = uipc__region_map(region_fd, &s->r);
     if (err < 0)
         return err;
-    s->epoch = uipc_load_acquire(&s->r.side[UIPC_SERVER]->epoch);
+    /* From our control region when there is one: the region's word can be
+     * zeroed by the client, which would make us fail to start. */
+    s->epoch = uipc_load_acquire(epoch ? epoch : &s->r.side[UIPC_SERVER]->epoch);
     s->reqs = calloc(s->r.slots, sizeof(*s->reqs));
     if (s->epoch == 0 || !s->reqs) {
         uipc__srv_fini(s);
@@ -33,18 +36,33 @@ void uipc__srv_fini(struct uipc_srv *s)
     s->reqs = NULL;
 }
 
-/* The client broke the protocol.  We stop serving it; what it does to its
- * own region can no longer reach us.  Deferred requests complete as no-ops. */
-static void srv_break(struct uipc_srv *s)
+/* We stop serving the channel until the supervisor has reset it; what the
+ * client does to its region can no longer reach us.  Deferred requests
+ * complete as no-ops.  A violation we saw (the client broke the protocol)
+ * is reported and counted; a stop the supervisor asked for is only said. */
+static void srv_stop(struct uipc_srv *s, bool violation)
 {
     if (s->broken)
         return;
     s->broken = true;
-    uipc__report_violation(s->m, s->r.side[UIPC_SERVER], s->index);
+    if (violation)
+        uipc__report_violation(s->m, s->r.side[UIPC_SERVER], s->index);
+    else
+        uipc__report_halt(s->m, s->index);
 }
 
-/* The supervisor killed the client that broke the protocol and emptied
- * the channel (uipc__reclaim_reset): we start over at position 0.
+static void srv_break(struct uipc_srv *s)
+{
+    srv_stop(s, true);
+}
+
+void uipc__srv_halt(struct uipc_srv *s)
+{
+    srv_stop(s, false);
+}
+
+/* Both ends stopped using the channel and the supervisor emptied it
+ * (uipc__reclaim_reset): we start over at position 0.
  * Requests of the dead client still deferred are forgotten: their
  * uipc_req_complete returns -EINVAL. */
 void uipc__srv_restart(struct uipc_srv *s)

@@ -83,73 +83,78 @@ static _Atomic uint64_t *report_word(struct sv *s, unsigned mod, unsigned idx)
     return &s->mod[mod].ctl.side[UIPC_CLIENT]->chan_violations[idx];
 }
 
-/* The offender is gone: the channel is emptied, and both ends' reports
- * cleared, which tells the honest end to start over (libmodule). */
-static void reset_channel(struct sv *s, struct sv_chan *ch)
+static unsigned end_of(const struct sv_chan *ch, enum uipc_role role)
+{
+    return (unsigned)(role == UIPC_SERVER ? ch->server : ch->client);
+}
+
+/* The supervisor's words about channel ch in the control region of its
+ * end `role`: only that module and we map it (region.h). */
+static struct uipc_ctl_chan *words(struct sv *s, const struct sv_chan *ch, enum uipc_role role)
+{
+    return uipc_ctl_chan(&s->mod[end_of(ch, role)].ctl, ch->idx[role]);
+}
+
+static void wake(struct sv *s, unsigned mod)
+{
+    uipc__notify(s->mod[mod].ctl.side[UIPC_CLIENT], s->mod[mod].ring);
+}
+
+/* ---- resets: a channel emptied once both its ends have stopped using it ---- */
+
+/* An end has stopped using the channel: it said so (its report, or its
+ * answer to our request), or it does not run. */
+static bool halted(struct sv *s, const struct sv_chan *ch, enum uipc_role role)
+{
+    unsigned m = end_of(ch, role);
+    return s->mod[m].ch.pid == 0 || load(report_word(s, m, ch->idx[role])) != 0;
+}
+
+/* Nobody writes the region any more: it is emptied, and both ends told to
+ * start over (the request cleared before the report: libmodule reads them
+ * in the other order). */
+static void finish_reset(struct sv *s, struct sv_chan *ch)
 {
     uipc__reclaim_reset(&ch->r);
-    ch->offender = -1;
-    int ends[2] = { ch->server, ch->client };
-    for (int e = 0; e < 2; e++) {
-        struct sv_mod *m = &s->mod[ends[e]];
-        atomic_store_explicit(report_word(s, (unsigned)ends[e], ch->idx[e]), 0, memory_order_release);
-        uipc__notify(m->ctl.side[UIPC_CLIENT], m->ring);
+    for (int role = 0; role < 2; role++) {
+        atomic_store_explicit(&words(s, ch, (enum uipc_role)role)->reset, 0, memory_order_release);
+        atomic_store_explicit(report_word(s, end_of(ch, (enum uipc_role)role), ch->idx[role]), 0,
+                              memory_order_release);
+        wake(s, end_of(ch, (enum uipc_role)role));
     }
+    ch->resetting = false;
     sv_info("%s -> %s: channel %s reset", s->mod[ch->client].cf->name, s->mod[ch->server].cf->name,
             ch->r.service);
 }
 
-void sv_channels_dead(struct sv *s, unsigned i)
+static void try_finish_reset(struct sv *s, struct sv_chan *ch)
 {
-    unsigned reclaimed = 0;
-    for (unsigned k = 0; k < s->nchan; k++) {
-        struct sv_chan *ch = &s->chan[k];
-        if (ch->server == (int)i) {
-            int n = uipc__reclaim_server(&ch->r, s->mod[ch->client].ring);
-            if (n > 0) {
-                reclaimed += (unsigned)n;
-                ch->reclaimed += (uint64_t)n;
-            } else if (n < 0 && ch->offender != (int)i) {
-                sv_warn("%s: channel %s: completion FIFO corrupted, reclaim incomplete",
-                        s->mod[i].cf->name, ch->r.service);
-            }
-        }
-        if (ch->client == (int)i) {
-            uipc__reclaim_client(&ch->r);
-            fold_client(ch);
-        }
-        if (ch->offender == (int)i)
-            reset_channel(s, ch);
-    }
-    if (reclaimed)
-        sv_info("%s: %u in-flight slots reclaimed", s->mod[i].cf->name, reclaimed);
+    if (ch->resetting && halted(s, ch, UIPC_SERVER) && halted(s, ch, UIPC_CLIENT))
+        finish_reset(s, ch);
 }
 
-/* One end reported that the other broke the protocol on channel ch.  The
- * report comes from the reporter's control region, which the accused
- * cannot write; the accused is killed (or, already dead, the channel is
- * reset at once) and restarted by its policy. */
+/* One end reported that the other broke the protocol on channel ch.  Both
+ * ends map the whole region, so the reporter could have written the
+ * "evidence" itself, or lie outright: a report kills no one.  It costs
+ * the calls on this channel, which are only the two ends' own (a region
+ * per client and service): both are asked to stop using it, and once both
+ * have (or are dead), it is emptied and both start over. */
 static void on_report(struct sv *s, struct sv_chan *ch, enum uipc_role reporter)
 {
-    unsigned rep = (unsigned)(reporter == UIPC_SERVER ? ch->server : ch->client);
-    unsigned off = (unsigned)(reporter == UIPC_SERVER ? ch->client : ch->server);
-    if (ch->offender >= 0 || load(report_word(s, rep, ch->idx[reporter])) == 0)
+    enum uipc_role accused = reporter == UIPC_SERVER ? UIPC_CLIENT : UIPC_SERVER;
+    unsigned rep = end_of(ch, reporter), acc = end_of(ch, accused);
+    if (ch->resetting || load(report_word(s, rep, ch->idx[reporter])) == 0)
         return;
-    struct sv_mod *o = &s->mod[off];
     ch->violations++;
-    if (o->ch.pid == 0) {
-        sv_warn("%s: broke the protocol on channel %s (reported by %s)", o->cf->name, ch->r.service,
-                s->mod[rep].cf->name);
-        reset_channel(s, ch);
-        return;
+    s->mod[acc].protocol_reports++;
+    sv_warn("%s: reported by %s for breaking the protocol on channel %s; resetting the channel",
+            s->mod[acc].cf->name, s->mod[rep].cf->name, ch->r.service);
+    ch->resetting = true;
+    for (int role = 0; role < 2; role++) {
+        atomic_store_explicit(&words(s, ch, (enum uipc_role)role)->reset, 1, memory_order_release);
+        wake(s, end_of(ch, (enum uipc_role)role));
     }
-    sv_warn("%s: broke the protocol on channel %s (reported by %s); killing it", o->cf->name,
-            ch->r.service, s->mod[rep].cf->name);
-    ch->offender = (int)off;
-    o->protocol_kills++;
-    snprintf(o->stopped_for, sizeof(o->stopped_for), "protocol violation");
-    /* Reclaimed and reset only once reaped: never under a live offender. */
-    kill(o->ch.pid, SIGKILL);
+    try_finish_reset(s, ch);
 }
 
 void sv_check_violations(struct sv *s)
@@ -158,30 +163,82 @@ void sv_check_violations(struct sv *s)
         struct sv_chan *ch = &s->chan[k];
         on_report(s, ch, UIPC_SERVER);
         on_report(s, ch, UIPC_CLIENT);
+        try_finish_reset(s, ch);
     }
 }
 
+/* ---- deaths and starts ---- */
+
+void sv_channels_dead(struct sv *s, unsigned i)
+{
+    unsigned reclaimed = 0;
+    for (unsigned k = 0; k < s->nchan; k++) {
+        struct sv_chan *ch = &s->chan[k];
+        if (ch->server == (int)i) {
+            struct uipc_ctl_chan *cw = words(s, ch, UIPC_CLIENT);
+            int n = uipc__reclaim_server(&ch->r, &cw->epoch, s->mod[ch->client].ring);
+            if (n > 0) {
+                reclaimed += (unsigned)n;
+                ch->reclaimed += (uint64_t)n;
+            } else if (n < 0 && !ch->resetting) {
+                sv_warn("%s: channel %s: completion FIFO corrupted, reclaim incomplete",
+                        s->mod[i].cf->name, ch->r.service);
+            }
+            /* Reaped: the client answers whatever it sent to this
+             * incarnation itself, from its own table (chan.c, peer_gone). */
+            atomic_store_explicit(&cw->alive, 0, memory_order_release);
+            wake(s, (unsigned)ch->client);
+        }
+        if (ch->client == (int)i) {
+            uipc__reclaim_client(&ch->r);
+            fold_client(ch);
+        }
+        if (ch->server == (int)i || ch->client == (int)i)
+            try_finish_reset(s, ch);
+    }
+    if (reclaimed)
+        sv_info("%s: %u in-flight slots reclaimed", s->mod[i].cf->name, reclaimed);
+}
+
+/* A new incarnation with epoch e: the words about its channels, in its own
+ * control region and in its peers'.  A channel still being reset starts
+ * stopped: the new incarnation is asked to stop using it, like the old. */
 void sv_channels_started(struct sv *s, unsigned i)
 {
     struct uipc_side *c = s->mod[i].ctl.side[UIPC_CLIENT];
+    uint32_t e = s->mod[i].epoch;
     for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++)
         atomic_store_explicit(&c->chan_violations[b], 0, memory_order_relaxed);
     atomic_store(&c->fault, 0);
+    for (unsigned k = 0; k < s->nchan; k++) {
+        struct sv_chan *ch = &s->chan[k];
+        if (ch->server != (int)i && ch->client != (int)i)
+            continue;
+        enum uipc_role role = ch->server == (int)i ? UIPC_SERVER : UIPC_CLIENT;
+        atomic_store(&words(s, ch, role)->reset, ch->resetting ? 1u : 0u);
+        uipc__region_set_epoch(&ch->r, role, e); /* informative: both ends can write it */
+        if (role == UIPC_CLIENT)
+            continue;
+        struct uipc_ctl_chan *cw = words(s, ch, UIPC_CLIENT);
+        atomic_store(&words(s, ch, UIPC_SERVER)->epoch, e);
+        atomic_store(&cw->alive, e);
+        atomic_store(&cw->epoch, s->draining ? 0 : e);
+    }
 }
 
 /* Draining: every service looks down to its callers (new calls fail at
  * once with -UIPC_EPEERDIED, as during a restart) while the servers go
  * on answering what is in flight.  The server's own epoch, in its private
  * state, still matches the calls already sent.  Restarts wait for the end
- * of the drain (sv.c, on_timers): a restarted server, which needs its
- * epoch in the region to attach, would open its service again. */
+ * of the drain (sv.c, on_timers): a restarted server would open its
+ * service again. */
 void sv_drain(struct sv *s, bool on)
 {
     s->draining = on;
     for (unsigned k = 0; k < s->nchan; k++) {
         struct sv_mod *srv = &s->mod[s->chan[k].server];
         if (srv->ch.pid > 0)
-            uipc__region_set_epoch(&s->chan[k].r, UIPC_SERVER, on ? 0 : srv->epoch);
+            atomic_store(&words(s, &s->chan[k], UIPC_CLIENT)->epoch, on ? 0 : srv->epoch);
     }
     sv_info("supervisor: %s", on ? "draining: new calls refused, calls in flight answered"
                                  : "drain ended: calls accepted again");

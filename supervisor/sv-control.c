@@ -55,6 +55,7 @@ static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
     st->last_reason = (char *)m->last_reason;
     st->violations = m->violations;
     st->protocol_kills = m->protocol_kills;
+    st->protocol_reports = m->protocol_reports;
     return st;
 }
 

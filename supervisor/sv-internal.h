@@ -47,7 +47,9 @@ struct sv_mod {
     uint64_t stop_kill_ms;    /* SIGKILL then; 0: no stop in progress */
     bool held;                /* stopped by the operator: no restart */
     uint32_t epoch;           /* this incarnation's, on its sides of its channels */
-    unsigned protocol_kills;  /* times killed for breaking the channel protocol */
+    unsigned protocol_kills;  /* times killed for breaking the channel protocol: since reports
+                               * reset channels instead (sv-channel.c), always 0 */
+    unsigned protocol_reports; /* times a peer reported it (each: the channel reset) */
     bool restart_now;         /* restarted by the operator: start again at once */
 };
 
@@ -67,7 +69,7 @@ struct sv_chan {
     int ring[2];              /* senders to each end's bell, by role; the other end holds it */
     uint64_t reclaimed;       /* slots answered for a dead server */
     struct sv_counts past;    /* the client's dead incarnations */
-    int offender;             /* killed for a protocol violation, reset at its death; -1: none */
+    bool resetting;           /* both ends asked to stop using it; emptied once they have */
     unsigned violations;      /* protocol violations reported on it */
 };
 
@@ -108,7 +110,9 @@ const char *sv_state_name(const struct sv_mod *m);
 /* sv-channel.c: module i was reaped: its channels reclaimed, its client
  * counts folded, channels it broke reset. */
 void sv_channels_dead(struct sv *s, unsigned i);
-/* Module i starts: no reports, no fault pending. */
+/* Module i starts (its epoch set): no reports, no fault pending; the
+ * supervisor's words about its channels, in its and its peers' control
+ * regions. */
 void sv_channels_started(struct sv *s, unsigned i);
 /* Protocol-violation reports in the modules' control regions. */
 void sv_check_violations(struct sv *s);

@@ -50,7 +50,6 @@ static int make_channels(struct sv *s)
             struct sv_chan *ch = &s->chan[s->nchan];
             ch->client = (int)i;
             ch->server = conf_provider(c, cn->service);
-            ch->offender = -1;
             ch->ring[UIPC_SERVER] = uipc__bell_sender(&s->mod[ch->server].bell);
             ch->ring[UIPC_CLIENT] = uipc__bell_sender(&s->mod[i].bell);
             int err = ch->ring[UIPC_SERVER] < 0 ? ch->ring[UIPC_SERVER] : ch->ring[UIPC_CLIENT];
@@ -120,7 +119,8 @@ static int init_modules(struct sv *s)
             sv_error("%s: bell: %s", m->cf->name, strerror(-err));
             return err;
         }
-        err = uipc__region_create("uipc.control", 1, UIPC_MIN_SLOT_SIZE, &m->ctl_fd);
+        /* Its one slot holds the supervisor's words about each of its channels. */
+        err = uipc__region_create("uipc.control", 1, UIPC_CTL_SLOT_SIZE, &m->ctl_fd);
         if (err == 0 && (err = uipc__region_map(m->ctl_fd, &m->ctl)) < 0)
             close(m->ctl_fd);
         if (err < 0)
@@ -184,19 +184,13 @@ static void build_manifest(const struct sv *s, unsigned i, struct manifest *mf)
     }
 }
 
-/* A new incarnation: its sides of every channel get a new epoch. */
-static void stamp_epochs(struct sv *s, unsigned i)
+/* A new incarnation gets a new epoch (sv_channels_started writes it). */
+static void stamp_epoch(struct sv *s, unsigned i)
 {
     uint32_t epoch = ++s->next_epoch;
     if (epoch == 0)
         epoch = ++s->next_epoch;
     s->mod[i].epoch = epoch;
-    for (unsigned k = 0; k < s->nchan; k++) {
-        if (s->chan[k].server == (int)i)
-            uipc__region_set_epoch(&s->chan[k].r, UIPC_SERVER, epoch);
-        if (s->chan[k].client == (int)i)
-            uipc__region_set_epoch(&s->chan[k].r, UIPC_CLIENT, epoch);
-    }
 }
 
 static void mark_dead(struct sv *s, unsigned i);
@@ -210,7 +204,8 @@ void sv_start_module(struct sv *s, unsigned i)
     const char *step;
 
     build_manifest(s, i, &mf);
-    stamp_epochs(s, i);
+    uipc__bell_renew(m->bell.rx);
+    stamp_epoch(s, i);
     sv_channels_started(s, i);
     /* A fresh control word: not ready, no stop request, no beat yet. */
     atomic_store(&m->ctl.side[UIPC_CLIENT]->ctl, 0);

@@ -535,8 +535,9 @@ static void json_status(const Uipc__Control__Reply *rep, FILE *f)
         json_str(f, m->last_exit);
         fputs(", \"last_reason\": ", f);
         json_str(f, m->last_reason);
-        fprintf(f, ", \"violations\": %" PRIu32 ", \"protocol_kills\": %" PRIu32 "}", m->violations,
-                m->protocol_kills);
+        fprintf(f, ", \"violations\": %" PRIu32 ", \"protocol_kills\": %" PRIu32
+                   ", \"protocol_reports\": %" PRIu32 "}", m->violations, m->protocol_kills,
+                m->protocol_reports);
     }
     fputs("]", f);
     if (rep->supervisor)

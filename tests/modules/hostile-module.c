@@ -12,9 +12,14 @@
  *   random    random bytes over the whole FIFO it produces into
  *   tail      its FIFO position moved far ahead, then backwards (no
  *             corrupted entry: the peer must not hang on it)
- * and then waits to be killed.  Later incarnations behave: as a client
- * they call "alpha" until 100 calls succeed and print "honest again", as
- * a server they answer chaos-client's payloads. */
+ *   accuse    nothing wrong in the region: it reports its honest peer for
+ *             a violation, in its own control region, five times over (each
+ *             after the last reset); the peer must not be killed
+ * and then waits, polling, until the supervisor has reset the channel (a
+ * report kills no one: both ends stop, the region is emptied, both start
+ * over), or to be killed.  Then it behaves, as do later incarnations: as a
+ * client it calls "alpha" until 100 calls succeed and prints "honest
+ * again", as a server it answers chaos-client's payloads. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,20 +165,71 @@ static int echo(uipc_req *req, void *ctx)
     return chaos_echo(req);
 }
 
+static int behave(uipc_module *m, bool server)
+{
+    if (!server)
+        return honest_client(m);
+    if (uipc_serve(m, "alpha", echo, NULL) < 0)
+        return 1;
+    printf("hostile: serving honestly\n");
+    fflush(stdout);
+    return uipc_run(m) < 0;
+}
+
+/* Alive, beating, until the supervisor has asked our end of the channel
+ * to stop (libmodule halts it) and then reset it: our end broken, then
+ * whole again.  One progress pass per poll (timeout 0) makes at most one
+ * of those moves, so neither is missed.  Without a report (positions
+ * alone) that never comes, and we poll until stopped. */
+static int await_reset(uipc_module *m, bool server, bool then_behave)
+{
+    const bool *broken = server ? &m->srvs[0].broken : &m->chans[0].broken;
+    bool seen = false;
+    for (;;) {
+        if (uipc_poll(m, 0) == -UIPC_ESTOPPED)
+            return 0;
+        if (*broken)
+            seen = true;
+        else if (seen)
+            break;
+        usleep(5000);
+    }
+    if (!then_behave)
+        return 1;
+    printf("hostile: channel reset, behaving from now on\n");
+    fflush(stdout);
+    return behave(m, server);
+}
+
+/* A false report against the peer on our first channel, five times: each
+ * one resets the channel (both ends stop and start over), none kills. */
+static int accuse(uipc_module *m, bool server)
+{
+    for (int n = 1; n <= 5; n++) {
+        /* Our end stops and says so: the report the supervisor reads. */
+        if (server)
+            uipc__srv_halt(&m->srvs[0]);
+        else
+            uipc__chan_halt(&m->chans[0]);
+        printf("hostile: false report %d against its peer\n", n);
+        fflush(stdout);
+        if (await_reset(m, server, false) == 0)
+            return 0;
+    }
+    printf("hostile: channel reset, behaving from now on\n");
+    fflush(stdout);
+    return behave(m, server);
+}
+
 static int run(uipc_module *m, char **argv)
 {
     bool server = strcmp(argv[1], "server") == 0;
     int fd = open(argv[3], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) { /* a later incarnation: behave */
-        if (!server)
-            return honest_client(m);
-        if (uipc_serve(m, "alpha", echo, NULL) < 0)
-            return 1;
-        printf("hostile: serving honestly\n");
-        fflush(stdout);
-        return uipc_run(m) < 0;
-    }
+    if (fd < 0) /* a later incarnation: behave */
+        return behave(m, server);
     close(fd);
+    if (strcmp(argv[2], "accuse") == 0)
+        return accuse(m, server);
     map_first_channel(server ? 's' : 'c');
     printf("hostile: attacking as %s: %s\n", argv[1], argv[2]);
     fflush(stdout);
@@ -181,9 +237,7 @@ static int run(uipc_module *m, char **argv)
         attack_as_server(m, argv[2]);
     else
         attack_as_client(argv[2]);
-    for (;;) /* alive, beating, until the supervisor kills us */
-        if (uipc_poll(m, 100) == -UIPC_ESTOPPED)
-            return 0;
+    return await_reset(m, server, true);
 }
 
 int main(int argc, char **argv)

@@ -526,7 +526,8 @@ static int client_fds(void *arg)
     uipc_module *m = testmod_open();
     CHECK_EQ(sync_one(connect_echo(m), OP_ECHO, 1, 8), 8);
     uipc_module_close(m);
-    CHECK_EQ(count_fds(), before - 4); /* our bell and sender to it, the region, our sender to the server's */
+    /* our bell and sender to it, our control region, the region, our sender to the server's */
+    CHECK_EQ(count_fds(), before - 5);
     const char *bell = getenv("UIPC_BELL");
     CHECK_EQ(bell != NULL, 1);
     CHECK(fcntl(atoi(bell), F_GETFD) < 0);

@@ -146,6 +146,9 @@ static void run_lie(enum lie lie, struct expect e)
     assert_true(ch >= 0);
     struct fake_server f;
     fake_attach(&f, uipc__bed_region(b, ch));
+    /* What the supervisor would tell the client of a server that runs. */
+    atomic_store(&uipc__bed_words(b, ch, UIPC_CLIENT)->epoch, FAKE_EPOCH);
+    atomic_store(&uipc__bed_words(b, ch, UIPC_CLIENT)->alive, FAKE_EPOCH);
     assert_int_equal(uipc__bed_start(b, cli), 0);
     tell_lie(&f, lie, &e);
     assert_int_equal(uipc__bed_wait(b, cli, TIMEOUT_MS, &st), cli);
@@ -297,11 +300,15 @@ static void test_lying_client(void **s)
 
 /* ---- a server that lies with its positions, then dies ---- */
 
-static int server_lies = 1; /* set by the test process before each start */
+/* Set by the test process before each start: 0 honest, LIE_POSITIONS,
+ * or LIE_WORDS. */
+enum { LIE_POSITIONS = 1, LIE_WORDS };
+static int server_lies = LIE_POSITIONS;
 
-/* Takes one call and, instead of answering, moves the completion FIFO's
- * tail a million ahead and the submit FIFO's head off the ring; then
- * exits.  Later incarnations are honest echo servers. */
+/* Takes one call and, instead of answering, either moves the completion
+ * FIFO's tail a million ahead and the submit FIFO's head off the ring, or
+ * marks the call's slot FREE (so the reclaim finds nothing in flight);
+ * then exits.  Later incarnations are honest echo servers. */
 static int dying_liar(void *arg)
 {
     if (!server_lies)
@@ -314,8 +321,12 @@ static int dying_liar(void *arg)
     while (uipc__fifo_pop(&sub, &slot, &gen, &tag) != 1)
         testmod_sleep_ms(1);
     uipc__fifo_publish_head(&sub);
-    atomic_fetch_add(&r->fifo[UIPC_COMPLETE]->tail, 1000000);
-    atomic_fetch_add(&r->fifo[UIPC_SUBMIT]->head, 12345);
+    if (server_lies == LIE_POSITIONS) {
+        atomic_fetch_add(&r->fifo[UIPC_COMPLETE]->tail, 1000000);
+        atomic_fetch_add(&r->fifo[UIPC_SUBMIT]->head, 12345);
+    } else {
+        atomic_store(&uipc_slot(r, slot)->own, uipc_slot_word(gen, UIPC_SLOT_FREE));
+    }
     _exit(0);
 }
 
@@ -344,12 +355,11 @@ static int client_of_liar(void *arg)
     return 0;
 }
 
-static void test_dead_server_positions(void **s)
+static void dead_liar(int lie)
 {
-    (void)s;
     struct testmod_pair p;
     int st;
-    server_lies = 1;
+    server_lies = lie;
     assert_int_equal(testmod_pair_start(&p, dying_liar, NULL, client_of_liar, NULL, 8, 0), 0);
     assert_int_equal(uipc__bed_wait(p.b, p.srv, TIMEOUT_MS, &st), p.srv);
     server_lies = 0;
@@ -360,6 +370,20 @@ static void test_dead_server_positions(void **s)
     assert_int_equal(atomic_load(&r->side[UIPC_SERVER]->violations), 0);
     uipc__bed_kill(p.b, p.srv, SIGTERM);
     uipc__bed_free(p.b);
+}
+
+static void test_dead_server_positions(void **s)
+{
+    (void)s;
+    dead_liar(LIE_POSITIONS);
+}
+
+/* The reclaim, scanning slot words, finds nothing to answer: the client
+ * answers its call itself once the bed says that incarnation is gone. */
+static void test_dead_server_erases_words(void **s)
+{
+    (void)s;
+    dead_liar(LIE_WORDS);
 }
 
 /* ---- random bytes over a whole live region ---- */
@@ -437,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_lie_duplicate),
         cmocka_unit_test(test_lie_transport_status),
         cmocka_unit_test(test_dead_server_positions),
+        cmocka_unit_test(test_dead_server_erases_words),
         cmocka_unit_test(test_lying_client),
         cmocka_unit_test(test_random_bytes),
     };

@@ -84,14 +84,14 @@ static int handler(uipc_req *req, void *ctx)
 static void server_up(struct bench *b)
 {
     uipc__region_set_epoch(&b->r, UIPC_SERVER, ++b->epoch);
-    assert_int_equal(uipc__srv_init(&b->s, &b->m, b->fd, -1), 0);
+    assert_int_equal(uipc__srv_init(&b->s, &b->m, b->fd, -1, NULL), 0);
     b->s.fn = handler;
 }
 
 static int server_dies(struct bench *b)
 {
     uipc__srv_fini(&b->s);
-    return uipc__reclaim_server(&b->r, -1);
+    return uipc__reclaim_server(&b->r, NULL, -1);
 }
 
 /* A live server and client on a fresh region, and their end. */
