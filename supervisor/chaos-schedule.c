@@ -68,3 +68,8 @@ unsigned chaos_schedule(uint64_t seed, uint32_t duration_ms, uint32_t interval_m
         n++;
     }
 }
+
+uint32_t chaos_event_deadline(const struct chaos_event *ev, unsigned n, unsigned k, uint32_t duration_ms)
+{
+    return k + 1 < n && ev[k + 1].at_ms < duration_ms ? ev[k + 1].at_ms : duration_ms;
+}

@@ -28,4 +28,10 @@ int chaos_parse_faults(const char *list, unsigned *set);
 unsigned chaos_schedule(uint64_t seed, uint32_t duration_ms, uint32_t interval_ms, unsigned ntargets,
                         unsigned faults, struct chaos_event *out, unsigned max);
 
+/* Until when (ms from the start) event k of n may wait for its target to
+ * be running: the next event's moment, for the last one the end of the
+ * duration, and never past duration_ms.  Waiting longer would push every
+ * later fault back and the run past its duration. */
+uint32_t chaos_event_deadline(const struct chaos_event *ev, unsigned n, unsigned k, uint32_t duration_ms);
+
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* supervisor/chaos-schedule.c: the fault schedule is the seed's alone,
- * within its bounds, and made only of the faults asked for. */
+ * within its bounds, and made only of the faults asked for; an event's wait
+ * for its target ends when the next one is due. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,6 +47,23 @@ static void test_bounds(void **s)
     assert_int_equal(chaos_schedule(7, 10000, 50, 2, 0, a, MAX), 0);
 }
 
+/* An event waits for its target at most until the next one is due, the
+ * last until the end: the waits never push the run past its duration. */
+static void test_event_deadline(void **s)
+{
+    (void)s;
+    unsigned n = chaos_schedule(7, 20000, 200, 2, 0x1f, a, MAX);
+    assert_true(n > 50);
+    for (unsigned k = 0; k + 1 < n; k++) {
+        assert_int_equal(chaos_event_deadline(a, n, k, 20000), a[k + 1].at_ms);
+        assert_true(chaos_event_deadline(a, n, k, 20000) > a[k].at_ms);
+    }
+    assert_int_equal(chaos_event_deadline(a, n, n - 1, 20000), 20000);
+    assert_int_equal(chaos_event_deadline(a, n, 0, a[1].at_ms - 1), a[1].at_ms - 1); /* capped */
+    const struct chaos_event one = { .at_ms = 100 };
+    assert_int_equal(chaos_event_deadline(&one, 1, 0, 5000), 5000);
+}
+
 static void test_parse_faults(void **s)
 {
     (void)s;
@@ -67,6 +85,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_schedule),
         cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_event_deadline),
         cmocka_unit_test(test_parse_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
