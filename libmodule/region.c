@@ -163,6 +163,15 @@ int uipc__region_map(int fd, struct uipc_region *r)
     return 0;
 }
 
+int uipc__region_restore_header(const struct uipc_region *r)
+{
+    struct uipc_region_hdr h;
+    int err = uipc__region_layout(r->service, r->slots, r->slot_size, &h);
+    if (err == 0)
+        memcpy(r->base, &h, sizeof(h));
+    return err;
+}
+
 void uipc__region_unmap(struct uipc_region *r)
 {
     if (r->base)

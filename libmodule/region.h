@@ -182,5 +182,10 @@ int uipc__region_create(const char *service, uint32_t slots, uint32_t slot_size,
  * of fd; r->fd is a copy of it for reference. */
 int uipc__region_map(int fd, struct uipc_region *r);
 void uipc__region_unmap(struct uipc_region *r);
+/* Writes the header again from r's private geometry.  Either end can
+ * rewrite a region's header, and the next incarnation of the other end
+ * would then fail to attach, or attach with another geometry: the
+ * supervisor restores it before every start. */
+int uipc__region_restore_header(const struct uipc_region *r);
 
 #endif

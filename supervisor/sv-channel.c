@@ -215,6 +215,7 @@ void sv_channels_started(struct sv *s, unsigned i)
         if (ch->server != (int)i && ch->client != (int)i)
             continue;
         enum uipc_role role = ch->server == (int)i ? UIPC_SERVER : UIPC_CLIENT;
+        uipc__region_restore_header(&ch->r); /* whatever the peer wrote over it */
         atomic_store(&words(s, ch, role)->reset, ch->resetting ? 1u : 0u);
         uipc__region_set_epoch(&ch->r, role, e); /* informative: both ends can write it */
         if (role == UIPC_CLIENT)

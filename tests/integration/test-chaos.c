@@ -180,6 +180,21 @@ static void hostile_client(const char *kind)
         wait_log("hostile: honest again: 100 calls ok", 1);
         log_lacks("srv: killed");
         log_lacks("given up");
+    } else if (strcmp(kind, "header") == 0) {
+        /* The server restarts on a region whose header the client ruined:
+         * the supervisor writes it again first, so it attaches. */
+        sleep_ms(200);
+        const char *argv[] = { "uipcctl", "--socket", ctl_path, "--timeout-ms", "5000", "restart", "srv", NULL };
+        char out[4096], err[4096];
+        assert_int_equal(svtest_capture(env_path("UIPC_UIPCCTL"), argv, false, 20000, out, sizeof(out),
+                                        err, sizeof(err), NULL), 0);
+        wait_log("srv: ready after", 2);
+        sleep_ms(500);
+        assert_int_equal(count(read_log(), "srv: started, pid"), 2); /* once, and the restart: no crash loop */
+        log_lacks("for breaking the protocol");
+        assert_int_equal(stop_supervisor(sv), 0);
+        log_has("good: chaos-client: 0 anomalies");
+        return;
     } else if (strcmp(kind, "tail") != 0) {
         wait_log("hostile: reported by srv for breaking the protocol on channel alpha; resetting", 1);
         wait_log("channel alpha reset", 1);
@@ -203,6 +218,7 @@ static void test_hostile_client_badseq(void **s) { (void)s; hostile_client("bads
 static void test_hostile_client_random(void **s) { (void)s; hostile_client("random"); }
 static void test_hostile_client_tail(void **s) { (void)s; hostile_client("tail"); }
 static void test_hostile_client_accuse(void **s) { (void)s; hostile_client("accuse"); }
+static void test_hostile_client_header(void **s) { (void)s; hostile_client("header"); }
 
 static void hostile_server(const char *kind)
 {
@@ -256,6 +272,7 @@ int main(void)
         cmocka_unit_test_teardown(test_hostile_client_random, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hostile_client_tail, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hostile_client_accuse, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_hostile_client_header, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hostile_server_badslot, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hostile_server_skipstate, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hostile_server_biglen, svtest_kill_leftover),

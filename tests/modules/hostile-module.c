@@ -12,6 +12,8 @@
  *   random    random bytes over the whole FIFO it produces into
  *   tail      its FIFO position moved far ahead, then backwards (no
  *             corrupted entry: the peer must not hang on it)
+ *   header    the region's header overwritten (geometry and magic): the
+ *             server's next incarnation must still attach
  *   accuse    nothing wrong in the region: it reports its honest peer for
  *             a violation, in its own control region, five times over (each
  *             after the last reset); the peer must not be killed
@@ -69,6 +71,8 @@ static void scribble(enum uipc_fifo_id id, const char *kind)
             p[k] = (unsigned char)rand();
     } else if (strcmp(kind, "badseq") == 0) {
         atomic_store(&f->ent[tail & mask].seq, tail + 12345);
+    } else if (strcmp(kind, "header") == 0) {
+        memset(r.base, 0xa5, sizeof(struct uipc_region_hdr));
     } else if (strcmp(kind, "tail") == 0) {
         atomic_store(&f->tail, tail + 1000000);
         usleep(100000);
