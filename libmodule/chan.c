@@ -239,13 +239,12 @@ static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t ta
  * that rewrote the slot words before dying could make the reclaim skip a
  * call, and then only this answers it.  Nobody writes the slot any more,
  * so its word is FREE at once (as in reap_one).  Calls already answered
- * by their timeout free their slots. */
-static void peer_gone(struct uipc_chan *ch)
+ * by their timeout free their slots.  `alive` was loaded (acquire) before
+ * the FIFO was reaped: every answer the dead server pushed was visible to
+ * that reap, so a call it answered gets its answer, not this. */
+static void peer_gone(struct uipc_chan *ch, uint32_t alive)
 {
-    if (!ch->alive)
-        return;
-    uint32_t alive = uipc_load_acquire(ch->alive);
-    if (alive == ch->alive_seen)
+    if (!ch->alive || alive == ch->alive_seen)
         return;
     ch->alive_seen = alive;
     for (uint32_t i = 0; i < ch->r.slots; i++) {
@@ -269,7 +268,7 @@ int uipc__chan_reap(struct uipc_chan *ch)
 
     if (ch->broken)
         return 0;
-    peer_gone(ch);
+    uint32_t alive = ch->alive ? uipc_load_acquire(ch->alive) : 0;
     while ((r = uipc__fifo_pop(&ch->cmp, &i, &gen, &tag)) > 0) {
         n++;
         if (i >= ch->r.slots) {
@@ -280,10 +279,12 @@ int uipc__chan_reap(struct uipc_chan *ch)
     }
     if (n)
         uipc__fifo_publish_head(&ch->cmp);
-    if (r < 0)
+    if (r < 0) {
         chan_break(ch);
-    else
-        ch->reap_first = false;
+        return n;
+    }
+    ch->reap_first = false;
+    peer_gone(ch, alive);
     return n;
 }
 
