@@ -34,8 +34,6 @@
  * one takes a few ms.  Under valgrind everything is slower. */
 #define LOOP_MAX_MS svtest_ms(1000)
 
-static char ctl_out[1 << 16], ctl_err[1 << 14];
-
 /* The test fails saying what, the whole log on stderr first (cmocka cuts
  * its messages short). */
 __attribute__((format(printf, 1, 2))) static void fail_log(const char *fmt, ...)
@@ -52,49 +50,15 @@ __attribute__((format(printf, 1, 2))) static void fail_log(const char *fmt, ...)
 #define expect_num(got, want) do { long long g_ = (got), w_ = (want); \
         expect(g_ == w_, "%s is %lld, not %lld (%s)", #got, g_, w_, #want); } while (0)
 
-/* uipcctl --socket ctl_path --timeout-ms T ARGS... (native, so that its
- * own start-up is no part of what it measures): its exit status, output
- * in ctl_out and ctl_err; it must finish well within the wait. */
-__attribute__((sentinel)) static int ctl(unsigned timeout_ms, const char *arg, ...)
-{
-    char t[24];
-    snprintf(t, sizeof(t), "%u", timeout_ms);
-    const char *argv[24] = { "uipcctl", "--socket", ctl_path, "--timeout-ms", t };
-    int n = 5;
-    va_list ap;
-    va_start(ap, arg);
-    for (const char *a = arg; a && n < 23; a = va_arg(ap, const char *))
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    bool timed_out;
-    int st = svtest_capture(env_path("UIPC_UIPCCTL"), argv, false, timeout_ms + svtest_ms(5000), ctl_out,
-                            sizeof(ctl_out), ctl_err, sizeof(ctl_err), &timed_out);
-    if (timed_out)
-        fail_msg("uipcctl %s did not finish within %u ms", arg, timeout_ms + svtest_ms(5000));
-    return st;
-}
-
-static void ctl_ok(int got, const char *what)
-{
-    if (got != 0) {
-        const char *log = read_log();
-        size_t len = strlen(log);
-        fail_msg("uipcctl %s: exit status %d (the supervisor did not answer)\nstdout:\n%s\nstderr:\n%s\n"
-                 "the log ends:\n%s",
-                 what, got, ctl_out, ctl_err, log + (len > 2000 ? len - 2000 : 0));
-    }
-}
-
 /* uipcctl --json status, which must answer within timeout_ms; the
  * supervisor's longest loop turn so far. */
 static long long status_loop_max(unsigned timeout_ms)
 {
     char obj[256];
-    ctl_ok(ctl(timeout_ms, "--json", "status", NULL), "--json status");
-    const char *sup = strstr(ctl_out, "\"supervisor\": {");
+    svtest_ctl_ok(svtest_ctl(timeout_ms, "--json", "status", NULL), "--json status");
+    const char *sup = strstr(svtest_ctl_out, "\"supervisor\": {");
     if (!sup)
-        fail_msg("no supervisor object in:\n%s", ctl_out);
+        fail_msg("no supervisor object in:\n%s", svtest_ctl_out);
     snprintf(obj, sizeof(obj), "%s", sup);
     return json_num(obj, "loop_max_ms");
 }
@@ -109,7 +73,7 @@ static void expect_loop_ok(void)
 static long long module_num(const char *name, const char *key)
 {
     char obj[1024];
-    json_obj(ctl_out, "name", name, obj, sizeof(obj));
+    json_obj(svtest_ctl_out, "name", name, obj, sizeof(obj));
     return json_num(obj, key);
 }
 
@@ -117,8 +81,8 @@ static long long module_num(const char *name, const char *key)
 static long long channel_num(const char *service, const char *key)
 {
     char obj[2048];
-    ctl_ok(ctl(svtest_ms(5000), "--json", "stats", NULL), "--json stats");
-    json_obj(ctl_out, "service", service, obj, sizeof(obj));
+    svtest_ctl_ok(svtest_ctl(svtest_ms(5000), "--json", "stats", NULL), "--json stats");
+    json_obj(svtest_ctl_out, "service", service, obj, sizeof(obj));
     return json_num(obj, key);
 }
 
@@ -129,7 +93,7 @@ static void finish(pid_t sv, const char *const honest[], int attacker_starts)
 {
     long long loop_max = status_loop_max(svtest_ms(5000));
     print_message("loop_max_ms %lld, loop_turns %lld\n", loop_max,
-                  json_num(strstr(ctl_out, "\"supervisor\""), "loop_turns"));
+                  json_num(strstr(svtest_ctl_out, "\"supervisor\""), "loop_turns"));
     expect(loop_max < LOOP_MAX_MS, "the supervisor's longest loop turn took %lld ms (bound %u)", loop_max,
            LOOP_MAX_MS);
     const char *log = read_log();
@@ -344,7 +308,7 @@ static void test_status(void **state)
     expect_num(module_num("attacker", "restarts"), 0);
     log_lacks("honest-caller: first peer_died");
     /* the next incarnation serves honestly */
-    ctl_ok(ctl(svtest_ms(5000), "restart", "attacker", NULL), "restart attacker");
+    svtest_ctl_ok(svtest_ctl(svtest_ms(5000), "restart", "attacker", NULL), "restart attacker");
     wait_log("attacker: serving honestly", 1);
     wait_tally(&t, served_again);
     expect_num(t.other, 0);

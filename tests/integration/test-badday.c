@@ -42,33 +42,6 @@ static uint64_t now_ms(void)
 
 /* ---- uipcctl ---- */
 
-static char ctl_out[1 << 16], ctl_err[1 << 14];
-
-/* uipcctl --socket ctl_path --timeout-ms 5000 ARGS...: its exit status
- * (-1 if it did not exit, or took more than 20 s), output in ctl_out and
- * ctl_err. */
-__attribute__((sentinel)) static int ctl(const char *arg, ...)
-{
-    const char *argv[24] = { "uipcctl", "--socket", ctl_path, "--timeout-ms", "5000" };
-    int n = 5;
-    va_list ap;
-    va_start(ap, arg);
-    for (const char *a = arg; a && n < 23; a = va_arg(ap, const char *))
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    return svtest_capture(env_path("UIPC_UIPCCTL"), argv, false, 20000, ctl_out, sizeof(ctl_out),
-                          ctl_err, sizeof(ctl_err), NULL);
-}
-
-/* uipcctl answered with status 0, or the test fails saying what it got. */
-static void ctl_ok(int got, const char *what)
-{
-    if (got != 0)
-        fail_msg("uipcctl %s: exit status %d (the supervisor did not answer)\nstdout:\n%s\nstderr:\n%s",
-                 what, got, ctl_out, ctl_err);
-}
-
 struct mod_st {
     char state[32], last_exit[96];
     long long pid, restarts;
@@ -78,8 +51,8 @@ struct mod_st {
 static void mod_status(const char *name, struct mod_st *m)
 {
     char obj[1024];
-    ctl_ok(ctl("--json", "status", NULL), "--json status");
-    json_obj(ctl_out, "name", name, obj, sizeof(obj));
+    svtest_ctl_ok(svtest_ctl(5000, "--json", "status", NULL), "--json status");
+    json_obj(svtest_ctl_out, "name", name, obj, sizeof(obj));
     json_text(obj, "state", m->state, sizeof(m->state));
     json_text(obj, "last_exit", m->last_exit, sizeof(m->last_exit));
     m->pid = json_num(obj, "pid");
@@ -95,7 +68,7 @@ static void wait_state(const char *name, const char *state, struct mod_st *m)
             return;
         sleep_ms(50);
     }
-    fail_msg("%s never became %s; the last status:\n%s", name, state, ctl_out);
+    fail_msg("%s never became %s; the last status:\n%s", name, state, svtest_ctl_out);
 }
 
 /* Calls the load client's channel to echo completed with the handler's
@@ -103,8 +76,8 @@ static void wait_state(const char *name, const char *state, struct mod_st *m)
 static long long echo_ok(void)
 {
     char obj[1024];
-    ctl_ok(ctl("--json", "stats", NULL), "--json stats");
-    json_obj(ctl_out, "service", "echo", obj, sizeof(obj));
+    svtest_ctl_ok(svtest_ctl(5000, "--json", "stats", NULL), "--json stats");
+    json_obj(svtest_ctl_out, "service", "echo", obj, sizeof(obj));
     return json_num(obj, "ok");
 }
 
@@ -571,7 +544,7 @@ static void test_fork_stopped(void **state)
     int n = printed_children("bad", bad, all + 1, 3, false) + 1;
     all[0] = proc_of(bad);
 
-    ctl_ok(ctl("stop", "bad", NULL), "stop bad");
+    svtest_ctl_ok(svtest_ctl(5000, "stop", "bad", NULL), "stop bad");
     wait_log("bad: stopped by the operator", 1);
     log_has("bad: exited with code 0");
     struct mod_st m;
@@ -771,7 +744,7 @@ static void test_exit_loop(void **state)
     uint64_t end = now_ms() + 30000;
     int answered = 0, starts = 0;
     while ((starts = count(read_log(), "bad: started, pid")) < 30 && now_ms() < end) {
-        ctl_ok(ctl("status", NULL), "status, while a module restarts in a loop");
+        svtest_ctl_ok(svtest_ctl(5000, "status", NULL), "status, while a module restarts in a loop");
         answered++;
         sleep_ms(50);
     }
@@ -780,7 +753,7 @@ static void test_exit_loop(void **state)
     assert_true(answered >= 1);
     pair_progresses(&ok);
 
-    ctl_ok(ctl("stop", "bad", NULL), "stop bad");
+    svtest_ctl_ok(svtest_ctl(5000, "stop", "bad", NULL), "stop bad");
     struct mod_st m;
     wait_state("bad", "stopped", &m);
     expect_no_zombies(sv);
@@ -790,9 +763,9 @@ static void test_exit_loop(void **state)
     wait_log("load: exited with code", 1);
     int fds = stable_fds(sv);
     int before = count(read_log(), "bad: started, pid");
-    ctl_ok(ctl("start", "bad", NULL), "start bad");
+    svtest_ctl_ok(svtest_ctl(5000, "start", "bad", NULL), "start bad");
     wait_log("bad: started, pid", before + 10);
-    ctl_ok(ctl("stop", "bad", NULL), "stop bad");
+    svtest_ctl_ok(svtest_ctl(5000, "stop", "bad", NULL), "stop bad");
     wait_state("bad", "stopped", &m);
     expect_fds(sv, fds, "after a second burst of restarts");
     expect_idle(sv, "after a second burst of restarts");
@@ -837,9 +810,9 @@ static void test_ignore_term_stop(void **state)
     assert_int_equal(n, 1);
     long long ok = echo_ok();
 
-    ctl_ok(ctl("stop", "bad", NULL), "stop bad");
-    ctl_ok(ctl("stop", "badns", NULL), "stop badns");
-    ctl_ok(ctl("status", NULL), "status, while two modules refuse to stop");
+    svtest_ctl_ok(svtest_ctl(5000, "stop", "bad", NULL), "stop bad");
+    svtest_ctl_ok(svtest_ctl(5000, "stop", "badns", NULL), "stop badns");
+    svtest_ctl_ok(svtest_ctl(5000, "status", NULL), "status, while two modules refuse to stop");
     wait_log("bad: ignore-term: asked to stop; not stopping", 1);
     wait_log("badns: ignore-term: asked to stop; not stopping", 1);
     wait_log("bad: still running after 1500 ms, SIGKILL", 1);
@@ -913,7 +886,7 @@ static void test_flood_ctl(void **state)
     pid_t sv = flood_begin("4");
     pid_t echo = latest_pid("echo"), flood = latest_pid("flood");
     int base = stable_fds(sv);
-    ctl_ok(ctl("status", NULL), "status, before the flood");
+    svtest_ctl_ok(svtest_ctl(5000, "status", NULL), "status, before the flood");
     expect_fds(sv, base, "status answered, before the flood");
 
     assert_int_equal(kill(flood, SIGUSR1), 0);
@@ -932,7 +905,7 @@ static void test_flood_ctl(void **state)
     if (connects < 1000)
         fail_msg("the flood made only %ld connections", connects);
     expect_fds(sv, base, "the flood over");
-    ctl_ok(ctl("status", NULL), "status, after the flood");
+    svtest_ctl_ok(svtest_ctl(5000, "status", NULL), "status, after the flood");
     struct mod_st m;
     mod_status("flood", &m);
     assert_string_equal(m.state, "ready");
@@ -958,10 +931,10 @@ static void test_flood_ctl_operator(void **state)
     int answered = 0;
     char last_err[256] = "";
     for (int k = 0; k < 20; k++) {
-        if (ctl("status", NULL) == 0)
+        if (svtest_ctl(5000, "status", NULL) == 0)
             answered++;
         else
-            snprintf(last_err, sizeof(last_err), "%.*s", (int)strcspn(ctl_err, "\n"), ctl_err);
+            snprintf(last_err, sizeof(last_err), "%.*s", (int)strcspn(svtest_ctl_err, "\n"), svtest_ctl_err);
         sleep_ms(100);
     }
     bool flooding = !strstr(read_log(), "flood: stopped");
@@ -971,7 +944,7 @@ static void test_flood_ctl_operator(void **state)
         fail_msg("during a control-socket flood by a module, uipcctl status got an answer %d "
                  "times in 20; a refusal: %s", answered, last_err);
     wait_log("flood: killed by signal SIGKILL", 1);
-    ctl_ok(ctl("status", NULL), "status, after the flood");
+    svtest_ctl_ok(svtest_ctl(5000, "status", NULL), "status, after the flood");
     shutdown_clean(sv);
 }
 

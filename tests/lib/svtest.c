@@ -611,3 +611,37 @@ void json_text(const char *obj, const char *key, char *out, size_t len)
     p += strlen(needle);
     snprintf(out, len, "%.*s", (int)strcspn(p, "\""), p);
 }
+
+char svtest_ctl_out[1 << 16], svtest_ctl_err[1 << 14];
+
+int svtest_ctl(unsigned timeout_ms, const char *arg, ...)
+{
+    char t[24];
+    snprintf(t, sizeof(t), "%u", timeout_ms);
+    const char *argv[24] = { "uipcctl", "--socket", ctl_path, "--timeout-ms", t };
+    int n = 5;
+    va_list ap;
+    va_start(ap, arg);
+    for (const char *a = arg; a && n < 23; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    bool timed_out;
+    unsigned wait_ms = timeout_ms + svtest_ms(5000);
+    int st = svtest_capture(env_path("UIPC_UIPCCTL"), argv, false, wait_ms, svtest_ctl_out,
+                            sizeof(svtest_ctl_out), svtest_ctl_err, sizeof(svtest_ctl_err), &timed_out);
+    if (timed_out)
+        fail_msg("uipcctl %s did not finish within %u ms", arg, wait_ms);
+    return st;
+}
+
+void svtest_ctl_ok(int got, const char *what)
+{
+    if (got == 0)
+        return;
+    const char *log = read_log();
+    size_t len = strlen(log);
+    fail_msg("uipcctl %s: exit status %d (the supervisor did not answer)\nstdout:\n%s\nstderr:\n%s\n"
+             "the log ends:\n%s",
+             what, got, svtest_ctl_out, svtest_ctl_err, log + (len > 2000 ? len - 2000 : 0));
+}

@@ -84,6 +84,16 @@ void json_obj(const char *json, const char *key, const char *val, char *obj, siz
 long long json_num(const char *obj, const char *key);
 void json_text(const char *obj, const char *key, char *out, size_t len);
 
+/* uipcctl --socket ctl_path --timeout-ms T ARGS... (NULL-terminated), run
+ * natively (its own start-up is no part of what a test measures): its exit
+ * status, its output in svtest_ctl_out and svtest_ctl_err.  One still
+ * running T + 5 s (scaled) later fails the test. */
+__attribute__((sentinel)) int svtest_ctl(unsigned timeout_ms, const char *arg, ...);
+extern char svtest_ctl_out[1 << 16], svtest_ctl_err[1 << 14];
+/* Fails the test, showing uipcctl's output and the log's end, unless got
+ * (an svtest_ctl status) is 0. */
+void svtest_ctl_ok(int got, const char *what);
+
 /* cmocka group setup/teardown (the scratch directory), and the per-test
  * teardown that kills a supervisor a failed test left running. */
 int svtest_setup(void **state);
