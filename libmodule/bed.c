@@ -326,7 +326,9 @@ static void reclaim(struct uipc_bed *b, int mod)
             if (n > 0)
                 b->reclaimed += (uint64_t)n;
             atomic_store(&cw->alive, 0);
-            uipc__notify(b->mod[c->client].ctl.side[UIPC_CLIENT], b->mod[c->client].self);
+            struct uipc_side *news = b->mod[c->client].ctl.side[UIPC_CLIENT];
+            atomic_fetch_add(&news->ctl, UIPC_CTL_NEWS); /* seen by a wait about to sleep */
+            uipc__notify(news, b->mod[c->client].self);
         }
         if (c->client == mod)
             uipc__reclaim_client(&c->r);

@@ -73,6 +73,11 @@ struct uipc_side {
 };
 #define UIPC_CTL_READY 1u /* set by the module: its loop runs */
 #define UIPC_CTL_STOP  2u /* set by the supervisor: uipc_run should return */
+/* Added by the supervisor after it changed its words about a channel
+ * (struct uipc_ctl_chan) and before it wakes the module: the control word
+ * is part of every wait (wait.c), so a module about to sleep sees the
+ * change in its last look instead of sleeping through it. */
+#define UIPC_CTL_NEWS  0x10000u
 /* A control region's slot 0 holds one of these per channel of its module,
  * by the channel's index in UIPC_CHANNELS.  Only the supervisor writes
  * them, and only the module and the supervisor map a control region: no

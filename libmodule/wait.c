@@ -92,7 +92,7 @@ void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws)
     for (unsigned i = 0; i < m->nsrvs; i++)
         if (!m->srvs[i].broken)
             ws_add(ws, &m->srvs[i].sub, m->srvs[i].r.side[UIPC_SERVER]);
-    if (m->ctl.base) { /* the supervisor's stop request wakes us too */
+    if (m->ctl.base) { /* the supervisor's requests and news wake us too */
         struct uipc_side *me = m->ctl.side[UIPC_CLIENT];
         ws->seq[ws->n] = &me->ctl;
         ws->seq0[ws->n] = uipc_load_acquire(&me->ctl);

@@ -95,9 +95,13 @@ static struct uipc_ctl_chan *words(struct sv *s, const struct sv_chan *ch, enum 
     return uipc_ctl_chan(&s->mod[end_of(ch, role)].ctl, ch->idx[role]);
 }
 
-static void wake(struct sv *s, unsigned mod)
+/* After changing our words about one of its channels: news in its control
+ * word (which every wait of its watches), then the wake-up. */
+static void tell(struct sv *s, unsigned mod)
 {
-    uipc__notify(s->mod[mod].ctl.side[UIPC_CLIENT], s->mod[mod].ring);
+    struct uipc_side *c = s->mod[mod].ctl.side[UIPC_CLIENT];
+    atomic_fetch_add(&c->ctl, UIPC_CTL_NEWS);
+    uipc__notify(c, s->mod[mod].ring);
 }
 
 /* ---- resets: a channel emptied once both its ends have stopped using it ---- */
@@ -120,7 +124,7 @@ static void finish_reset(struct sv *s, struct sv_chan *ch)
         atomic_store_explicit(&words(s, ch, (enum uipc_role)role)->reset, 0, memory_order_release);
         atomic_store_explicit(report_word(s, end_of(ch, (enum uipc_role)role), ch->idx[role]), 0,
                               memory_order_release);
-        wake(s, end_of(ch, (enum uipc_role)role));
+        tell(s, end_of(ch, (enum uipc_role)role));
     }
     ch->resetting = false;
     sv_info("%s -> %s: channel %s reset", s->mod[ch->client].cf->name, s->mod[ch->server].cf->name,
@@ -152,7 +156,7 @@ static void on_report(struct sv *s, struct sv_chan *ch, enum uipc_role reporter)
     ch->resetting = true;
     for (int role = 0; role < 2; role++) {
         atomic_store_explicit(&words(s, ch, (enum uipc_role)role)->reset, 1, memory_order_release);
-        wake(s, end_of(ch, (enum uipc_role)role));
+        tell(s, end_of(ch, (enum uipc_role)role));
     }
     try_finish_reset(s, ch);
 }
@@ -187,7 +191,7 @@ void sv_channels_dead(struct sv *s, unsigned i)
             /* Reaped: the client answers whatever it sent to this
              * incarnation itself, from its own table (chan.c, peer_gone). */
             atomic_store_explicit(&cw->alive, 0, memory_order_release);
-            wake(s, (unsigned)ch->client);
+            tell(s, (unsigned)ch->client);
         }
         if (ch->client == (int)i) {
             uipc__reclaim_client(&ch->r);
