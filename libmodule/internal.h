@@ -207,8 +207,12 @@ static inline bool uipc__reset_asked(const _Atomic uint32_t *reset)
 {
     return reset && uipc_load_acquire(reset) != 0;
 }
-/* Before a handler runs: a fault the supervisor asked for (uipc-chaos). */
-void uipc__fault_point(uipc_module *m);
+/* Before a handler runs on request req of server end s: a fault the
+ * supervisor asked for (uipc-chaos, uipcctl fault). */
+void uipc__fault_point(uipc_module *m, struct uipc_srv *s, struct uipc_req *req);
+/* hostile.c: UIPC_FAULT_HOSTILE, the attack `selector` picks, from inside
+ * this module's own libmodule, against the client of s. */
+void uipc__hostile(uipc_module *m, struct uipc_srv *s, struct uipc_req *req, uint32_t selector);
 /* Broken ends starting over on a reset channel (chan.c, serve.c). */
 void uipc__chan_restart(struct uipc_chan *ch);
 void uipc__srv_restart(struct uipc_srv *s);

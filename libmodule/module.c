@@ -278,7 +278,7 @@ bool uipc__violation_cleared(uipc_module *m, unsigned index, const _Atomic uint3
            !uipc__reset_asked(reset);
 }
 
-void uipc__fault_point(uipc_module *m)
+void uipc__fault_point(uipc_module *m, struct uipc_srv *s, struct uipc_req *req)
 {
     if (!m->ctl.base)
         return;
@@ -294,6 +294,8 @@ void uipc__fault_point(uipc_module *m)
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
     }
+    if (fault == UIPC_FAULT_HOSTILE)
+        uipc__hostile(m, s, req, uipc_load_relaxed(&me->fault_ms));
 }
 
 int uipc__progress(uipc_module *m, bool deliver)

@@ -54,7 +54,8 @@ struct uipc_side {
     _Atomic uint64_t violations; /* protocol violations this side saw */
     _Atomic uint32_t ctl;        /* control region only: UIPC_CTL_* */
     _Atomic uint32_t fault;      /* control region only: UIPC_FAULT_*, set by the supervisor */
-    _Atomic uint32_t fault_ms;   /* control region only: how long UIPC_FAULT_SLOW sleeps */
+    _Atomic uint32_t fault_ms;   /* control region only: how long UIPC_FAULT_SLOW sleeps, or
+                                  * which attack UIPC_FAULT_HOSTILE makes */
     /* The client's calls, for the supervisor's stats; written only by this
      * side (under its module lock), read by the supervisor, trusted by
      * no one: a peer may scribble on them. */
@@ -100,6 +101,8 @@ struct uipc_ctl_chan {
  * exchange, so each request fires once. */
 #define UIPC_FAULT_ABORT 1u /* abort() inside the handler */
 #define UIPC_FAULT_SLOW  2u /* sleep fault_ms before running the handler */
+#define UIPC_FAULT_HOSTILE 3u /* this incarnation attacks its peers before the handler
+                               * (libmodule/hostile.c); fault_ms selects the attack */
 
 /* One FIFO entry.  `seq` is position + 1, stored last with release: the
  * consumer polls the entry itself instead of a separate producer index. */

@@ -170,7 +170,7 @@ int uipc__srv_process(struct uipc_srv *s)
          * beats before each handler, so only a handler that itself runs
          * past the hang timeout (without uipc_alive) can look hung. */
         uipc__beat(s->m);
-        uipc__fault_point(s->m);
+        uipc__fault_point(s->m, s, req);
         int status = s->fn(req, s->ctx);
         if (!req->deferred && req->busy)
             answer(req, uipc__clamp_status(status));

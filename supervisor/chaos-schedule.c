@@ -6,7 +6,7 @@
 
 static const char *const names[FAULT_COUNT] = {
     [FAULT_KILL] = "kill", [FAULT_SEGV] = "segv", [FAULT_STOP] = "stop",
-    [FAULT_ABORT] = "abort", [FAULT_SLOW] = "slow",
+    [FAULT_ABORT] = "abort", [FAULT_SLOW] = "slow", [FAULT_HOSTILE] = "hostile",
 };
 
 const char *chaos_fault_name(enum chaos_fault f)
@@ -65,6 +65,9 @@ unsigned chaos_schedule(uint64_t seed, uint32_t duration_ms, uint32_t interval_m
         out[n].at_ms = (uint32_t)at;
         out[n].target = below(&st, ntargets);
         out[n].fault = pick[below(&st, npick)];
+        /* Drawn for hostile events alone: a set without them gives the
+         * schedule it gave before hostile faults existed. */
+        out[n].attack = out[n].fault == FAULT_HOSTILE ? (uint32_t)next(&st) : 0;
         n++;
     }
 }

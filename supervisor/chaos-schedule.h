@@ -8,15 +8,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum chaos_fault { FAULT_KILL, FAULT_SEGV, FAULT_STOP, FAULT_ABORT, FAULT_SLOW, FAULT_COUNT };
+enum chaos_fault { FAULT_KILL, FAULT_SEGV, FAULT_STOP, FAULT_ABORT, FAULT_SLOW, FAULT_HOSTILE, FAULT_COUNT };
+
+/* Without --faults: every fault but hostile.  A hostile server makes its
+ * clients see -UIPC_EPROTO and -UIPC_EBADSTATUS, which their own checks may
+ * count as failures, and protocol violations, which the verdict then
+ * tolerates: asked for by name only.  (And so a seed gives the schedule it
+ * always gave.) */
+#define CHAOS_DEFAULT_FAULTS ((1u << FAULT_COUNT) - 1 - (1u << FAULT_HOSTILE))
 
 struct chaos_event {
     uint32_t at_ms;    /* from the start of the run */
     unsigned target;   /* index into the caller's target list */
     enum chaos_fault fault;
+    uint32_t attack;   /* hostile: the attack's selector (libmodule takes it modulo 5); else 0 */
 };
 
-/* "kill", "segv", "stop", "abort", "slow" */
+/* "kill", "segv", "stop", "abort", "slow", "hostile" */
 const char *chaos_fault_name(enum chaos_fault f);
 /* A comma-separated list of fault names into a bit set (1u << fault);
  * -EINVAL naming nothing or something unknown. */
@@ -24,7 +32,8 @@ int chaos_parse_faults(const char *list, unsigned *set);
 
 /* Events from `seed`: gaps drawn uniformly from [interval/2, 3*interval/2]
  * ms until duration_ms, targets uniformly from ntargets, faults uniformly
- * from the set.  Fills at most max events; returns how many. */
+ * from the set, and for a hostile one its attack.  Fills at most max
+ * events; returns how many. */
 unsigned chaos_schedule(uint64_t seed, uint32_t duration_ms, uint32_t interval_ms, unsigned ntargets,
                         unsigned faults, struct chaos_event *out, unsigned max);
 

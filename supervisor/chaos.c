@@ -44,6 +44,7 @@ struct tally {
     unsigned injected[FAULT_COUNT], faults, skipped;
     uint64_t restarts, issued, ok, peer_died, timed_out, proto, orphaned;
     uint64_t duplicates, lost, leaked_slots, hung, violations, protocol_kills;
+    uint64_t honest_killed; /* deaths of modules that are not targets */
     bool drained;        /* every channel quiet before the deadline */
     bool judged;         /* the counts are the supervisor's (else all zero) */
     const char *broken;  /* the run itself failed: why */
@@ -102,7 +103,7 @@ static int usage(FILE *f, int code)
 {
     fprintf(f,
             "usage: uipc-chaos --config FILE [--duration S] [--seed N] [--target MODULE]...\n"
-            "                  [--faults kill,segv,stop,abort,slow] [--json]\n"
+            "                  [--faults kill,segv,stop,abort,slow,hostile] [--json]\n"
             "  -c, --config FILE      the modules.conf to run (its clients make the load)\n"
             "  -d, --duration S       how long to inject faults (default 30); a fault whose\n"
             "                         target is not running by the next one's time is skipped\n"
@@ -111,7 +112,9 @@ static int usage(FILE *f, int code)
             "                         that provides a service)\n"
             "  -f, --faults LIST      among kill (SIGKILL), segv (SIGSEGV), stop (SIGSTOP: a\n"
             "                         hang), abort (abort() in a handler), slow (a handler\n"
-            "                         slower than its caller's timeout); default all\n"
+            "                         slower than its caller's timeout), hostile (the\n"
+            "                         target's libmodule attacks its clients, then goes on,\n"
+            "                         hangs or dies); default all but hostile\n"
             "  -i, --interval-ms N    mean time between faults (default 200)\n"
             "      --slow-ms N        how long a slow handler sleeps (default 1500)\n"
             "      --settle-s S       at the end, how long recovery and the drain may take\n"
@@ -121,7 +124,8 @@ static int usage(FILE *f, int code)
             "      --log FILE         the supervisor's output (default: a file in /tmp, named)\n"
             "      --print-schedule   print the schedule the seed gives, and run nothing\n"
             "  -j, --json             the result as one JSON object\n"
-            "exit status: 0 nothing lost, duplicated, leaked or hung; 1 something was;\n"
+            "exit status: 0 nothing lost, duplicated, leaked or hung, no module but the\n"
+            "             targets died; 1 something was, or did;\n"
             "             2 usage or config error; 3 the run could not be made\n");
     return code;
 }
@@ -160,7 +164,7 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
     int c;
     *done = true;
     *o = (struct opts){ .duration_ms = 30000, .interval_ms = 200, .slow_ms = 1500, .settle_ms = 20000,
-                        .faults = (1u << FAULT_COUNT) - 1 };
+                        .faults = CHAOS_DEFAULT_FAULTS };
     o->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     while ((c = getopt_long(argc, argv, "c:d:s:t:f:i:jh", lo, NULL)) != -1) {
         switch (c) {
@@ -182,7 +186,7 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *done)
             break;
         case 'f':
             if (chaos_parse_faults(optarg, &o->faults) < 0)
-                return bad("--faults (kill,segv,stop,abort,slow)", optarg);
+                return bad("--faults (kill,segv,stop,abort,slow,hostile)", optarg);
             break;
         case 'i':
             if (!parse_u64(optarg, 3600000, &v) || v < 2)
@@ -412,19 +416,23 @@ static bool wait_ready(const char *sock, struct sup *sv, const struct conf *c, c
 
 /* ---- faults ---- */
 
-static bool inject(const char *sock, const char *module, enum chaos_fault f, uint32_t slow_ms, uint64_t by)
+/* Signals through `kill`; abort, slow and hostile through `fault`, with
+ * the slow time or the hostile attack in its ms. */
+static bool inject(const char *sock, const char *module, const struct chaos_event *ev, uint32_t slow_ms,
+                   uint64_t by)
 {
     static const int sig[FAULT_COUNT] = { [FAULT_KILL] = SIGKILL, [FAULT_SEGV] = SIGSEGV,
                                           [FAULT_STOP] = SIGSTOP };
+    enum chaos_fault f = ev->fault;
     Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
     Uipc__Control__KillRequest kill = UIPC__CONTROL__KILL_REQUEST__INIT;
     Uipc__Control__FaultRequest fault = UIPC__CONTROL__FAULT_REQUEST__INIT;
-    if (f == FAULT_ABORT || f == FAULT_SLOW) {
+    if (f == FAULT_ABORT || f == FAULT_SLOW || f == FAULT_HOSTILE) {
         req.command_case = UIPC__CONTROL__REQUEST__COMMAND_FAULT;
         req.fault = &fault;
         fault.module = (char *)module;
-        fault.kind = (char *)(f == FAULT_ABORT ? "abort" : "slow");
-        fault.ms = slow_ms;
+        fault.kind = (char *)chaos_fault_name(f);
+        fault.ms = f == FAULT_HOSTILE ? ev->attack : slow_ms;
     } else {
         req.command_case = UIPC__CONTROL__REQUEST__COMMAND_KILL;
         req.kill = &kill;
@@ -462,7 +470,7 @@ static void run_schedule(const struct opts *o, const char *sock, struct sup *sv,
         unsigned i = targets[ev[k].target];
         uint64_t until = t0 + chaos_event_deadline(ev, nev, k, o->duration_ms);
         if (!wait_ready(sock, sv, c, &i, 1, until, end) ||
-            !inject(sock, c->mod[i].name, ev[k].fault, o->slow_ms, end)) {
+            !inject(sock, c->mod[i].name, &ev[k], o->slow_ms, end)) {
             t->skipped++;
             continue;
         }
@@ -495,7 +503,24 @@ static bool quiet(const Uipc__Control__Reply *st, const Uipc__Control__Reply *st
     return true;
 }
 
-static void judge(const Uipc__Control__Reply *st, const Uipc__Control__Reply *status, struct tally *t)
+static bool is_target(const struct conf *c, const unsigned *targets, unsigned ntargets, const char *name)
+{
+    for (unsigned k = 0; k < ntargets; k++)
+        if (strcmp(c->mod[targets[k]].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* How often a module died: each restart followed a death, and one that
+ * is down now (waiting for its restart, or given up) died once more. */
+static uint64_t deaths(const Uipc__Control__ModuleStatus *m)
+{
+    bool down = strcmp(m->state, "backoff") == 0 || strcmp(m->state, "failed") == 0;
+    return (uint64_t)m->restarts + down;
+}
+
+static void judge(const Uipc__Control__Reply *st, const Uipc__Control__Reply *status, const struct conf *c,
+                  const unsigned *targets, unsigned ntargets, struct tally *t)
 {
     for (size_t k = 0; k < st->n_channels; k++) {
         const Uipc__Control__ChannelStats *ch = st->channels[k];
@@ -524,8 +549,17 @@ static void judge(const Uipc__Control__Reply *st, const Uipc__Control__Reply *st
                     answered > ch->calls ? answered - ch->calls : 0, held, ch->slots);
     }
     for (size_t i = 0; i < status->n_modules; i++) {
-        t->restarts += status->modules[i]->restarts;
-        t->protocol_kills += status->modules[i]->protocol_kills;
+        const Uipc__Control__ModuleStatus *m = status->modules[i];
+        t->restarts += m->restarts;
+        t->protocol_kills += m->protocol_kills;
+        /* Faults go to the targets alone: any other module that died was
+         * killed by what they did (a hostile server), or by a bug. */
+        if (!is_target(c, targets, ntargets, m->name) && deaths(m)) {
+            t->honest_killed += deaths(m);
+            fprintf(stderr, "uipc-chaos: %s is no target, but died %" PRIu64 " time(s) (state %s, last exit: "
+                    "%s%s%s)\n", m->name, deaths(m), m->state, m->last_exit[0] ? m->last_exit : "none",
+                    m->last_reason[0] ? ", " : "", m->last_reason);
+        }
     }
 }
 
@@ -599,7 +633,8 @@ static bool read_accounting(const char *sock, uint64_t by, struct accounting *a)
  * and counts still moving at the end are reported as not drained, not as
  * zeros.  Only a supervisor that answered nothing leaves the counts
  * unread. */
-static void final_accounting(const char *sock, struct sup *sv, uint64_t end, struct tally *t)
+static void final_accounting(const char *sock, struct sup *sv, const struct conf *c, const unsigned *targets,
+                             unsigned ntargets, uint64_t end, struct tally *t)
 {
     struct accounting last = { 0 }, cur;
     for (;;) {
@@ -616,7 +651,7 @@ static void final_accounting(const char *sock, struct sup *sv, uint64_t end, str
         sleep_until(min_u64(now_ms() + 50, end), false);
     }
     if (last.stats) {
-        judge(last.stats, last.status, t);
+        judge(last.stats, last.status, c, targets, ntargets, t);
         t->judged = true;
     } else {
         t->broken = alive(sv) ? "the supervisor stopped answering" : "the supervisor died";
@@ -643,7 +678,7 @@ static void settle_and_judge(const struct opts *o, const char *sock, struct sup 
     if (!wait_ready(sock, sv, c, targets, ntargets, end, end) && alive(sv) && !interrupted)
         fprintf(stderr, "uipc-chaos: not every target was back by the end of --settle-s; draining anyway\n");
     bool draining = drain(sock, sv, end);
-    final_accounting(sock, sv, end, t);
+    final_accounting(sock, sv, c, targets, ntargets, end, t);
     /* Counts taken without a drain keep moving: that is the verdict's
      * cause to name, not "lost" calls, unless they were quiet anyway. */
     if (!draining && !t->drained && !t->broken)
@@ -652,9 +687,13 @@ static void settle_and_judge(const struct opts *o, const char *sock, struct sup 
 
 /* ---- the report ---- */
 
+/* Protocol violations are what hostile faults make (each reset a channel,
+ * as it should): with any injected they are reported, not failed. */
 static bool passed(const struct tally *t)
 {
-    return !t->broken && !t->duplicates && !t->lost && !t->leaked_slots && !t->hung && !t->violations;
+    bool violations_ok = !t->violations || t->injected[FAULT_HOSTILE] > 0;
+    return !t->broken && !t->duplicates && !t->lost && !t->leaked_slots && !t->hung && violations_ok &&
+           !t->honest_killed;
 }
 
 static void report_json(const struct opts *o, const struct tally *t, const char *log)
@@ -667,10 +706,11 @@ static void report_json(const struct opts *o, const struct tally *t, const char 
            ", \"errors\": {\"peer_died\": %" PRIu64 ", \"timed_out\": %" PRIu64 ", \"proto\": %" PRIu64
            "}, \"orphaned\": %" PRIu64 ", \"duplicates\": %" PRIu64 ", \"lost\": %" PRIu64
            ", \"leaked_slots\": %" PRIu64 ", \"hung\": %" PRIu64 ", \"violations\": %" PRIu64
-           ", \"protocol_kills\": %" PRIu64 ", \"drained\": %s, \"passed\": %s",
+           ", \"protocol_kills\": %" PRIu64 ", \"honest_killed\": %" PRIu64
+           ", \"drained\": %s, \"passed\": %s",
            t->skipped, t->restarts, t->issued, t->ok, t->peer_died, t->timed_out, t->proto, t->orphaned,
            t->duplicates, t->lost, t->leaked_slots, t->hung, t->violations, t->protocol_kills,
-           t->drained ? "true" : "false", passed(t) ? "true" : "false");
+           t->honest_killed, t->drained ? "true" : "false", passed(t) ? "true" : "false");
     if (t->broken)
         printf(", \"error\": \"%s\"", t->broken);
     printf(", \"log\": \"");
@@ -692,8 +732,10 @@ static void report_text(const struct opts *o, const struct tally *t, const char 
            t->timed_out, t->proto);
     printf("orphaned      %" PRIu64 " (in flight when their caller died)\n", t->orphaned);
     printf("duplicates    %" PRIu64 "\nlost          %" PRIu64 "\nleaked slots  %" PRIu64
-           "\nhung callers  %" PRIu64 "\nviolations    %" PRIu64 " (protocol; %" PRIu64 " kills)\n",
-           t->duplicates, t->lost, t->leaked_slots, t->hung, t->violations, t->protocol_kills);
+           "\nhung callers  %" PRIu64 "\nviolations    %" PRIu64 " (protocol; %" PRIu64 " kills%s)\n",
+           t->duplicates, t->lost, t->leaked_slots, t->hung, t->violations, t->protocol_kills,
+           t->injected[FAULT_HOSTILE] ? "; expected: hostile faults were injected" : "");
+    printf("honest killed %" PRIu64 " (deaths of modules that are not targets)\n", t->honest_killed);
     if (t->judged && !t->drained)
         printf("not drained   calls were still in flight at the end of --settle-s\n");
     if (t->broken)
@@ -704,8 +746,13 @@ static void report_text(const struct opts *o, const struct tally *t, const char 
 static void print_schedule(const struct conf *c, const unsigned *targets, const struct chaos_event *ev,
                            unsigned n)
 {
-    for (unsigned k = 0; k < n; k++)
-        printf("%8u ms  %-6s %s\n", ev[k].at_ms, chaos_fault_name(ev[k].fault), c->mod[targets[ev[k].target]].name);
+    for (unsigned k = 0; k < n; k++) {
+        printf("%8u ms  %-6s %s", ev[k].at_ms, chaos_fault_name(ev[k].fault),
+               c->mod[targets[ev[k].target]].name);
+        if (ev[k].fault == FAULT_HOSTILE)
+            printf(" (attack %u)", ev[k].attack % 5);
+        putchar('\n');
+    }
 }
 
 int main(int argc, char **argv)

@@ -249,6 +249,20 @@ void sv_drain(struct sv *s, bool on)
                                  : "drain ended: calls accepted again");
 }
 
+/* What a hostile incarnation does, by its selector: libmodule/hostile.c's
+ * attacks, in its order. */
+static const char *hostile_attack(uint32_t selector)
+{
+    static const char *const attack[] = {
+        "a completion for a slot past the end of a channel",
+        "a forged transport status (-10001) past libmodule's clamp",
+        "a false protocol report against its client",
+        "every bell filled and every fd made blocking, then no beat",
+        "slot words and FIFO positions rewritten, then abort()",
+    };
+    return attack[selector % (sizeof(attack) / sizeof(attack[0]))];
+}
+
 int sv_fault(struct sv *s, unsigned i, uint32_t fault, uint32_t ms)
 {
     struct sv_mod *m = &s->mod[i];
@@ -259,6 +273,9 @@ int sv_fault(struct sv *s, unsigned i, uint32_t fault, uint32_t ms)
     atomic_store(&c->fault, fault); /* after fault_ms: the module reads them in that order */
     if (fault == UIPC_FAULT_ABORT)
         sv_info("%s: fault asked for: abort in its next handler", m->cf->name);
+    else if (fault == UIPC_FAULT_HOSTILE)
+        sv_info("%s: fault asked for: hostile before its next handler, attack %u: %s", m->cf->name,
+                ms % 5, hostile_attack(ms));
     else
         sv_info("%s: fault asked for: its next handler sleeps %u ms", m->cf->name, ms);
     return 0;

@@ -255,13 +255,16 @@ static int kill_module(struct sv *s, unsigned i, int sig, char *err, size_t len)
 
 static int fault(struct sv *s, unsigned i, const Uipc__Control__FaultRequest *f, char *err, size_t len)
 {
-    uint32_t kind = strcmp(f->kind, "abort") == 0 ? UIPC_FAULT_ABORT
-                  : strcmp(f->kind, "slow") == 0  ? UIPC_FAULT_SLOW : 0;
+    uint32_t kind = strcmp(f->kind, "abort") == 0     ? UIPC_FAULT_ABORT
+                  : strcmp(f->kind, "slow") == 0      ? UIPC_FAULT_SLOW
+                  : strcmp(f->kind, "hostile") == 0   ? UIPC_FAULT_HOSTILE : 0;
     if (!kind) {
-        snprintf(err, len, "no fault '%s' (abort, slow)", f->kind);
+        snprintf(err, len, "no fault '%s' (abort, slow, hostile)", f->kind);
         return -EINVAL;
     }
-    int r = sv_fault(s, i, kind, f->ms ? f->ms : 1000);
+    /* hostile: ms is the attack's selector, and 0 picks one like any other */
+    uint32_t ms = kind == UIPC_FAULT_HOSTILE || f->ms ? f->ms : 1000;
+    int r = sv_fault(s, i, kind, ms);
     if (r == -ESRCH)
         snprintf(err, len, "%s is not running", s->mod[i].cf->name);
     return r;

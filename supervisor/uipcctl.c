@@ -11,13 +11,16 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -54,8 +57,8 @@ struct args {
     const struct command *cmd;
     char *name;          /* the module, for the commands that take one */
     int signal;
-    char *fault;         /* fault: abort or slow */
-    unsigned fault_ms;   /* fault slow: --ms */
+    char *fault;         /* fault: abort, slow or hostile */
+    unsigned fault_ms;   /* fault slow: --ms; fault hostile: the attack, --ms or random */
     bool off;            /* drain --off */
 };
 
@@ -70,9 +73,13 @@ static int usage(FILE *f, int code)
             "  stop NAME                 stop module NAME\n"
             "  start NAME                start module NAME\n"
             "  kill NAME [--signal SIG]  send module NAME a signal (default KILL)\n"
-            "  fault NAME abort|slow [--ms N]\n"
+            "  fault NAME abort|slow|hostile [--ms N]\n"
             "                            in module NAME's next handler: abort(), or sleep\n"
-            "                            N ms (default 1000) before it runs (crash testing)\n"
+            "                            N ms (default 1000) before it runs (crash testing);\n"
+            "                            hostile: first its libmodule attacks its clients,\n"
+            "                            attack N %% 5 (default random): 0 garbage completion,\n"
+            "                            1 forged status, 2 false report, 3 jam and hang,\n"
+            "                            4 lie and die\n"
             "  drain [--off]             new calls fail at once (as if every service were\n"
             "                            restarting) while calls in flight finish; --off: undo\n"
             "options:\n"
@@ -81,7 +88,8 @@ static int usage(FILE *f, int code)
             "  -j, --json            print one JSON object\n"
             "  -t, --timeout-ms N    give up after N ms (default 5000; 0: wait forever)\n"
             "  -s, --signal SIG      for kill: a name (TERM, SIGTERM, ...) or a number\n"
-            "  -m, --ms N            for fault slow: how long the handler sleeps\n"
+            "  -m, --ms N            for fault slow: how long the handler sleeps;\n"
+            "                        for fault hostile: which attack (N %% 5)\n"
             "  -o, --off             for drain: end the drain\n"
             "  -h, --help            this text\n");
     return code;
@@ -128,6 +136,41 @@ static int parse_signal(const char *s)
     return 0;
 }
 
+/* A selector for fault hostile without --ms: any will do, but not the
+ * same one every time. */
+static unsigned random_attack(void)
+{
+    unsigned v;
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+        return v;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned)ts.tv_nsec ^ (unsigned)getpid();
+}
+
+/* --ms (arg, NULL if not given) for the fault a names: for slow, how long
+ * the handler sleeps (1 to 3600000 ms; the supervisor's default when not
+ * given); for hostile, the attack (any number, taken modulo 5 by
+ * libmodule; random when not given); for nothing else.  0 or the exit
+ * status of a usage error. */
+static int fault_ms(struct args *a, const char *arg)
+{
+    bool slow = a->fault && strcmp(a->fault, "slow") == 0;
+    bool hostile = a->fault && strcmp(a->fault, "hostile") == 0;
+    long n;
+    if (arg && !slow && !hostile)
+        return bad_usage("%s", "--ms is only for fault NAME slow or hostile");
+    if (arg && slow && !parse_int(arg, 1, 3600000, &n))
+        return bad_usage("bad --ms '%s': 1 to 3600000 milliseconds", arg);
+    if (arg && hostile && !parse_int(arg, 0, UINT32_MAX, &n))
+        return bad_usage("bad --ms '%s': an attack, 0 to %u (taken modulo 5)", arg, UINT32_MAX);
+    if (arg)
+        a->fault_ms = (unsigned)n;
+    else if (hostile)
+        a->fault_ms = random_attack();
+    return 0;
+}
+
 /* Fills a from argv; 0, or the exit status (0 for --help, 2 for misuse)
  * with *done set. */
 static int parse_args(int argc, char **argv, struct args *a, bool *done)
@@ -144,7 +187,7 @@ static int parse_args(int argc, char **argv, struct args *a, bool *done)
         { NULL, 0, NULL, 0 },
     };
     char *pos[3];
-    bool ms_given = false;
+    const char *ms_arg = NULL;
     int npos = 0, extra = 0, o;
     long n;
 
@@ -170,11 +213,8 @@ static int parse_args(int argc, char **argv, struct args *a, bool *done)
             a->timeout_ms = (int)n;
             break;
         case 's': a->signame = optarg; break;
-        case 'm':
-            if (!parse_int(optarg, 1, 3600000, &n))
-                return bad_usage("bad --ms '%s': 1 to 3600000 milliseconds", optarg);
-            a->fault_ms = (unsigned)n;
-            ms_given = true;
+        case 'm': /* its range depends on the fault: checked below */
+            ms_arg = optarg;
             break;
         case 'o': a->off = true; break;
         case 'h': return usage(stdout, 0);
@@ -199,14 +239,16 @@ static int parse_args(int argc, char **argv, struct args *a, bool *done)
     bool fault = a->cmd->req == UIPC__CONTROL__REQUEST__COMMAND_FAULT;
     if (fault && npos == 3 && !extra) {
         a->fault = pos[2];
-        if (strcmp(a->fault, "abort") != 0 && strcmp(a->fault, "slow") != 0)
-            return bad_usage("bad fault '%s': abort or slow", a->fault);
+        if (strcmp(a->fault, "abort") != 0 && strcmp(a->fault, "slow") != 0 &&
+            strcmp(a->fault, "hostile") != 0)
+            return bad_usage("bad fault '%s': abort, slow or hostile", a->fault);
         npos = 2;
     } else if (fault) {
-        return bad_usage("%s", "fault needs a module NAME and a fault: abort or slow");
+        return bad_usage("%s", "fault needs a module NAME and a fault: abort, slow or hostile");
     }
-    if (ms_given && !(fault && strcmp(a->fault, "slow") == 0))
-        return bad_usage("%s", "--ms is only for fault NAME slow");
+    int r = fault_ms(a, ms_arg);
+    if (r)
+        return r;
     if (a->off && a->cmd->req != UIPC__CONTROL__REQUEST__COMMAND_DRAIN)
         return bad_usage("--off is only for drain, not %s", a->cmd->name);
     if (a->cmd->takes_name) {

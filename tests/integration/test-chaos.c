@@ -4,6 +4,9 @@
  *   payloads) and two servers, hundreds of faults: nothing lost,
  *   duplicated, leaked or hung, no wrong reply;
  * - the same seed gives the same schedule;
+ * - uipc-chaos --faults kill,hostile: servers whose own libmodule turns on
+ *   their clients (libmodule/hostile.c): the same four zeros, protocol
+ *   violations reported and tolerated, no client killed;
  * - hostile peers (modules/hostile-module.c) writing garbage into their
  *   channel as client or as server: the honest end reports it, the
  *   supervisor resets the channel (killing no one: a report is a peer's
@@ -78,15 +81,16 @@ static char *slurp(const char *path)
     return buf;
 }
 
-static void write_chaos_conf(void)
+/* client_extra: more keys for every client section. */
+static void write_chaos_conf_with(const char *client_extra)
 {
     char clients[2048] = "";
     for (int k = 1; k <= 4; k++) {
         size_t len = strlen(clients);
         snprintf(clients + len, sizeof(clients) - len,
                  "[module client%d]\nexec = %s\nargs = alpha beta\nconnects = alpha:16x512, beta:16x512\n"
-                 "after = srv1, srv2\nrestart = always\n",
-                 k, env_path("UIPC_CHAOS_CLIENT"));
+                 "after = srv1, srv2\nrestart = always\n%s",
+                 k, env_path("UIPC_CHAOS_CLIENT"), client_extra);
     }
     char pol[400];
     snprintf(pol, sizeof(pol), "policy = %s/echo.policy\n", env_path("UIPC_POLICIES"));
@@ -94,6 +98,11 @@ static void write_chaos_conf(void)
                "%s%s%s",
                server_section("srv1", "alpha", getenv("UIPC_SANITIZED") ? "" : pol),
                server_section("srv2", "beta", "namespaces = pid, mount\n"), clients);
+}
+
+static void write_chaos_conf(void)
+{
+    write_chaos_conf_with("");
 }
 
 static void test_chaos_run(void **state)
@@ -130,6 +139,70 @@ static void test_chaos_run(void **state)
     assert_non_null(strstr(json, "\"passed\": true"));
     /* the four clients' own checks, printed when the supervisor stops them */
     assert_int_equal(count(svlog, "chaos-client: 0 anomalies"), 4);
+    free(svlog);
+    free(json);
+}
+
+/* Hostile incarnations (uipcctl fault NAME hostile, libmodule/hostile.c)
+ * and kills, on the same load: every attack tried, the clients' channels
+ * reset on reports (violations expected, tolerated by the verdict), and
+ * still nothing lost, duplicated, leaked or hung, no client restarted,
+ * no reply the clients cannot explain (a reset's -UIPC_EPROTO and a forged
+ * status's -UIPC_EBADSTATUS are, with CHAOS_ALLOW_HOSTILE). */
+static void test_chaos_hostile(void **state)
+{
+    (void)state;
+    write_chaos_conf_with("env = CHAOS_ALLOW_HOSTILE=1\n");
+    long long chaos_s = getenv("UIPC_CHAOS_SECONDS") ? atoll(getenv("UIPC_CHAOS_SECONDS")) : 20;
+    char secs[24], out[320], log[320];
+    /* half the chaos run; at least 5 s, in which the seed's schedule asks
+     * for every attack several times */
+    snprintf(secs, sizeof(secs), "%lld", chaos_s / 2 > 5 ? chaos_s / 2 : 5);
+    snprintf(out, sizeof(out), "%s/chaos-hostile.json", dir);
+    snprintf(log, sizeof(log), "%s/chaos-hostile-supervisor.log", dir);
+    char *argv[] = { (char *)env_path("UIPC_CHAOS"), "--config", conf_path, "--duration", secs,
+                     "--seed", "20261201", "--interval-ms", "100", "--faults", "kill,hostile",
+                     "--json", "--log", log, NULL };
+    int code = run(out, argv);
+    char *json = slurp(out);
+    printf("%s", json);
+    char *svlog = slurp(log);
+    if (code != 0 || strstr(svlog, "CHAOS-ANOMALY") || strstr(svlog, "BAD REQUEST")) {
+        fprintf(stderr, "uipc-chaos exit %d; supervisor log:\n%s\n", code, svlog);
+        fail();
+    }
+    assert_true(json_num(json, "hostile") >= 2 * atoll(secs)); /* a few per second */
+    assert_true(json_num(json, "kill") > 0);
+    assert_true(json_num(json, "ok") > 0);
+    assert_int_equal(json_num(json, "duplicates"), 0);
+    assert_int_equal(json_num(json, "lost"), 0);
+    assert_int_equal(json_num(json, "leaked_slots"), 0);
+    assert_int_equal(json_num(json, "hung"), 0);
+    assert_int_equal(json_num(json, "honest_killed"), 0);
+    assert_true(json_num(json, "violations") > 0); /* garbage and false reports: channels reset */
+    assert_non_null(strstr(json, "\"passed\": true"));
+    /* every attack asked for at least once (the seed's schedule has each
+     * several times), and the supervisor never killed a client */
+    static const char *const attack[] = { "attack 0:", "attack 1:", "attack 2:", "attack 3:", "attack 4:" };
+    for (size_t k = 0; k < sizeof(attack) / sizeof(attack[0]); k++)
+        if (!strstr(svlog, attack[k])) {
+            fprintf(stderr, "no hostile fault with \"%s\" in the supervisor log\n", attack[k]);
+            fail();
+        }
+    assert_non_null(strstr(svlog, ": hung: no heartbeat")); /* a jam ends in a hang kill */
+    assert_non_null(strstr(svlog, "killed by signal SIGABRT")); /* a lie ends in abort() */
+    /* forged statuses reached a caller as -UIPC_EBADSTATUS (chaos-client's
+     * "(forged N)", per client and service) */
+    long forged = 0;
+    for (const char *p = svlog; (p = strstr(p, "(forged ")); p++)
+        forged += atol(p + strlen("(forged "));
+    assert_true(forged > 0);
+    assert_int_equal(count(svlog, "chaos-client: 0 anomalies"), 4);
+    for (int k = 1; k <= 4; k++) {
+        char started[64];
+        snprintf(started, sizeof(started), "client%d: started, pid", k);
+        assert_int_equal(count(svlog, started), 1);
+    }
     free(svlog);
     free(json);
 }
@@ -280,6 +353,7 @@ int main(void)
         cmocka_unit_test_teardown(test_hostile_server_random, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hostile_server_accuse, svtest_kill_leftover),
         cmocka_unit_test(test_chaos_run),
+        cmocka_unit_test(test_chaos_hostile),
     };
     return cmocka_run_group_tests(tests, svtest_setup, svtest_teardown);
 }

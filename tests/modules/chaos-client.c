@@ -5,7 +5,10 @@
  * stops it.  It checks each answer itself: a wrong reply, a second
  * completion for one call, or a status no fault explains is printed with
  * CHAOS-ANOMALY (the test looks for that word in the log).  With
- * CHAOS_ALLOW_PROTO=1 (a hostile server) -UIPC_EPROTO is expected too. */
+ * CHAOS_ALLOW_PROTO=1 (a hostile server) -UIPC_EPROTO is expected too.
+ * With CHAOS_ALLOW_HOSTILE=1 (uipc-chaos --faults hostile: a server's
+ * libmodule turns on its clients) so are -UIPC_EPROTO (a channel reset)
+ * and -UIPC_EBADSTATUS (a forged status), counted apart. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +36,21 @@ struct chan {
     uipc_chan *ch;
     struct rec rec[DEPTH];
     unsigned long ok, died, timed_out; /* timed_out: or -EPROTO, when allowed */
+    unsigned long hostile;             /* -EPROTO or -EBADSTATUS, when hostile faults are allowed */
+    unsigned long forged;              /* of those, -EBADSTATUS */
 };
 
 static uint64_t next_seq = 1;
 static unsigned long anomalies;
-static bool allow_proto;
+static bool allow_proto, allow_hostile;
+
+/* What a hostile server makes its callers see: its channel reset
+ * (-UIPC_EPROTO, calls in flight and calls issued while it is stopped) or a
+ * forged transport status, clamped on read (-UIPC_EBADSTATUS). */
+static bool hostile_status(int status)
+{
+    return allow_hostile && (status == -UIPC_EPROTO || status == -UIPC_EBADSTATUS);
+}
 
 static void anomaly(const struct chan *c, const char *what, int status)
 {
@@ -71,6 +84,10 @@ static void account(struct chan *c, struct rec *r, int status)
         c->died++;
     else if (status == -UIPC_ETIMEDOUT || (allow_proto && status == -UIPC_EPROTO))
         c->timed_out++;
+    else if (hostile_status(status)) {
+        c->hostile++;
+        c->forged += status == -UIPC_EBADSTATUS;
+    }
     else
         anomaly(c, r->wrong ? "wrong reply" : "unexpected status", status);
 }
@@ -101,7 +118,8 @@ static void issue_async(struct chan *c, struct rec *r)
     int err = uipc_call(c->ch, &call);
     if (err == 0)
         r->busy = true;
-    else if (err != -UIPC_EPEERDIED && err != -UIPC_ENOSLOT && !(allow_proto && err == -UIPC_EPROTO))
+    else if (err != -UIPC_EPEERDIED && err != -UIPC_ENOSLOT && !(allow_proto && err == -UIPC_EPROTO) &&
+             !hostile_status(err))
         anomaly(c, "async call refused", err);
 }
 
@@ -131,6 +149,7 @@ int main(int argc, char **argv)
     int n = argc - 1 < MAX_SERVICES ? argc - 1 : MAX_SERVICES, err;
     uipc_module *m;
     allow_proto = getenv("CHAOS_ALLOW_PROTO") != NULL;
+    allow_hostile = getenv("CHAOS_ALLOW_HOSTILE") != NULL;
     if ((err = uipc_module_open(&m)) < 0) {
         fprintf(stderr, "chaos-client: open: %s\n", uipc_strerror(err));
         return 1;
@@ -162,8 +181,9 @@ int main(int argc, char **argv)
         }
     }
     for (int k = 0; k < n; k++)
-        printf("chaos-client: %s: ok %lu, peer-died %lu, timed out %lu\n", chans[k].service, chans[k].ok,
-               chans[k].died, chans[k].timed_out);
+        printf("chaos-client: %s: ok %lu, peer-died %lu, timed out %lu, hostile %lu (forged %lu)\n",
+               chans[k].service, chans[k].ok, chans[k].died, chans[k].timed_out, chans[k].hostile,
+               chans[k].forged);
     printf("chaos-client: %lu anomalies\n", anomalies);
     uipc_module_close(m);
     return anomalies ? 3 : 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* supervisor/chaos-schedule.c: the fault schedule is the seed's alone,
  * within its bounds, and made only of the faults asked for; an event's wait
- * for its target ends when the next one is due. */
+ * for its target ends when the next one is due; hostile faults carry an
+ * attack drawn from the seed, and are not among the defaults. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,6 +65,50 @@ static void test_event_deadline(void **s)
     assert_int_equal(chaos_event_deadline(&one, 1, 0, 5000), 5000);
 }
 
+/* Hostile events carry an attack from the seed, spread over all five of
+ * libmodule/hostile.c; other events carry none. */
+static void test_hostile_attacks(void **s)
+{
+    (void)s;
+    unsigned all = (1u << FAULT_COUNT) - 1, seen[5] = { 0 }, hostile = 0;
+    unsigned n = chaos_schedule(11, 60000, 50, 2, all, a, MAX);
+    assert_int_equal(chaos_schedule(11, 60000, 50, 2, all, b, MAX), n);
+    assert_memory_equal(a, b, n * sizeof(a[0]));
+    for (unsigned k = 0; k < n; k++) {
+        if (a[k].fault != FAULT_HOSTILE) {
+            assert_int_equal(a[k].attack, 0);
+            continue;
+        }
+        hostile++;
+        seen[a[k].attack % 5]++;
+    }
+    assert_true(hostile > n / 12); /* one in six, roughly */
+    for (unsigned k = 0; k < 5; k++)
+        assert_true(seen[k] > hostile / 10);
+}
+
+/* Without --faults every fault runs but hostile, and a set without hostile
+ * gives the schedule it gave before hostile faults existed (these are the
+ * first events of the suite's chaos run, as before). */
+static void test_defaults_and_old_schedules(void **s)
+{
+    (void)s;
+    static const struct { uint32_t at_ms; unsigned target; enum chaos_fault fault; } old[] = {
+        { 65, 0, FAULT_KILL }, { 105, 0, FAULT_SEGV }, { 148, 1, FAULT_STOP }, { 225, 0, FAULT_ABORT },
+        { 269, 0, FAULT_SEGV }, { 320, 0, FAULT_ABORT }, { 350, 0, FAULT_SLOW }, { 436, 1, FAULT_KILL },
+    };
+    assert_int_equal(CHAOS_DEFAULT_FAULTS, 0x1fu);
+    assert_false(CHAOS_DEFAULT_FAULTS & (1u << FAULT_HOSTILE));
+    unsigned n = chaos_schedule(20261124, 60000, 60, 2, CHAOS_DEFAULT_FAULTS, a, 8);
+    assert_int_equal(n, 8);
+    for (unsigned k = 0; k < n; k++) {
+        assert_int_equal(a[k].at_ms, old[k].at_ms);
+        assert_int_equal(a[k].target, old[k].target);
+        assert_int_equal(a[k].fault, old[k].fault);
+        assert_int_equal(a[k].attack, 0);
+    }
+}
+
 static void test_parse_faults(void **s)
 {
     (void)s;
@@ -78,6 +123,10 @@ static void test_parse_faults(void **s)
     assert_int_equal(chaos_parse_faults("kill,bogus", &set), -EINVAL);
     assert_int_equal(chaos_parse_faults(",", &set), -EINVAL);
     assert_string_equal(chaos_fault_name(FAULT_ABORT), "abort");
+    assert_int_equal(chaos_parse_faults("kill,hostile", &set), 0);
+    assert_int_equal(set, (1u << FAULT_KILL) | (1u << FAULT_HOSTILE));
+    assert_string_equal(chaos_fault_name(FAULT_HOSTILE), "hostile");
+    assert_string_equal(chaos_fault_name(FAULT_COUNT), "?");
 }
 
 int main(void)
@@ -86,6 +135,8 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_schedule),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_event_deadline),
+        cmocka_unit_test(test_hostile_attacks),
+        cmocka_unit_test(test_defaults_and_old_schedules),
         cmocka_unit_test(test_parse_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
