@@ -263,7 +263,7 @@ static void fuzz_fifo(struct rd *r)
     struct uipc_fifo c, p;
     uipc__fifo_attach_consumer(&c, sh, size);
     uipc__fifo_attach_producer(&p, sh, size);
-    FUZZ_CHECK(p.pos - atomic_load(&sh->tail) <= size);
+    FUZZ_CHECK(p.pos - atomic_load(&sh->head) <= size); /* from the consumer's head, bounded */
     for (int ops = 0; r->n && ops < 256; ops++) {
         uint8_t op = u8(r);
         switch (op % 6) {
