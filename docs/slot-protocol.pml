@@ -215,7 +215,9 @@ byte srv_epoch = 1;
 /* ===== the client's control region (region.h: struct uipc_ctl_chan) =====
  * Only the supervisor writes these; no peer can (it does not map them). */
 byte up = 1;      /* `epoch`: the server's epoch while it takes calls; 0 while down */
-byte alive = 1;   /* `alive`: the server incarnation alive now; 0 after its death */
+byte alive = 1;   /* `alive`: the server incarnation alive now; after its death its
+                   * epoch + DEAD (UIPC_EPOCH_DEAD: a new value at every death) */
+#define DEAD 128
 bool reset;       /* `reset` of both ends: stop using the channel (after a report) */
 /* The server end's `epoch` word (its own control region) is next_epoch
  * while it runs: the supervisor stores it before the start. */
@@ -1089,9 +1091,11 @@ end_loop:
           };
           break
        od;
-       /* sv-channel.c: sv_channels_dead() -- atomic_store(alive = 0): the client
-        * answers whatever it sent to that incarnation itself (chan.c: peer_gone) */
-       atomic { alive = 0; s_respawn = 1 }
+       /* sv-channel.c: sv_channels_dead() -- atomic_store(alive = its epoch |
+        * UIPC_EPOCH_DEAD): the client answers whatever it sent to that
+        * incarnation itself (chan.c: peer_gone); a new value at every death,
+        * so a client that saw the last one sees this one (finding 8) */
+       atomic { alive = next_epoch + DEAD; s_respawn = 1 }
 
     /* ---- sv.c: sv_start_module() -> stamp_epoch(), sv_channels_started(): the
      * region's epoch (informative), the server's own epoch word, the client's

@@ -87,12 +87,16 @@ struct uipc_side {
 struct uipc_ctl_chan {
     _Atomic uint32_t epoch; /* client end: the server's epoch while it takes calls, 0 while
                              * it is down or drained; server end: our own epoch */
-    _Atomic uint32_t alive; /* client end: the epoch of the server incarnation alive now, 0
-                             * when none; a call sent to another one gets -UIPC_EPEERDIED */
+    _Atomic uint32_t alive; /* client end: the epoch of the server incarnation alive now, or
+                             * the last dead one's | UIPC_EPOCH_DEAD (a new value at every
+                             * death); a call sent to another one gets -UIPC_EPEERDIED */
     _Atomic uint32_t reset; /* nonzero: stop using this channel and say so (chan_violations),
                              * until the supervisor has emptied it and cleared both words */
     uint32_t pad;
 };
+/* Epochs stay below this bit; `alive` of a dead incarnation is its epoch
+ * with it set: a client that saw one death cannot mistake the next for it. */
+#define UIPC_EPOCH_DEAD 0x80000000u
 #define UIPC_CTL_CHANNELS UIPC_LAT_BUCKETS /* one per chan_violations word */
 #define UIPC_CTL_SLOT_SIZE ((uint32_t)(UIPC_CTL_CHANNELS * sizeof(struct uipc_ctl_chan)))
 

@@ -80,7 +80,7 @@ runs=(
     "byzcli-b|safety|pass|-DNS=2 -DNCALLS=2 -DMAXSC=1 -DMAXCC=0 -DMAXTO=0 -DBYZ_CLIENT"
     "open-6|safety|srv_using\[i\]==0|cst\[\(c-1\)\]!=4|-DNS=1 -DNCALLS=2 -DMAXSC=1 -DMAXCC=0 -DMAXTO=0 $BYZ -DBYZ_AHEAD -DBYZ_WHAT=4"
     "open-7|safety|npending==0|-DNS=1 -DNCALLS=2 -DMAXSC=1 -DMAXCC=0 -DMAXTO=0 $BYZ -DBYZ_POS -DBYZ_WHAT=16"
-    "open-8|safety|npending==0|-DNS=1 -DNCALLS=2 -DMAXSC=2 -DMAXCC=0 -DMAXTO=0 -DBYZ_SERVER -DHELD_OK -DNFREE_OK -DBYZ_WHAT=1"
+    "byzsrv-e|safety|pass|-DNS=1 -DNCALLS=2 -DMAXSC=2 -DMAXCC=0 -DMAXTO=0 -DBYZ_SERVER -DHELD_OK -DNFREE_OK -DBYZ_WHAT=1"
     "open-9|safety|Client\[0\]\.rst\[0\]==0|-DNS=1 -DNCALLS=2 -DMAXSC=1 -DMAXCC=1 -DMAXTO=1 -DBYZ_SERVER -DNO_GIVEUP -DNFREE_OK -DBYZ_WHAT=1"
     "open-10|safety|Client\[0\]\.nfree==|-DNS=1 -DNCALLS=3 -DMAXSC=1 -DMAXCC=0 -DMAXTO=1 -DBYZ_SERVER -DNO_GIVEUP -DHELD_OK -DBYZ_STEPS=2 -DBYZ_WHAT=4"
     "open-11|safety|!\(framed\)|-DNS=1 -DNCALLS=2 -DMAXSC=1 -DMAXCC=0 -DMAXTO=0 $BYZ -DSTRICT"

@@ -190,7 +190,7 @@ void sv_channels_dead(struct sv *s, unsigned i)
             }
             /* Reaped: the client answers whatever it sent to this
              * incarnation itself, from its own table (chan.c, peer_gone). */
-            atomic_store_explicit(&cw->alive, 0, memory_order_release);
+            atomic_store_explicit(&cw->alive, s->mod[i].epoch | UIPC_EPOCH_DEAD, memory_order_release);
             tell(s, (unsigned)ch->client);
         }
         if (ch->client == (int)i) {

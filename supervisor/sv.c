@@ -187,9 +187,9 @@ static void build_manifest(const struct sv *s, unsigned i, struct manifest *mf)
 /* A new incarnation gets a new epoch (sv_channels_started writes it). */
 static void stamp_epoch(struct sv *s, unsigned i)
 {
-    uint32_t epoch = ++s->next_epoch;
+    uint32_t epoch = ++s->next_epoch & ~UIPC_EPOCH_DEAD; /* the bit marks the dead */
     if (epoch == 0)
-        epoch = ++s->next_epoch;
+        epoch = s->next_epoch = 1;
     s->mod[i].epoch = epoch;
 }
 

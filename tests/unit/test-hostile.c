@@ -386,6 +386,58 @@ static void test_dead_server_erases_words(void **s)
     dead_liar(LIE_WORDS);
 }
 
+/* Two deaths, no restart after the second: the client, idle, sees the
+ * first through its loop; the next incarnation is up when it calls again
+ * (no refused call in between, so no reap first), takes the call, erases
+ * its slot word and dies before the client looks again.  The client must
+ * tell the second death from the first (finding 8 of the model), and
+ * answer its call itself. */
+static int client_of_two_deaths(void *arg)
+{
+    (void)arg;
+    uipc_module *m = testmod_open();
+    uipc_chan *ch;
+    CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
+    struct testmod_msg msg = { .len = 8 };
+    struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply, .opcode = OP_ECHO, .arg = &msg };
+    int st;
+    while ((st = uipc_call(ch, &c)) != 8) /* the first server answers */
+        CHECK_EQ(st, -UIPC_EPEERDIED);
+    for (int i = 0; i < 30; i++) /* idle in our loop: the first death is seen */
+        CHECK(uipc_poll(m, 10) >= 0);
+    testmod_sleep_ms(700); /* away from the library while the next one starts */
+    /* Asynchronous and no timeout, and we look away again while the next
+     * incarnation takes it and dies: only the backstop can end it. */
+    c.complete = testmod_complete;
+    CHECK_EQ(uipc_call(ch, &c), 0);
+    testmod_sleep_ms(1000);
+    for (int i = 0; i < 300 && msg.completions == 0; i++)
+        CHECK(uipc_poll(m, 10) >= 0);
+    CHECK_EQ(msg.completions, 1);
+    CHECK_EQ(msg.status, -UIPC_EPEERDIED);
+    uipc_module_close(m);
+    return 0;
+}
+
+static void test_second_death_seen(void **s)
+{
+    (void)s;
+    struct testmod_pair p;
+    int st;
+    server_lies = 0;
+    assert_int_equal(testmod_pair_start(&p, dying_liar, NULL, client_of_two_deaths, NULL, 8, 0), 0);
+    testmod_sleep_ms(100);
+    assert_int_equal(uipc__bed_kill(p.b, p.srv, SIGKILL), 0);
+    assert_int_equal(uipc__bed_wait(p.b, p.srv, TIMEOUT_MS, &st), p.srv);
+    testmod_sleep_ms(300); /* the client, idle, sees this death, then looks away */
+    server_lies = LIE_WORDS;
+    assert_int_equal(uipc__bed_start(p.b, p.srv), 0);
+    assert_int_equal(uipc__bed_wait(p.b, p.srv, TIMEOUT_MS, &st), p.srv);
+    assert_int_equal(uipc__bed_wait(p.b, p.cli, TIMEOUT_MS, &st), p.cli);
+    expect_exit(st, 0);
+    uipc__bed_free(p.b);
+}
+
 /* ---- random bytes over a whole live region ---- */
 
 static int noisy_client(void *arg)
@@ -462,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_lie_transport_status),
         cmocka_unit_test(test_dead_server_positions),
         cmocka_unit_test(test_dead_server_erases_words),
+        cmocka_unit_test(test_second_death_seen),
         cmocka_unit_test(test_lying_client),
         cmocka_unit_test(test_random_bytes),
     };
