@@ -188,7 +188,9 @@ static int behave(uipc_module *m, bool server)
 static int await_reset(uipc_module *m, bool server, bool then_behave)
 {
     const bool *broken = server ? &m->srvs[0].broken : &m->chans[0].broken;
-    bool seen = false;
+    /* Already broken if we stopped it ourselves (accuse): the reset may
+     * then be over before our first poll. */
+    bool seen = *broken;
     for (;;) {
         if (uipc_poll(m, 0) == -UIPC_ESTOPPED)
             return 0;
