@@ -1091,7 +1091,7 @@ end_loop:
           };
           break
        od;
-       /* sv-channel.c: sv_channels_dead() -- atomic_store(alive = its epoch |
+       /* reclaim.c: uipc__reclaim_server(), last -- atomic_store(alive = its epoch |
         * UIPC_EPOCH_DEAD): the client answers whatever it sent to that
         * incarnation itself (chan.c: peer_gone); a new value at every death,
         * so a client that saw the last one sees this one (finding 8) */

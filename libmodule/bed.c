@@ -26,7 +26,6 @@ struct bed_mod {
     struct uipc_bell bell; /* its receiver */
     int self;              /* the bed's sender to it, which the module shares */
     int ctl_fd;            /* its control region: the bed's words about its channels */
-    uint32_t epoch;        /* its incarnation's */
     struct uipc_region ctl;
     pid_t pid;   /* 0: not running */
     int pidfd;
@@ -251,14 +250,11 @@ struct uipc_ctl_chan *uipc__bed_words(struct uipc_bed *b, int chan, enum uipc_ro
 static void stamp_epochs(struct uipc_bed *b, int mod)
 {
     uint32_t epoch = ++b->next_epoch; /* far below UIPC_EPOCH_DEAD in a test */
-    b->mod[mod].epoch = epoch;
     for (int i = 0; i < b->nchan; i++) {
         if (b->chan[i].server == mod) {
             uipc__region_set_epoch(&b->chan[i].r, UIPC_SERVER, epoch);
-            atomic_store(&uipc__bed_words(b, i, UIPC_SERVER)->epoch, epoch);
-            struct uipc_ctl_chan *cw = uipc__bed_words(b, i, UIPC_CLIENT);
-            atomic_store(&cw->alive, epoch);
-            atomic_store(&cw->epoch, epoch);
+            uipc__words_started(uipc__bed_words(b, i, UIPC_SERVER), uipc__bed_words(b, i, UIPC_CLIENT),
+                                epoch, true);
         }
         if (b->chan[i].client == mod)
             uipc__region_set_epoch(&b->chan[i].r, UIPC_CLIENT, epoch);
@@ -323,14 +319,11 @@ static void reclaim(struct uipc_bed *b, int mod)
     for (int i = 0; i < b->nchan; i++) {
         struct bed_chan *c = &b->chan[i];
         if (c->server == mod) {
-            struct uipc_ctl_chan *cw = uipc__bed_words(b, i, UIPC_CLIENT);
-            int n = uipc__reclaim_server(&c->r, &cw->epoch, b->mod[c->client].self);
+            struct bed_mod *cm = &b->mod[c->client];
+            int n = uipc__reclaim_server(&c->r, uipc__bed_words(b, i, UIPC_CLIENT),
+                                         cm->ctl.side[UIPC_CLIENT], cm->self);
             if (n > 0)
                 b->reclaimed += (uint64_t)n;
-            atomic_store(&cw->alive, b->mod[mod].epoch | UIPC_EPOCH_DEAD);
-            struct uipc_side *news = b->mod[c->client].ctl.side[UIPC_CLIENT];
-            atomic_fetch_add(&news->ctl, UIPC_CTL_NEWS); /* seen by a wait about to sleep */
-            uipc__notify(news, b->mod[c->client].self);
         }
         if (c->client == mod)
             uipc__reclaim_client(&c->r);

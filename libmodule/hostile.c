@@ -11,7 +11,7 @@
  * handler runs (module.c, uipc__fault_point), with the module lock held.
  * The attacks are those of tests/modules/hostile-module.c and attacker.c,
  * from inside.  The selector (fault_ms, from uipc-chaos's seeded schedule
- * or `uipcctl fault --ms`) picks one, modulo 5, in the order of
+ * or `uipcctl fault --ms`) picks one, modulo UIPC_HOSTILE_ATTACKS, in the order of
  * uipc__hostile below; the supervisor's log names it (sv-channel.c,
  * sv_fault, which keeps the same order). */
 #include <fcntl.h>
@@ -191,7 +191,7 @@ static _Noreturn void lie_and_die(struct uipc_srv *s)
 /* s: the server end whose request req is about to be handled. */
 void uipc__hostile(uipc_module *m, struct uipc_srv *s, struct uipc_req *req, uint32_t selector)
 {
-    switch (selector % 5) {
+    switch (selector % UIPC_HOSTILE_ATTACKS) {
     case 0: garbage(s); return;
     case 1: forge(s, req); return;
     case 2: false_report(s); return;

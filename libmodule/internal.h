@@ -29,7 +29,7 @@ enum uipc_call_state {
 
 struct uipc_callrec {
     uint32_t gen;
-    uint32_t epoch;     /* the server incarnation it was sent to (0: adopted, unknown) */
+    uint32_t epoch;     /* the server incarnation it was sent to (adopted: the one alive at bind) */
     uint8_t state;
     bool sync;
     bool expired;       /* async call completed by its timeout; slot still held */

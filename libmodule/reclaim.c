@@ -68,7 +68,24 @@ static uint64_t *waiting_gens(const struct uipc_region *r, const struct uipc_fif
     return newest;
 }
 
-int uipc__reclaim_server(struct uipc_region *r, _Atomic uint32_t *up, int client_bell)
+void uipc__ctl_news(struct uipc_side *ctl, int ring)
+{
+    atomic_fetch_add(&ctl->ctl, UIPC_CTL_NEWS);
+    uipc__notify(ctl, ring);
+}
+
+void uipc__words_started(struct uipc_ctl_chan *srv, struct uipc_ctl_chan *cli, uint32_t epoch,
+                         bool take_calls)
+{
+    atomic_store(&srv->epoch, epoch);
+    /* `alive` before `up`: a call the client sends to this epoch is never
+     * one its backstop takes for a call to a dead incarnation. */
+    atomic_store(&cli->alive, epoch);
+    atomic_store(&cli->epoch, take_calls ? epoch : 0);
+}
+
+int uipc__reclaim_server(struct uipc_region *r, struct uipc_ctl_chan *cli, struct uipc_side *cli_ctl,
+                         int client_bell)
 {
     struct uipc_fifo f;
     int n = 0;
@@ -76,8 +93,8 @@ int uipc__reclaim_server(struct uipc_region *r, _Atomic uint32_t *up, int client
     /* seq_cst, paired with the client's submit (chan.c: issue loads the
      * same word): after this store, either the client sees the service
      * down, or we see its slot below. */
-    if (up)
-        atomic_store(up, 0);
+    if (cli)
+        atomic_store(&cli->epoch, 0);
     side_down(r->side[UIPC_SERVER]);
     drain_submits(r);
     uipc__fifo_attach_producer(&f, r->fifo[UIPC_COMPLETE], r->fifo_size);
@@ -102,6 +119,15 @@ int uipc__reclaim_server(struct uipc_region *r, _Atomic uint32_t *up, int client
     free(waiting);
     uipc__fifo_publish_tail(&f);
     uipc__notify(r->side[UIPC_CLIENT], client_bell);
+    if (cli) {
+        /* The client answers whatever it sent to that incarnation itself
+         * (chan.c, peer_gone): `alive` still holds the dead epoch, and its
+         * dead mark makes a new value at every death, so a client that saw
+         * the last one sees this one (docs/slot-protocol.pml, finding 8). */
+        atomic_store_explicit(&cli->alive, atomic_load(&cli->alive) | UIPC_EPOCH_DEAD,
+                              memory_order_release);
+        uipc__ctl_news(cli_ctl, client_bell);
+    }
     return n;
 }
 

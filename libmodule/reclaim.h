@@ -1,19 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /* What the supervisor (or a test bed) does to a channel once one side has
- * died and been reaped.  Never call these while that side may still run. */
+ * died and been reaped (never while that side may still run), and the
+ * words it keeps about the channel in the ends' control regions. */
 #ifndef UIPC_RECLAIM_H
 #define UIPC_RECLAIM_H
+
+#include <stdbool.h>
 
 #include "region.h"
 
 /* The server is dead: marks the service down (new calls fail fast with
- * -UIPC_EPEERDIED; up: the client's word for it in its control region,
- * NULL without one) and completes every call in flight to it with
+ * -UIPC_EPEERDIED) and completes every call in flight to it with
  * -UIPC_EPEERDIED through the client's completion FIFO, waking the client.
  * A call that the server had already answered may get both; the client
- * keeps the first and drops the other by generation.  Returns the number of
- * slots reclaimed, or -UIPC_EPROTO if the completion FIFO is corrupted. */
-int uipc__reclaim_server(struct uipc_region *r, _Atomic uint32_t *up, int client_bell);
+ * keeps the first and drops the other by generation.  cli: the
+ * supervisor's words about the channel in the client's control region,
+ * cli_ctl that region's side (both NULL without one): then `epoch` := 0
+ * comes first, and last `alive` gets the dead mark (UIPC_EPOCH_DEAD) and
+ * the client the news, so it answers what it sent to that incarnation
+ * itself.  Returns the number of slots reclaimed, or -UIPC_EPROTO if the
+ * completion FIFO is corrupted. */
+int uipc__reclaim_server(struct uipc_region *r, struct uipc_ctl_chan *cli, struct uipc_side *cli_ctl,
+                         int client_bell);
+/* A server incarnation with this epoch starts: its own epoch word, then
+ * its client's `alive`, then the client's `epoch` (0 while draining:
+ * take_calls false).  The supervisor's and the test bed's one order. */
+void uipc__words_started(struct uipc_ctl_chan *srv, struct uipc_ctl_chan *cli, uint32_t epoch,
+                         bool take_calls);
+/* The supervisor changed its words about one of a module's channels: news
+ * in its control word (every wait watches it), then the wake-up. */
+void uipc__ctl_news(struct uipc_side *ctl, int ring);
 /* The client is dead: marks its side down, and frees the slots it marked
  * submitted but never sent.  Its calls still being served are quarantined
  * by its next incarnation until the server answers them. */

@@ -107,6 +107,7 @@ struct uipc_ctl_chan {
 #define UIPC_FAULT_SLOW  2u /* sleep fault_ms before running the handler */
 #define UIPC_FAULT_HOSTILE 3u /* this incarnation attacks its peers before the handler
                                * (libmodule/hostile.c); fault_ms selects the attack */
+#define UIPC_HOSTILE_ATTACKS 5u /* fault_ms % this: hostile.c's attacks, sv-channel.c's names */
 
 /* One FIFO entry.  `seq` is position + 1, stored last with release: the
  * consumer polls the entry itself instead of a separate producer index. */

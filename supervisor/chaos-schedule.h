@@ -21,7 +21,7 @@ struct chaos_event {
     uint32_t at_ms;    /* from the start of the run */
     unsigned target;   /* index into the caller's target list */
     enum chaos_fault fault;
-    uint32_t attack;   /* hostile: the attack's selector (libmodule takes it modulo 5); else 0 */
+    uint32_t attack;   /* hostile: the attack's selector (modulo UIPC_HOSTILE_ATTACKS); else 0 */
 };
 
 /* "kill", "segv", "stop", "abort", "slow", "hostile" */

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "control.pb-c.h"
 #include "ctl-wire.h"
+#include "region.h"
 
 #define MAX_EVENTS 100000
 #define CTL_TIMEOUT_MS 5000 /* one control request, at most */
@@ -750,7 +751,7 @@ static void print_schedule(const struct conf *c, const unsigned *targets, const 
         printf("%8u ms  %-6s %s", ev[k].at_ms, chaos_fault_name(ev[k].fault),
                c->mod[targets[ev[k].target]].name);
         if (ev[k].fault == FAULT_HOSTILE)
-            printf(" (attack %u)", ev[k].attack % 5);
+            printf(" (attack %u)", ev[k].attack % UIPC_HOSTILE_ATTACKS);
         putchar('\n');
     }
 }

@@ -95,13 +95,10 @@ static struct uipc_ctl_chan *words(struct sv *s, const struct sv_chan *ch, enum 
     return uipc_ctl_chan(&s->mod[end_of(ch, role)].ctl, ch->idx[role]);
 }
 
-/* After changing our words about one of its channels: news in its control
- * word (which every wait of its watches), then the wake-up. */
+/* After changing our words about one of its channels. */
 static void tell(struct sv *s, unsigned mod)
 {
-    struct uipc_side *c = s->mod[mod].ctl.side[UIPC_CLIENT];
-    atomic_fetch_add(&c->ctl, UIPC_CTL_NEWS);
-    uipc__notify(c, s->mod[mod].ring);
+    uipc__ctl_news(s->mod[mod].ctl.side[UIPC_CLIENT], s->mod[mod].ring);
 }
 
 /* ---- resets: a channel emptied once both its ends have stopped using it ---- */
@@ -179,8 +176,9 @@ void sv_channels_dead(struct sv *s, unsigned i)
     for (unsigned k = 0; k < s->nchan; k++) {
         struct sv_chan *ch = &s->chan[k];
         if (ch->server == (int)i) {
-            struct uipc_ctl_chan *cw = words(s, ch, UIPC_CLIENT);
-            int n = uipc__reclaim_server(&ch->r, &cw->epoch, s->mod[ch->client].ring);
+            struct sv_mod *c = &s->mod[ch->client];
+            int n = uipc__reclaim_server(&ch->r, words(s, ch, UIPC_CLIENT), c->ctl.side[UIPC_CLIENT],
+                                         c->ring);
             if (n > 0) {
                 reclaimed += (unsigned)n;
                 ch->reclaimed += (uint64_t)n;
@@ -188,10 +186,6 @@ void sv_channels_dead(struct sv *s, unsigned i)
                 sv_warn("%s: channel %s: completion FIFO corrupted, reclaim incomplete",
                         s->mod[i].cf->name, ch->r.service);
             }
-            /* Reaped: the client answers whatever it sent to this
-             * incarnation itself, from its own table (chan.c, peer_gone). */
-            atomic_store_explicit(&cw->alive, s->mod[i].epoch | UIPC_EPOCH_DEAD, memory_order_release);
-            tell(s, (unsigned)ch->client);
         }
         if (ch->client == (int)i) {
             uipc__reclaim_client(&ch->r);
@@ -222,12 +216,9 @@ void sv_channels_started(struct sv *s, unsigned i)
         uipc__region_restore_header(&ch->r); /* whatever the peer wrote over it */
         atomic_store(&words(s, ch, role)->reset, ch->resetting ? 1u : 0u);
         uipc__region_set_epoch(&ch->r, role, e); /* informative: both ends can write it */
-        if (role == UIPC_CLIENT)
-            continue;
-        struct uipc_ctl_chan *cw = words(s, ch, UIPC_CLIENT);
-        atomic_store(&words(s, ch, UIPC_SERVER)->epoch, e);
-        atomic_store(&cw->alive, e);
-        atomic_store(&cw->epoch, s->draining ? 0 : e);
+        if (role == UIPC_SERVER)
+            uipc__words_started(words(s, ch, UIPC_SERVER), words(s, ch, UIPC_CLIENT), e,
+                                !s->draining);
     }
 }
 
@@ -260,7 +251,8 @@ static const char *hostile_attack(uint32_t selector)
         "every bell filled and every fd made blocking, then no beat",
         "slot words and FIFO positions rewritten, then abort()",
     };
-    return attack[selector % (sizeof(attack) / sizeof(attack[0]))];
+    _Static_assert(sizeof(attack) / sizeof(attack[0]) == UIPC_HOSTILE_ATTACKS, "one name per attack");
+    return attack[selector % UIPC_HOSTILE_ATTACKS];
 }
 
 int sv_fault(struct sv *s, unsigned i, uint32_t fault, uint32_t ms)
@@ -275,7 +267,7 @@ int sv_fault(struct sv *s, unsigned i, uint32_t fault, uint32_t ms)
         sv_info("%s: fault asked for: abort in its next handler", m->cf->name);
     else if (fault == UIPC_FAULT_HOSTILE)
         sv_info("%s: fault asked for: hostile before its next handler, attack %u: %s", m->cf->name,
-                ms % 5, hostile_attack(ms));
+                ms % UIPC_HOSTILE_ATTACKS, hostile_attack(ms));
     else
         sv_info("%s: fault asked for: its next handler sleeps %u ms", m->cf->name, ms);
     return 0;

@@ -54,7 +54,7 @@ static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
     st->last_exit = (char *)m->last_exit;
     st->last_reason = (char *)m->last_reason;
     st->violations = m->violations;
-    st->protocol_kills = m->protocol_kills;
+    st->protocol_kills = 0; /* kept for its readers: a report resets a channel, kills no one */
     st->protocol_reports = m->protocol_reports;
     return st;
 }

@@ -47,8 +47,6 @@ struct sv_mod {
     uint64_t stop_kill_ms;    /* SIGKILL then; 0: no stop in progress */
     bool held;                /* stopped by the operator: no restart */
     uint32_t epoch;           /* this incarnation's, on its sides of its channels */
-    unsigned protocol_kills;  /* times killed for breaking the channel protocol: since reports
-                               * reset channels instead (sv-channel.c), always 0 */
     unsigned protocol_reports; /* times a peer reported it (each: the channel reset) */
     bool restart_now;         /* restarted by the operator: start again at once */
 };

@@ -643,7 +643,7 @@ static void fuzz_client(struct rd *r)
                 uipc__chan_expire(&cl.ch, uipc__now_ns() + (uint64_t)u16(r) * 1000000u);
             break;
         case OC_RECLAIM: /* the server died: the supervisor answers for it */
-            FUZZ_CHECK(uipc__reclaim_server(v, NULL, -1) >= -UIPC_EPROTO);
+            FUZZ_CHECK(uipc__reclaim_server(v, NULL, NULL, -1) >= -UIPC_EPROTO);
             break;
         case OC_EPOCH: uipc__region_set_epoch(v, UIPC_SERVER, u32(r)); break;
         case OC_SYNC:
@@ -849,7 +849,7 @@ static void fuzz_reclaim(struct rd *r)
         atomic_store(&v->side[s]->bell, u32(r));
     }
     if (how & 1) {
-        int n = uipc__reclaim_server(v, NULL, -1);
+        int n = uipc__reclaim_server(v, NULL, NULL, -1);
         FUZZ_CHECK(n == -UIPC_EPROTO || (n >= 0 && (uint32_t)n <= v->slots));
         FUZZ_CHECK(atomic_load(&v->side[UIPC_SERVER]->epoch) == 0);
     } else {

@@ -91,7 +91,7 @@ static void server_up(struct bench *b)
 static int server_dies(struct bench *b)
 {
     uipc__srv_fini(&b->s);
-    return uipc__reclaim_server(&b->r, NULL, -1);
+    return uipc__reclaim_server(&b->r, NULL, NULL, -1);
 }
 
 /* A live server and client on a fresh region, and their end. */
