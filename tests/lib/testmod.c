@@ -214,3 +214,10 @@ void testmod_check_whole(uipc_chan *ch, int no_dups)
     if (no_dups)
         CHECK_EQ(st.duplicates, 0);
 }
+
+uipc_chan *testmod_connect_echo(uipc_module *m)
+{
+    uipc_chan *ch = NULL;
+    CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
+    return ch;
+}

@@ -61,6 +61,8 @@ void testmod_check_whole(uipc_chan *ch, int no_dups);
 void testmod_sleep_ms(unsigned ms);
 /* Opens the module or exits 91. */
 uipc_module *testmod_open(void);
+/* Its client end of service "echo", or a CHECK failure. */
+uipc_chan *testmod_connect_echo(uipc_module *m);
 
 #endif
 

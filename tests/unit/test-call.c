@@ -29,13 +29,6 @@ static void expect_clean_exit(int st)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-static uipc_chan *connect_echo(uipc_module *m)
-{
-    uipc_chan *ch = NULL;
-    CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
-    return ch;
-}
-
 static int sync_one(uipc_chan *ch, uint32_t op, unsigned seed, size_t len)
 {
     struct testmod_msg msg = { .len = len };
@@ -53,7 +46,7 @@ static int client_sync(void *arg)
 {
     (void)arg;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     for (unsigned i = 0; i < 5000; i++) {
         size_t len = i % 4097;
         CHECK_EQ(sync_one(ch, OP_ECHO, i, len), (int)len);
@@ -121,7 +114,7 @@ static int client_async(void *arg)
     (void)arg;
     static struct async_batch b;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     for (unsigned round = 0; round < 200; round++)
         async_round(m, ch, &b, NASYNC, round);
     CHECK(uipc_poll(m, 0) == 0); /* nothing delivered twice */
@@ -141,7 +134,7 @@ static int client_mixed(void *arg)
     (void)arg;
     static struct async_batch b;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     for (unsigned round = 0; round < 100; round++) {
         /* async calls outstanding while sync calls go through */
         for (unsigned i = 0; i < 32; i++) {
@@ -184,7 +177,7 @@ static int client_status(void *arg)
 {
     (void)arg;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     int values[] = { 0, 1, 77, -EINVAL, -4095, -9999, -11000, 1 << 30 };
     for (unsigned i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         struct testmod_msg msg = { .len = sizeof(int) };
@@ -233,7 +226,7 @@ static int client_not_issued(void *arg)
 {
     (void)arg;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     struct testmod_msg msg = { .len = 4097 }; /* one byte over the slot */
     struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply,
                            .complete = testmod_complete, .opcode = OP_ECHO, .arg = &msg };
@@ -271,7 +264,7 @@ static int client_exhaust(void *arg)
     (void)arg;
     static struct async_batch b;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     /* 4 slots: four slow calls take them all */
     for (unsigned i = 0; i < 4; i++) {
         unsigned ms = 100;
@@ -313,7 +306,7 @@ static int client_timeout(void *arg)
 {
     (void)arg;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     unsigned ms = 300;
     struct testmod_msg msg = { .len = sizeof(ms) };
     memcpy(msg.buf, &ms, sizeof(ms));
@@ -360,7 +353,7 @@ static int client_defer(void *arg)
     (void)arg;
     static struct async_batch b;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     for (unsigned i = 0; i < 100; i++)
         CHECK_EQ(sync_one(ch, OP_DEFER, i, 16), 4242);
     for (unsigned i = 0; i < 16; i++) {
@@ -412,7 +405,7 @@ static int client_threads(void *arg)
 {
     (void)arg;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     pthread_t th[4];
     struct thread_arg ta[4];
     for (unsigned i = 0; i < 4; i++) {
@@ -443,7 +436,7 @@ static int client_fd(void *arg)
     (void)arg;
     static struct async_batch b;
     uipc_module *m = testmod_open();
-    uipc_chan *ch = connect_echo(m);
+    uipc_chan *ch = testmod_connect_echo(m);
     int fd = uipc_fd(m);
     CHECK(fd >= 0);
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -524,7 +517,7 @@ static int client_fds(void *arg)
     (void)arg;
     int before = count_fds();
     uipc_module *m = testmod_open();
-    CHECK_EQ(sync_one(connect_echo(m), OP_ECHO, 1, 8), 8);
+    CHECK_EQ(sync_one(testmod_connect_echo(m), OP_ECHO, 1, 8), 8);
     uipc_module_close(m);
     /* our bell and sender to it, our control region, the region, our sender to the server's */
     CHECK_EQ(count_fds(), before - 5);

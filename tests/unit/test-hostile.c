@@ -86,8 +86,7 @@ static int liar_client(void *arg)
 {
     const struct expect *e = arg;
     uipc_module *m = testmod_open();
-    uipc_chan *ch;
-    CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
+    uipc_chan *ch = testmod_connect_echo(m);
     struct testmod_msg msg = { .len = 8 };
     struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply, .opcode = OP_ECHO,
                            .timeout_ms = 500, .arg = &msg };
@@ -334,8 +333,7 @@ static int client_of_liar(void *arg)
 {
     (void)arg;
     uipc_module *m = testmod_open();
-    uipc_chan *ch;
-    CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
+    uipc_chan *ch = testmod_connect_echo(m);
     struct testmod_msg msg = { .len = 8 };
     /* No timeout: only the reclaim can end this call. */
     struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply, .opcode = OP_ECHO, .arg = &msg };
@@ -396,8 +394,7 @@ static int client_of_two_deaths(void *arg)
 {
     (void)arg;
     uipc_module *m = testmod_open();
-    uipc_chan *ch;
-    CHECK_EQ(uipc_connect(m, "echo", &ch), 0);
+    uipc_chan *ch = testmod_connect_echo(m);
     struct testmod_msg msg = { .len = 8 };
     struct uipc_call c = { .fill = testmod_fill, .reply = testmod_reply, .opcode = OP_ECHO, .arg = &msg };
     int st;
