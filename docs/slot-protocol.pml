@@ -44,20 +44,14 @@
  *                at any moment (ByzClient).  The server is honest: its
  *                detections halt its end (srv_break); the properties are
  *                the server's own.
- *  Switches for the byzantine server (architecture.md, "Model check",
- *  findings 6 to 11: each is open in the code; CI runs without the lie, or
- *  with the property relaxed, and one search per finding shows it):
+ *  Switches for the byzantine server (architecture.md, "Model check"):
  *  -DBYZ_WHAT=m  which kinds of writes: a bit mask of W_* below (default all)
- *  -DBYZ_AHEAD   generations one ahead of the slot word's (findings 6, 9c)
- *  -DBYZ_POS     heads, tails and stamps anywhere (finding 7); without it
- *                the liar may only append one completion entry, or rewrite
- *                an entry's fields, and write the completion tail
- *  -DNO_GIVEUP   the supervisor always restarts a dead server (finding 8
- *                needs a server that is not restarted)
- *  -DHELD_OK     P3 accepts a slot still quarantined or abandoned (finding 9)
- *  -DNFREE_OK    P3 does not count the free stack (finding 10)
- *  -DSTRICT      an honest server incarnation must not see a violation
- *                either (P10, finding 11)
+ *  -DBYZ_POS     heads, tails and stamps anywhere (finding 7, open: CI
+ *                shows its counterexample); without it the liar may only
+ *                append one completion entry, or rewrite an entry's
+ *                fields, and write the completion tail.  With it, an
+ *                honest server may also halt on what the liar left (P10
+ *                is not checked)
  *
  * Halts.  A violation a side sees is reported; the supervisor then asks
  * both ends to stop using the channel (the `reset` word), and each end
@@ -90,7 +84,7 @@
  *  P8  the reply a caller gets is the one for its own request
  *  P9  at the end the submit FIFO's published head is not behind its
  *      published tail (the supervisor's former FIFO hang check; honest mode)
- *  P10 (BYZ_SERVER, -DSTRICT) an honest server never reports the honest
+ *  P10 (BYZ_SERVER, not BYZ_POS) an honest server never reports the honest
  *      client
  *  Always: nobody hangs (the Checker's timeout: every state where nothing
  *  can move is a quiet one), a server answers only slots it took, and its
@@ -99,10 +93,10 @@
  *  the file.
  *
  * The first version of this model found five defects in the code of the
- * time; each is fixed in the code and the model, and architecture.md
- * ("Model check", Findings) tells each one and which step fixes it.  The
- * steps are marked "finding N".  Findings 6 to 11 (byzantine server) are
- * open in the code; the switches above mark where the model meets them.
+ * time, and its byzantine-server mode six more (findings 6 to 11); each is
+ * fixed in the code and the model but finding 7 (positions, -DBYZ_POS),
+ * and architecture.md ("Model check", Findings) tells each one and which
+ * step fixes it.  The steps are marked "finding N".
  */
 
 /* ---- bounds (override with spin -DNAME=value) ---- */
@@ -182,7 +176,6 @@
 #define ST_TIME  2  /* -UIPC_ETIMEDOUT */
 #define ST_PROTO 3  /* -UIPC_EPROTO */
 /* region.h: UIPC_TAG_PEER_DIED on a completion entry */
-#define TAG_PD 1
 /* a slot's payload with a reply length over the slot (chan.c: read_answer) */
 #define DBAD 255
 /* ghost: the life of one call, as its caller sees it */
@@ -203,9 +196,10 @@ byte data[NS];
 /* submit FIFO: entries {seq, slot, gen, tag = server epoch seen}, head, tail */
 byte sq_seq[FS]; byte sq_slot[FS]; byte sq_gen[FS]; byte sq_tag[FS];
 byte sq_head; byte sq_tail;
-/* completion FIFO: entries {seq, slot, gen, tag = 0 or TAG_PD}, head, tail.
- * cq_tail is read by nobody (producers attach at the consumer's head). */
-byte cq_seq[CFS]; byte cq_slot[CFS]; byte cq_gen[CFS]; bit cq_tag[CFS];
+/* completion FIFO: entries {seq, slot, gen}, head, tail (the entry's tag
+ * is written 0 by a server and read by nobody).  cq_tail is read by nobody
+ * (producers attach at the consumer's head). */
+byte cq_seq[CFS]; byte cq_slot[CFS]; byte cq_gen[CFS];
 byte cq_head; byte cq_tail;
 /* side[SERVER].epoch in the region: informative.  The supervisor stores it
  * (0 at the reclaim, the epoch at a start), a byzantine server may
@@ -245,7 +239,7 @@ inline sq_drain_publish_head(v)
 inline cq_publish_head(v)
 {
     do
-    :: cq_head != v -> cq_slot[cq_head % CFS] = 0; cq_gen[cq_head % CFS] = 0; cq_tag[cq_head % CFS] = 0; cq_head++
+    :: cq_head != v -> cq_slot[cq_head % CFS] = 0; cq_gen[cq_head % CFS] = 0; cq_head++
     :: else -> break
     od
 }
@@ -292,7 +286,6 @@ inline tell_caller(id, st)
 /* the next shared step of reap_one() */
 #define A_RELEASE  1  /* slot_release(): store own = FREE{gen} */
 #define A_READ     2  /* read_answer(): load own and the reply */
-#define A_FREEWORD 3  /* reap_one(): store own = FREE{gen} on a PEER_DIED */
 #define A_BADSLOT  4  /* uipc__chan_reap(): a slot index out of range */
 #define A_PG       5  /* peer_gone(): the next record */
 #define A_FAIL     6  /* issue(): the call failed (-UIPC_EPROTO) */
@@ -323,8 +316,9 @@ inline chan_break() { chan_stop(); reset = 1 }
 inline chan_break() { assert(false) /* P6 */ }
 #endif
 
-/* chan.c: reap_one() -- its private decisions, on the entry {i, g, t} just
- * popped (i < NS); sets `a` to the shared step still to do, if any */
+/* chan.c: reap_one() -- its private decisions, on the entry {i, g} just
+ * popped (i < NS); sets `a` to the shared step still to do, if any.  The
+ * entry's tag is not read: no completion says "peer died" (finding 6). */
 inline reap_decide()
 {
     if
@@ -337,27 +331,17 @@ inline reap_decide()
        :: else ->
           if
           :: rst[i] != C_INFL -> a = A_RELEASE /* its caller already had its answer */
-          :: else ->
-             if
-             :: t == TAG_PD -> /* complete_rec(-UIPC_EPEERDIED): READY */
-                rstat[i] = ST_DIED; rst[i] = C_READY
-             :: else -> a = A_READ
-             fi
+          :: else -> a = A_READ
           fi
        fi
-    fi;
-    if
-    :: t == TAG_PD && rgen[i] == g -> a2 = a; a = A_FREEWORD
-    :: else -> skip
-    fi;
-    t = t /* (an inline needs a statement after #endif) */
+    fi
 }
 
 /* fifo.h: uipc__fifo_pop(cmp) -- the entry at cp (its stamp checked by the
  * caller), copied once; an index out of range is -UIPC_EPROTO */
 inline reap_pop()
 {
-    i = cq_slot[cp % CFS]; g = cq_gen[cp % CFS]; t = cq_tag[cp % CFS];
+    i = cq_slot[cp % CFS]; g = cq_gen[cp % CFS];
     cp++;
     if
     :: i < NS -> reap_decide()
@@ -366,10 +350,11 @@ inline reap_pop()
 }
 
 /* chan.c: peer_gone() -- is record k's call one to an incarnation that is
- * gone (its epoch is not `alive`), and still waiting?  (Not READY with
- * `expired`: finding 9b.  And it runs only when `alive` differs from the
- * value last seen, which 0 repeats at every death: finding 8.) */
-#define GONE(k) (repoch[k] != asn && (rst[k] == C_INFL || rst[k] == C_ABAND || rst[k] == C_QUAR))
+ * gone (its epoch is not `alive`), and still waiting, or past its deadline
+ * and not delivered yet (finding 9b)?  (It runs only when `alive` differs
+ * from the value last seen: a new value at every death, finding 8.) */
+#define GONE(k) (repoch[k] != asn && (rst[k] == C_INFL || rst[k] == C_ABAND || rst[k] == C_QUAR || \
+                                      (rst[k] == C_READY && rexp[k])))
 
 active proctype Client()
 {
@@ -385,12 +370,12 @@ active proctype Client()
     byte sp, scached; /* ch->sub: producer pos, cached head */
     byte cp;          /* ch->cmp: consumer pos */
     byte asn;         /* ch->alive_seen */
+    byte al;          /* uipc__chan_reap(): alive, loaded before the pops */
     bit  brk;         /* ch->broken */
     byte i, g, t, e, k, id;
     byte a;           /* the next shared step of a multi-step operation */
-    byte a2;          /* the step after A_FREEWORD */
     byte e0;          /* issue(): the epoch loaded before the SUBMITTED store */
-    bit  rf;          /* ch->reap_first: reap before the next issue (finding 2) */
+    bit  rf;          /* ch->reap_first: reap before the next issue (a new incarnation) */
     bit  np;          /* uipc__chan_reap(): popped an entry (n > 0) */
 
 cstart:
@@ -418,47 +403,44 @@ cstart:
             rf = 1;
             k = NS
         };
-        /* chan.c: recs_adopt(): one slot word at a time, from the last slot */
+        /* module.c: attach_one() -> chan.c: uipc__chan_bind(): alive_seen =
+         * load-acquire(alive), before the slot words (finding 9a) */
+        atomic { asn = alive };
+        /* chan.c: recs_adopt(): one slot word at a time, from the last slot;
+         * a call our predecessor left waits for the incarnation alive then */
         do
         :: atomic {
                k > 0 ->
                k--;
                rgen[k] = own_gen[k];
                if
-               :: own_st[k] == S_SUB || own_st[k] == S_SERV -> rst[k] = C_QUAR; held++
+               :: own_st[k] == S_SUB || own_st[k] == S_SERV -> rst[k] = C_QUAR; repoch[k] = asn; held++
                :: else -> fstk[nfree] = k; nfree++ /* FREE, DONE: ours again */
                fi
            }
         :: else -> break
         od;
-        atomic {
-            /* module.c: attach_one() -> chan.c: uipc__chan_bind(): alive_seen =
-             * load-acquire(alive); adopted calls wait for the server alive now
-             * (whichever incarnation the predecessor sent them to: finding 9a) */
-            asn = alive;
-            k = 0;
-            do
-            :: k < NS -> if :: rst[k] == C_QUAR -> repoch[k] = asn :: else -> skip fi; k++
-            :: else -> break
-            od;
-            k = 0
-        };
 
 end_idle:
         do
         /* ---- chan.c: uipc_call() -> issue() ---- */
         :: atomic {
-               calls < NCALLS && nfree > 0 && !rf && !brk ->
+               /* chan.c: issue() -- reap first (below) with reap_first set, or
+                * when `up` is not the incarnation last seen alive (findings 6,
+                * 11).  Up and not the one seen means `alive` changed: the reap
+                * below is enabled.  Down (0): the code reaps, then refuses
+                * the call; the model may also refuse it without the reap. */
+               calls < NCALLS && nfree > 0 && !rf && !brk && (up == asn || up == 0) ->
                /* chan.c: issue() -- the free stack's top */
                nfree--;
                i = fstk[nfree]; fstk[nfree] = 0;
                assert(rst[i] == C_FREE);
                id = calls; calls++;
-               cst[id] = K_PEND; npending++;
-               /* chan.c: issue() -- atomic_load(up) before the SUBMITTED store
-                * (finding 1); fill() before it is private */
-               e0 = up
+               cst[id] = K_PEND; npending++
            };
+           /* chan.c: issue() -- atomic_load(up) before the SUBMITTED store
+            * (finding 1); fill() before it is private */
+           atomic { e0 = up };
            atomic {
                /* chan.c: issue() -- fill() writes the payload, the header,
                 * then atomic_store(own = SUBMITTED{gen + 1}) */
@@ -476,8 +458,9 @@ end_idle:
                rgen[i] = g;
                repoch[i] = e;
                /* finding 1: another epoch than before the store means a reclaim
-                * came in between: fail the call as if the service were down */
-               if :: e != e0 -> e = 0 :: else -> skip fi;
+                * came in between: fail the call as if the service were down;
+                * and so does one not seen alive by the last reap */
+               if :: e != e0 || e != asn -> e = 0 :: else -> skip fi;
                e0 = 0;
                a = 0
            };
@@ -487,7 +470,6 @@ end_idle:
                   /* chan.c: issue() -- service down: slot_release() (store own = FREE{gen});
                    * -UIPC_EPEERDIED returned at once */
                   rst[i] = C_FREE; fstk[nfree] = i; nfree++;
-                  rf = 1; /* a reclaim may have answered it: reap before the next issue */
                   own_st[i] = S_FREE; own_gen[i] = rgen[i];
                   tell_caller(id, ST_DIED);
                   i = 0; g = 0; id = 0
@@ -499,10 +481,11 @@ end_idle:
                   if
                   :: DIST(sp, sq_head) > FS - 1 ->
 #ifdef BYZ
-                     /* -UIPC_EPROTO: chan_break(); issue() returns -UIPC_EPROTO.
-                      * The record stays FREE with its slot out of the free
-                      * stack, and chan_restart() does not put it back
-                      * (finding 10: the Checker's P3 counts the stack). */
+                     /* -UIPC_EPROTO: slot_release() (nothing was sent: the
+                      * slot is ours again, finding 10), chan_break(); issue()
+                      * returns -UIPC_EPROTO */
+                     rst[i] = C_FREE; fstk[nfree] = i; nfree++;
+                     own_st[i] = S_FREE; own_gen[i] = g;
                      chan_break();
                      tell_caller(id, ST_PROTO);
                      i = 0; g = 0; e = 0; id = 0; a = A_FAIL
@@ -534,29 +517,29 @@ end_idle:
               break
            od
 
-        /* ---- chan.c: uipc__chan_reap(): peer_gone(), then reap_one() per entry,
-         * until the FIFO is empty ----
-         * peer_gone(): load-acquire(alive); changed since the last look: every
-         * call sent to another incarnation and still waiting is answered here.
-         * The code looks at the start of every reap; a look that finds no
-         * change does nothing, so the model looks only when it changed, and
-         * a reap may also begin with a pop whatever alive says (the look
-         * was just before the supervisor's store). */
+        /* ---- chan.c: uipc__chan_reap(): load-acquire(alive), reap_one() per
+         * entry until the FIFO is empty, then peer_gone() with the alive
+         * loaded first: every call sent to another incarnation and still
+         * waiting is answered there, after whatever answers the dead
+         * server pushed (they were visible to this reap).  A reap that
+         * finds no entry and no change does nothing: the model runs one
+         * only when there is either (and below, one with neither but a
+         * corrupted stamp or reap_first to clear). ---- */
         :: atomic {
                !brk && (alive != asn || CQ_HAS(cp)) ->
                np = 0;
+               al = alive;
                if
-               :: alive != asn -> asn = alive; k = 0; a = A_PG
                :: CQ_HAS(cp) ->
                   /* fifo.h: uipc__fifo_pop(cmp) -- load-acquire seq == pos + 1, copy the entry once */
                   np = 1; reap_pop()
+               :: else -> skip
                fi
            };
            do
            :: atomic {
-                  /* chan.c: peer_gone() -- per gone record: the slot word := FREE{gen}
-                   * (nobody writes the slot any more), then complete_rec(-UIPC_EPEERDIED)
-                   * or slot_release().  Records not gone: private, glued. */
+                  /* chan.c: peer_gone() -- per gone record: complete_rec(-UIPC_EPEERDIED),
+                   * expired cleared, or slot_release().  Records not gone: private, glued. */
                   a == A_PG ->
                   do
                   :: k < NS && !GONE(k) -> k++
@@ -564,25 +547,19 @@ end_idle:
                   od;
                   if
                   :: k < NS ->
-                     own_st[k] = S_FREE; own_gen[k] = rgen[k];
                      if
                      :: rst[k] == C_INFL -> rstat[k] = ST_DIED; rst[k] = C_READY
-                     :: else -> rst[k] = C_FREE; rexp[k] = 0; rcid[k] = 0; rstat[k] = 0;
-                                fstk[nfree] = k; nfree++; held--
+                     :: rst[k] == C_READY -> rexp[k] = 0 /* its delivery frees it (finding 9b) */
+                     :: else -> /* slot_release(): store own = FREE{gen} */
+                        rst[k] = C_FREE; rexp[k] = 0; rcid[k] = 0; rstat[k] = 0;
+                        fstk[nfree] = k; nfree++; held--;
+                        own_st[k] = S_FREE; own_gen[k] = rgen[k]
                      fi;
                      k++
                   :: else -> k = 0; a = 0
                   fi
-              }
-           :: atomic {
-                  /* chan.c: reap_one() -- a PEER_DIED of the record's generation:
-                   * nobody writes into that slot any more, so its word is
-                   * FREE{gen} at once, whatever the record does next (finding 3:
-                   * a crash before the delivery leaves no quarantine behind) */
-                  a == A_FREEWORD ->
-                  own_st[i] = S_FREE; own_gen[i] = g;
-                  a = a2; a2 = 0
-              }
+              };
+              if :: a == 0 -> break :: else -> skip fi
            :: atomic {
                   /* chan.c: reap_one() -> slot_release(): ABANDONED / QUARANTINE free again */
                   a == A_RELEASE ->
@@ -611,7 +588,7 @@ end_idle:
                   a == A_BADSLOT ->
                   cq_publish_head(cp);
                   chan_break();
-                  i = 0; g = 0; t = 0; a = 0; np = 0
+                  i = 0; g = 0; t = 0; a = 0; np = 0; al = 0
               };
               break
            :: atomic {
@@ -628,12 +605,15 @@ end_idle:
                   a == 0 && !CQ_HAS(cp) ->
                   if :: np -> cq_publish_head(cp) :: else -> skip fi;
                   if
-                  :: CQ_EMPTY(cp) -> rf = 0
+                  :: CQ_EMPTY(cp) ->
+                     rf = 0;
+                     /* chan.c: peer_gone(alive loaded first) */
+                     if :: al != asn -> asn = al; k = 0; a = A_PG :: else -> skip fi
                   :: else -> chan_break()
                   fi;
-                  i = 0; g = 0; t = 0; np = 0
+                  i = 0; g = 0; t = 0; np = 0; al = 0
               };
-              break
+              if :: a == 0 -> break :: else -> skip fi
            od
 
         /* chan.c: uipc__chan_reap() with nothing waiting and alive unchanged:
@@ -747,7 +727,7 @@ end_idle:
             od;
             nfree = 0; sp = 0; scached = 0; cp = 0; held = 0; asn = 0; brk = 0;
             i = 0; g = 0; t = 0; e = 0; k = 0; id = 0; a = 0;
-            e0 = 0; a2 = 0; rf = 0; np = 0;
+            e0 = 0; rf = 0; np = 0; al = 0;
             c_dead = 1
         }
     };
@@ -760,10 +740,11 @@ end_dead:
 /* ========================= the server (serve.c) ========================= */
 /* serve.c: srv_break() -- a violation seen: stop serving the channel and
  * report it.  Honest mode: never (P6).  BYZ_SERVER: the client is honest,
- * so only garbage a dead byzantine predecessor left can get here (finding
- * 11); allowed (the channel is reset, every call answered once) unless
- * -DSTRICT (P10).  BYZ_CLIENT: the client's lies. */
-#if defined(BYZ_CLIENT) || (defined(BYZ_SERVER) && !defined(STRICT))
+ * and what a dead byzantine predecessor left must not get here either
+ * (P10, finding 11), except with BYZ_POS (a corrupted submit stamp, finding
+ * 7; the channel is reset, every call answered once).  BYZ_CLIENT: the
+ * client's lies. */
+#if defined(BYZ_CLIENT) || (defined(BYZ_SERVER) && defined(BYZ_POS))
 inline srv_break() { sb = 1; reset = 1 }
 #elif defined(BYZ_SERVER)
 bit framed;       /* an honest server reported the honest client */
@@ -934,7 +915,7 @@ end_serve:
            :: else ->
               /* fifo.h: uipc__fifo_push(cmp) -- {slot, gen, 0}, then store-release seq */
               atomic {
-                  cq_slot[cpp % CFS] = i; cq_gen[cpp % CFS] = g; cq_tag[cpp % CFS] = 0;
+                  cq_slot[cpp % CFS] = i; cq_gen[cpp % CFS] = g;
                   cq_seq[cpp % CFS] = INC(cpp);
                   cpp++
               };
@@ -967,10 +948,8 @@ end_dead:
 /* ============ the supervisor: reclaim.c, and restarts (sv.c) ============ */
 active proctype Supervisor()
 {
-    byte p, k, q, qc, st, g, a, tl;
+    byte p, k, st, g, a, tl;
     bit sent[NS];
-    byte cov[NS];  /* reclaim_server(): per slot, the newest generation + 1
-                    * among the completions still waiting; 0: none */
 
 end_loop:
     do
@@ -1009,92 +988,37 @@ end_loop:
 #else
            sq_drain_publish_head(p);
 #endif
-           /* reclaim.c: uipc__reclaim_server() -> fifo.c: uipc__fifo_attach_producer(cmp):
-            * pos = the client's head, skip stamped entries (glued: their only
-            * writer is dead); cached = head */
-           q = cq_head;
-           k = 0;
-           do
-           :: k < CFS && CQ_HAS(q) -> q++; k++
-           :: else -> break
-           od;
-           qc = cq_head;
            p = 0; k = 0; a = 0; tl = 0
        };
-       atomic {
-           /* reclaim.c: waiting_gens() -- load-acquire(completion head), then the
-            * entries from there to q (finding 2); a head more than a lap
-            * behind is a lie: nothing waits.  Glued: the entries' only writer
-            * is this reclaim (the server is dead), and the model clears only
-            * fields behind head */
-           p = cq_head;
-           if
-           :: DIST(q, p) > CFS -> p = q
-           :: else -> skip
-           fi;
-           do
-           :: p != q && CQ_HAS(p) ->
-              if
-              :: cq_slot[p % CFS] < NS && cov[cq_slot[p % CFS]] < cq_gen[p % CFS] + 1 ->
-                 cov[cq_slot[p % CFS]] = cq_gen[p % CFS] + 1
-              :: else -> skip
-              fi;
-              p++
-           :: else -> break
-           od;
-           p = 0
-       };
+       /* reclaim.c: free_held() -- per slot, atomic_load(own); SUBMITTED or
+        * SERVING: compare-exchange it to FREE{gen} (nobody will write it
+        * again: the next incarnation drops entries of another epoch; a dying
+        * liar's words too, finding 9c).  DONE stays: an answer pushed before
+        * the death is read from it.  Nothing goes into the completion FIFO
+        * (finding 6). */
        do
        :: atomic {
-              /* reclaim.c: uipc__reclaim_server() -- atomic_load(own) of slot k;
-               * a completion of its generation still waiting answers it
-               * already (finding 2) */
               k < NS && a == 0 ->
               st = own_st[k]; g = own_gen[k];
               if
-              :: (st == S_SUB || st == S_SERV || st == S_DONE) && cov[k] != g + 1 -> a = 1; cov[k] = 0
-              :: else -> k++; st = 0; g = 0; cov[k - 1] = 0
+              :: st == S_SUB || st == S_SERV -> a = 1
+              :: else -> k++; st = 0; g = 0
               fi
           }
        :: atomic {
-              /* fifo.h: uipc__fifo_push(cmp) -- the cache says full: load head */
-              a == 1 && DIST(q, qc) > CFS - 1 ->
+              a == 1 ->
               if
-              :: DIST(q, cq_head) > CFS - 1 ->
-#ifdef BYZ
-                 /* -UIPC_EPROTO: the reclaim stops ("reclaim incomplete") */
-                 do
-                 :: k < NS -> cov[k] = 0; k++
-                 :: else -> break
-                 od;
-                 st = 0; g = 0; a = 0
-#else
-                 assert(false) /* P5 */
-#endif
-              :: else -> qc = cq_head
-              fi
-          }
-       :: atomic {
-              /* fifo.h: uipc__fifo_push(cmp) -- {slot, gen, PEER_DIED}, then seq */
-              a == 1 && DIST(q, qc) <= CFS - 1 ->
-              cq_slot[q % CFS] = k; cq_gen[q % CFS] = g; cq_tag[q % CFS] = TAG_PD;
-              cq_seq[q % CFS] = INC(q);
-              q++;
+              :: own_st[k] == st && own_gen[k] == g -> own_st[k] = S_FREE
+              :: else -> skip
+              fi;
               k++; st = 0; g = 0; a = 0
           }
-       :: atomic {
-              /* reclaim.c: uipc__reclaim_server() -> fifo.h: uipc__fifo_publish_tail(cmp);
-               * uipc__notify() (not modelled) */
-              k >= NS && a == 0 ->
-              cq_tail = q;
-              q = 0; qc = 0; k = 0
-          };
-          break
+       :: atomic { k >= NS && a == 0 -> k = 0 }; break
        od;
        /* reclaim.c: uipc__reclaim_server(), last -- atomic_store(alive = its epoch |
-        * UIPC_EPOCH_DEAD): the client answers whatever it sent to that
-        * incarnation itself (chan.c: peer_gone); a new value at every death,
-        * so a client that saw the last one sees this one (finding 8) */
+        * UIPC_EPOCH_DEAD), then the news: the client answers whatever it sent
+        * to that incarnation itself (chan.c: peer_gone); a new value at every
+        * death, so a client that saw the last one sees this one (finding 8) */
        atomic { alive = next_epoch + DEAD; s_respawn = 1 }
 
     /* ---- sv.c: sv_start_module() -> stamp_epoch(), sv_channels_started(): the
@@ -1108,11 +1032,9 @@ end_loop:
            alive = next_epoch
        };
        atomic { up = next_epoch; s_start = 1 }
-#ifndef NO_GIVEUP
     /* ---- sv.c: restart policy `never`, max_restarts reached, `uipcctl stop`:
      * the server is not restarted (calls fail at once from now on) ---- */
     :: atomic { s_respawn -> s_respawn = 0; s_gone = 1 }
-#endif
 
     /* ---- reclaim.c: uipc__reclaim_client(), once the client is reaped ---- */
     :: atomic {
@@ -1203,18 +1125,8 @@ end_check:
            assert(npending == 0);           /* P2 */
            /* P3: every slot FREE in the client's table (or, halted, held
             * for the reset), and every FREE one in the free stack */
-#ifdef HELD_OK
-           /* finding 9: after a byzantine server's death a slot may stay
-            * quarantined or abandoned until the next change of `alive` */
-           assert((SLOT_HELD_OK(0) || CL(rst[0]) == C_QUAR || CL(rst[0]) == C_ABAND) &&
-                  (SLOT_HELD_OK(NS - 1) || CL(rst[NS - 1]) == C_QUAR || CL(rst[NS - 1]) == C_ABAND) &&
-                  (SLOT_HELD_OK(NS / 2) || CL(rst[NS / 2]) == C_QUAR || CL(rst[NS / 2]) == C_ABAND));
-#else
-           assert(SLOT_HELD_OK(0) && SLOT_HELD_OK(NS - 1) && SLOT_HELD_OK(NS / 2));
-#endif
-#ifndef NFREE_OK
+           assert(SLOT_HELD_OK(0) && SLOT_HELD_OK(NS - 1) && SLOT_HELD_OK(NS / 2)); /* finding 9 */
            assert(CL(nfree) == NFREE_RECS);   /* finding 10 */
-#endif
 #endif
 #ifndef BYZ
            assert(SLOT_BACK(0) && SLOT_BACK(NS - 1) && SLOT_BACK(NS / 2)); /* P3 */
@@ -1241,13 +1153,13 @@ end_check:
  * is due (it counts as one of the MAXSC crashes): the server's next step is
  * its death.  Further writes (BYZ_STEPS > 1) may come before that step.
  * Values are small domains around what an honest run holds:
- *  W_OWN    a slot word: any state, the word's generation (BYZ_AHEAD: or one
- *           more)
+ *  W_OWN    a slot word: any state, the word's generation or one more
+ *           (findings 6, 9c)
  *  W_DATA   a slot's status / rep_len: a reply longer than the slot (the
  *           status itself is clamped by the client, and lengths are
  *           otherwise abstracted)
  *  W_CQ     a completion entry: slot (or one out of range), generation as
- *           above, tag 0 or PEER_DIED; its stamp kept, or a new entry
+ *           above (its tag is read by nobody); its stamp kept, or a new entry
  *           appended at the first free position (BYZ_POS: any stamp of the
  *           lap, the previous or next lap, or 0, at any index)
  *  W_SQ     a submit entry's fields: slot, generation, tag of its own or of
@@ -1294,9 +1206,7 @@ inline pick_gen(x, w)
 {
     if
     :: x = own_gen[w]
-#ifdef BYZ_AHEAD
     :: x = own_gen[w] + 1   /* findings 6, 9c */
-#endif
     fi
 }
 inline pick_slot_gen(w, x)
@@ -1341,8 +1251,7 @@ end_byz:
               fi;
 #endif
               pick_slot_gen(w, x);
-              if :: y = 0 :: y = TAG_PD fi;
-              cq_slot[j] = w; cq_gen[j] = x; cq_tag[j] = y; cq_seq[j] = v
+              cq_slot[j] = w; cq_gen[j] = x; cq_seq[j] = v
            :: (BYZ_WHAT & W_SQ) ->           /* a submit entry */
               pick_index(j, FS);
 #ifdef BYZ_POS

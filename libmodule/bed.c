@@ -322,8 +322,7 @@ static void reclaim(struct uipc_bed *b, int mod)
             struct bed_mod *cm = &b->mod[c->client];
             int n = uipc__reclaim_server(&c->r, uipc__bed_words(b, i, UIPC_CLIENT),
                                          cm->ctl.side[UIPC_CLIENT], cm->self);
-            if (n > 0)
-                b->reclaimed += (uint64_t)n;
+            b->reclaimed += (uint64_t)n;
         }
         if (c->client == mod)
             uipc__reclaim_client(&c->r);

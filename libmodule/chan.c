@@ -16,9 +16,15 @@ static void slot_release(struct uipc_chan *ch, uint32_t i)
     ch->free_stack[ch->nfree++] = i;
 }
 
-/* Our previous incarnation may have left calls the server is still
- * serving: those slots stay out of use until their completion comes. */
-static void recs_adopt(struct uipc_chan *ch)
+/* Our previous incarnation may have left calls a server is still serving:
+ * those slots stay out of use until their answer comes or that server
+ * incarnation dies (peer_gone), so they wait on `alive` as it was before
+ * we read the words.  Our predecessor sent its calls to that incarnation
+ * or an earlier one (the supervisor stores `alive` before `up`), and an
+ * earlier one's reclaim freed the words of what it held: loaded after
+ * the words, `alive` could name a later incarnation that never saw the
+ * call, and the slot would wait for it (docs/slot-protocol.pml, 9a). */
+static void recs_adopt(struct uipc_chan *ch, uint32_t alive)
 {
     for (uint32_t i = ch->r.slots; i-- > 0;) {
         uint64_t w = uipc_load_acquire(&uipc_slot(&ch->r, i)->own);
@@ -26,6 +32,7 @@ static void recs_adopt(struct uipc_chan *ch)
         ch->recs[i].gen = uipc_slot_word_gen(w);
         if (st == UIPC_SLOT_SUBMITTED || st == UIPC_SLOT_SERVING) {
             ch->recs[i].state = CALL_QUARANTINE;
+            ch->recs[i].epoch = alive;
             continue;
         }
         /* FREE, DONE (the reply is written; a late completion entry for it
@@ -50,10 +57,8 @@ int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int pee
         uipc__chan_fini(ch);
         return -ENOMEM;
     }
-    ch->up = &ch->r.side[UIPC_SERVER]->epoch; /* module.c points it at our control region */
     uipc__fifo_attach_producer(&ch->sub, ch->r.fifo[UIPC_SUBMIT], ch->r.fifo_size);
     uipc__fifo_attach_consumer(&ch->cmp, ch->r.fifo[UIPC_COMPLETE], ch->r.fifo_size);
-    recs_adopt(ch);
     /* Our predecessor's completions are consumed before we add calls:
      * what is waiting in the completion FIFO counts towards its room. */
     ch->reap_first = true;
@@ -69,11 +74,7 @@ void uipc__chan_bind(struct uipc_chan *ch, const _Atomic uint32_t *up, const _At
     ch->alive = alive;
     ch->reset = reset;
     ch->alive_seen = uipc_load_acquire(alive);
-    /* Adopted calls may be in the hands of the server alive now: they
-     * wait for its answer, or for its death. */
-    for (uint32_t i = 0; i < ch->r.slots; i++)
-        if (ch->recs[i].state == CALL_QUARANTINE)
-            ch->recs[i].epoch = ch->alive_seen;
+    recs_adopt(ch, ch->alive_seen);
 }
 
 void uipc__chan_fini(struct uipc_chan *ch)
@@ -196,16 +197,15 @@ static int read_answer(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t 
     return uipc__clamp_status(status);
 }
 
-static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t tag)
+/* One completion entry, {i, gen}: what it means is decided by our own
+ * table, never by the entry or the slot word, which the server writes.
+ * Its tag is not read: no completion says "the server died" (only the
+ * supervisor can, in `alive`: peer_gone), so a server cannot forge one,
+ * and a dead one's leftovers cannot answer a later call with it
+ * (docs/slot-protocol.pml, finding 6). */
+static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen)
 {
     struct uipc_callrec *rec = &ch->recs[i];
-    /* The reclaim answered this generation: no server writes into the slot
-     * any more, so its word is FREE now, whatever the record does next.
-     * Left SUBMITTED or SERVING, a death of ours before the delivery would
-     * make our next incarnation quarantine the slot for a completion we
-     * already consumed (docs/slot-protocol.pml, finding 3). */
-    if ((tag & UIPC_TAG_PEER_DIED) && rec->gen == gen)
-        uipc_store_release(&uipc_slot(&ch->r, i)->own, uipc_slot_word(gen, UIPC_SLOT_FREE));
     if (rec->gen == gen && rec->state == CALL_READY && rec->expired) {
         rec->expired = false; /* answered after all: its delivery frees the slot */
         return;
@@ -213,8 +213,8 @@ static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t ta
     bool waiting = rec->state == CALL_INFLIGHT || rec->state == CALL_ABANDONED ||
                    rec->state == CALL_QUARANTINE;
     if (rec->gen != gen || !waiting) {
-        /* A second completion for one call (a real one and the reclaim's),
-         * or one for a call long gone: dropped, never delivered twice. */
+        /* A second completion for one call, or one for a call long gone:
+         * dropped, never delivered twice. */
         publish(&ch->r.side[UIPC_CLIENT]->duplicates, ++ch->st.duplicates);
         return;
     }
@@ -223,41 +223,37 @@ static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t ta
         return;
     }
     uint32_t rep_len = 0;
-    int status = (tag & UIPC_TAG_PEER_DIED) ? -UIPC_EPEERDIED : read_answer(ch, i, gen, &rep_len);
+    int status = read_answer(ch, i, gen, &rep_len);
     complete_rec(ch, i, status, rep_len);
     /* A server that answers garbage is not trusted with the other calls
-     * either; the supervisor restarts it and resets the channel. */
-    if (status == -UIPC_EPROTO && !(tag & UIPC_TAG_PEER_DIED))
+     * either; the supervisor resets the channel. */
+    if (status == -UIPC_EPROTO)
         chan_break(ch);
 }
 
-/* The server incarnation a call was sent to is gone (the supervisor says
- * so, in our control region, once it has reaped it): the call is answered
- * -UIPC_EPEERDIED here, from our own table, whatever the dead server left
- * in the region.  The reclaim's completion does the same through the FIFO
- * and is dropped as a duplicate if it comes second; but a hostile server
- * that rewrote the slot words before dying could make the reclaim skip a
- * call, and then only this answers it.  Nobody writes the slot any more,
- * so its word is FREE at once (as in reap_one).  Calls already answered
- * by their timeout free their slots.  `alive` was loaded (acquire) before
- * the FIFO was reaped: every answer the dead server pushed was visible to
- * that reap, so a call it answered gets its answer, not this. */
+/* The server incarnation a call was sent to is gone: the supervisor says
+ * so in our control region (`alive`), once it has reaped it and freed the
+ * slot words it held.  Every call we sent to it and still wait for is
+ * answered -UIPC_EPEERDIED here, from our own table, whatever the dead
+ * server left in the region; calls already answered by their timeout free
+ * their slots, or will at their delivery.  `alive` was loaded (acquire)
+ * before the FIFO was reaped: every answer the dead server pushed was
+ * visible to that reap, so a call it answered gets its answer, not this. */
 static void peer_gone(struct uipc_chan *ch, uint32_t alive)
 {
-    if (!ch->alive || alive == ch->alive_seen)
+    if (alive == ch->alive_seen)
         return;
     ch->alive_seen = alive;
     for (uint32_t i = 0; i < ch->r.slots; i++) {
         struct uipc_callrec *rec = &ch->recs[i];
-        bool gone = rec->epoch != alive;
-        if (!gone || (rec->state != CALL_INFLIGHT && rec->state != CALL_ABANDONED &&
-                      rec->state != CALL_QUARANTINE))
+        if (rec->epoch == alive)
             continue;
-        uipc_store_release(&uipc_slot(&ch->r, i)->own, uipc_slot_word(rec->gen, UIPC_SLOT_FREE));
         if (rec->state == CALL_INFLIGHT)
             complete_rec(ch, i, -UIPC_EPEERDIED, 0);
-        else
+        else if (rec->state == CALL_ABANDONED || rec->state == CALL_QUARANTINE)
             slot_release(ch, i);
+        else if (rec->state == CALL_READY)
+            rec->expired = false; /* timed out, not delivered: its delivery frees it (9b) */
     }
 }
 
@@ -268,14 +264,14 @@ int uipc__chan_reap(struct uipc_chan *ch)
 
     if (ch->broken)
         return 0;
-    uint32_t alive = ch->alive ? uipc_load_acquire(ch->alive) : 0;
+    uint32_t alive = uipc_load_acquire(ch->alive);
     while ((r = uipc__fifo_pop(&ch->cmp, &i, &gen, &tag)) > 0) {
         n++;
         if (i >= ch->r.slots) {
             r = -UIPC_EPROTO;
             break;
         }
-        reap_one(ch, i, gen, tag);
+        reap_one(ch, i, gen);
     }
     if (n)
         uipc__fifo_publish_head(&ch->cmp);
@@ -368,7 +364,12 @@ uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch)
  * code; on failure nothing was sent and no callback will run. */
 static int issue(struct uipc_chan *ch, const struct uipc_call *call)
 {
-    if (ch->reap_first)
+    /* A server incarnation we have not seen alive gets no call before we
+     * have consumed what its predecessors left in the completion FIFO:
+     * left there, a dead liar's entries would fill the room the new
+     * server's answers need, or read as answers to our next calls
+     * (docs/slot-protocol.pml, findings 6 and 11). */
+    if (ch->reap_first || atomic_load_explicit(ch->up, memory_order_relaxed) != ch->alive_seen)
         uipc__chan_reap(ch);
     if (ch->broken)
         return -UIPC_EPROTO;
@@ -398,20 +399,21 @@ static int issue(struct uipc_chan *ch, const struct uipc_call *call)
      * makes sure the server we send to is the one whose reclaim would have
      * seen the slot: without it, a reclaim and a restart in between (a
      * stall of ours) would let a call already answered PEER_DIED reach the
-     * next server (docs/slot-protocol.pml, finding 1). */
+     * next server (docs/slot-protocol.pml, finding 1).  And the server
+     * must be the one we last saw alive (the reap above). */
     uint32_t epoch0 = atomic_load(ch->up);
     atomic_store(&h->own, uipc_slot_word(gen, UIPC_SLOT_SUBMITTED));
     uint32_t epoch = atomic_load(ch->up);
     rec->gen = gen;
     rec->epoch = epoch;
-    if (epoch == 0 || epoch != epoch0) {
-        slot_release(ch, i); /* a reclaim's late entry for it is dropped by gen */
-        /* That entry takes room in the completion FIFO: consumed before
-         * the next call, so failed calls cannot pile them up (finding 2). */
-        ch->reap_first = true;
+    if (epoch == 0 || epoch != epoch0 || epoch != ch->alive_seen) {
+        slot_release(ch, i);
         return -UIPC_EPEERDIED;
     }
     if (uipc__fifo_push(&ch->sub, i, gen, epoch) < 0) {
+        /* Full: the server lied about what it took.  Nothing was sent,
+         * so the slot is ours again (finding 10). */
+        slot_release(ch, i);
         chan_break(ch);
         return -UIPC_EPROTO;
     }

@@ -153,8 +153,9 @@ static inline int uipc__clamp_status(int status)
 
 /* chan.c (client ends) */
 int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int peer_bell);
-/* Points the channel at the supervisor's words about it (module.c, with a
- * control region). */
+/* Points the channel at the supervisor's words about it, in our control
+ * region, and adopts the slots our predecessor left.  Required before the
+ * first call: a client hears of its server's death only through them. */
 void uipc__chan_bind(struct uipc_chan *ch, const _Atomic uint32_t *up, const _Atomic uint32_t *alive,
                      const _Atomic uint32_t *reset);
 void uipc__chan_fini(struct uipc_chan *ch);

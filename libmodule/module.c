@@ -36,7 +36,7 @@ static int fd_valid(int fd)
 }
 
 /* The supervisor's words about channel idx, in our control region; NULL
- * without one (a test bed). */
+ * without one. */
 static struct uipc_ctl_chan *ctl_words(uipc_module *m, unsigned idx)
 {
     return m->ctl.base && idx < UIPC_CTL_CHANNELS ? uipc_ctl_chan(&m->ctl, idx) : NULL;
@@ -44,14 +44,17 @@ static struct uipc_ctl_chan *ctl_words(uipc_module *m, unsigned idx)
 
 static int attach_one(uipc_module *m, const struct uipc_manifest_ent *e, unsigned idx)
 {
+    /* Without them a client would never hear of its server's death. */
     struct uipc_ctl_chan *w = ctl_words(m, idx);
+    if (!w)
+        return -EINVAL;
     if (e->role == UIPC_SERVER) {
         struct uipc_srv *s = &m->srvs[m->nsrvs];
-        int err = uipc__srv_init(s, m, e->region_fd, e->peer_bell, w ? &w->epoch : NULL);
+        int err = uipc__srv_init(s, m, e->region_fd, e->peer_bell, &w->epoch);
         if (err < 0)
             return err;
         s->index = idx;
-        s->reset = w ? &w->reset : NULL;
+        s->reset = &w->reset;
         m->nsrvs++;
         return 0;
     }
@@ -60,8 +63,7 @@ static int attach_one(uipc_module *m, const struct uipc_manifest_ent *e, unsigne
     if (err < 0)
         return err;
     ch->index = idx;
-    if (w)
-        uipc__chan_bind(ch, &w->epoch, &w->alive, &w->reset);
+    uipc__chan_bind(ch, &w->epoch, &w->alive, &w->reset);
     m->nchans++;
     return 0;
 }

@@ -40,34 +40,6 @@ static void drain_submits(struct uipc_region *r)
     uipc__fifo_publish_head(&f);
 }
 
-#define WAITING 0x100000000ull /* in waiting_gens(): a generation is recorded */
-
-/* Per slot, the newest generation among the completions still waiting for
- * the client, from its published head to where we are about to push, as
- * WAITING | gen (0: none).  Their only writer is us now (the server is
- * dead), so they hold still while we read them; the client may consume
- * some meanwhile, which only makes us push one it drops as a duplicate.
- * NULL if out of memory: then every slot is answered again. */
-static uint64_t *waiting_gens(const struct uipc_region *r, const struct uipc_fifo *f)
-{
-    uint64_t *newest = calloc(r->slots, sizeof(*newest));
-    if (!newest)
-        return NULL;
-    uint32_t head = uipc_load_acquire(&f->sh->head);
-    if (f->pos - head > r->fifo_size) /* a client's lie: nothing is waiting */
-        return newest;
-    for (uint32_t pos = head; pos != f->pos; pos++) {
-        const struct uipc_fifo_entry *e = &f->sh->ent[pos & f->mask];
-        if (uipc_load_acquire(&e->seq) != pos + 1)
-            break;
-        uint32_t slot = e->slot, gen = e->gen;
-        if (slot < r->slots &&
-            (!newest[slot] || (int32_t)(gen - (uint32_t)newest[slot]) > 0))
-            newest[slot] = WAITING | gen;
-    }
-    return newest;
-}
-
 void uipc__ctl_news(struct uipc_side *ctl, int ring)
 {
     atomic_fetch_add(&ctl->ctl, UIPC_CTL_NEWS);
@@ -84,50 +56,49 @@ void uipc__words_started(struct uipc_ctl_chan *srv, struct uipc_ctl_chan *cli, u
     atomic_store(&cli->epoch, take_calls ? epoch : 0);
 }
 
+/* The server's slot words after its death: a call it took and never
+ * answered (SERVING) or never took (SUBMITTED) will not be written by
+ * anyone again (the next incarnation drops entries of another epoch), so
+ * the word is FREE now.  Left as it is, our client's next incarnation
+ * would keep the slot waiting for the next incarnation, which never saw
+ * the call (finding 9c: a dying liar may also write them).  DONE words
+ * stay: an answer pushed before the death is read from them.  A client
+ * storing SUBMITTED meanwhile sees the service down (issue) and frees the
+ * slot itself; the exchange leaves its word alone.  Returns how many. */
+static int free_held(struct uipc_region *r)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < r->slots; i++) {
+        _Atomic uint64_t *own = &uipc_slot(r, i)->own;
+        uint64_t w = atomic_load(own);
+        uint32_t st = uipc_slot_word_state(w);
+        if (st != UIPC_SLOT_SUBMITTED && st != UIPC_SLOT_SERVING)
+            continue;
+        if (atomic_compare_exchange_strong(own, &w, uipc_slot_word(uipc_slot_word_gen(w), UIPC_SLOT_FREE)))
+            n++;
+    }
+    return n;
+}
+
 int uipc__reclaim_server(struct uipc_region *r, struct uipc_ctl_chan *cli, struct uipc_side *cli_ctl,
                          int client_bell)
 {
-    struct uipc_fifo f;
-    int n = 0;
-
     /* seq_cst, paired with the client's submit (chan.c: issue loads the
      * same word): after this store, either the client sees the service
      * down, or we see its slot below. */
-    if (cli)
-        atomic_store(&cli->epoch, 0);
+    atomic_store(&cli->epoch, 0);
     side_down(r->side[UIPC_SERVER]);
     drain_submits(r);
-    uipc__fifo_attach_producer(&f, r->fifo[UIPC_COMPLETE], r->fifo_size);
-    /* A slot whose generation already has a completion waiting (the dead
-     * server's answer, or an earlier reclaim's) is answered: one more per
-     * death would fill the FIFO while the client is not reaping
-     * (docs/slot-protocol.pml, finding 2). */
-    uint64_t *waiting = waiting_gens(r, &f);
-    for (uint32_t i = 0; i < r->slots; i++) {
-        uint64_t w = atomic_load(&uipc_slot(r, i)->own);
-        uint32_t st = uipc_slot_word_state(w);
-        if (st != UIPC_SLOT_SUBMITTED && st != UIPC_SLOT_SERVING && st != UIPC_SLOT_DONE)
-            continue;
-        if (waiting && waiting[i] == (WAITING | uipc_slot_word_gen(w)))
-            continue;
-        if (uipc__fifo_push(&f, i, uipc_slot_word_gen(w), UIPC_TAG_PEER_DIED) < 0) {
-            n = -UIPC_EPROTO;
-            break;
-        }
-        n++;
-    }
-    free(waiting);
-    uipc__fifo_publish_tail(&f);
-    uipc__notify(r->side[UIPC_CLIENT], client_bell);
-    if (cli) {
-        /* The client answers whatever it sent to that incarnation itself
-         * (chan.c, peer_gone): `alive` still holds the dead epoch, and its
-         * dead mark makes a new value at every death, so a client that saw
-         * the last one sees this one (docs/slot-protocol.pml, finding 8). */
-        atomic_store_explicit(&cli->alive, atomic_load(&cli->alive) | UIPC_EPOCH_DEAD,
-                              memory_order_release);
-        uipc__ctl_news(cli_ctl, client_bell);
-    }
+    int n = free_held(r);
+    /* The client answers whatever it sent to that incarnation itself
+     * (chan.c, peer_gone): `alive` still holds the dead epoch, and its
+     * dead mark makes a new value at every death, so a client that saw
+     * the last one sees this one (docs/slot-protocol.pml, finding 8).
+     * Nothing goes into the completion FIFO: an answer only a server
+     * writes there is never taken for news of a death (finding 6). */
+    atomic_store_explicit(&cli->alive, atomic_load(&cli->alive) | UIPC_EPOCH_DEAD,
+                          memory_order_release);
+    uipc__ctl_news(cli_ctl, client_bell);
     return n;
 }
 

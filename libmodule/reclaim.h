@@ -9,17 +9,15 @@
 
 #include "region.h"
 
-/* The server is dead: marks the service down (new calls fail fast with
- * -UIPC_EPEERDIED) and completes every call in flight to it with
- * -UIPC_EPEERDIED through the client's completion FIFO, waking the client.
- * A call that the server had already answered may get both; the client
- * keeps the first and drops the other by generation.  cli: the
- * supervisor's words about the channel in the client's control region,
- * cli_ctl that region's side (both NULL without one): then `epoch` := 0
- * comes first, and last `alive` gets the dead mark (UIPC_EPOCH_DEAD) and
- * the client the news, so it answers what it sent to that incarnation
- * itself.  Returns the number of slots reclaimed, or -UIPC_EPROTO if the
- * completion FIFO is corrupted. */
+/* The server is dead: marks the service down in the client's words (cli,
+ * in its control region: `epoch` := 0, so new calls fail fast with
+ * -UIPC_EPEERDIED), consumes what it left in the submit FIFO, frees the
+ * slot words of calls it held, and last gives `alive` the dead mark
+ * (UIPC_EPOCH_DEAD) and the client the news (cli_ctl, client_bell): the
+ * client answers every call it sent to that incarnation and still waits
+ * for -UIPC_EPEERDIED itself, from its own table.  Answers the server
+ * pushed before dying are still delivered first.  Returns how many calls
+ * the server held (informative: the dead server wrote those words). */
 int uipc__reclaim_server(struct uipc_region *r, struct uipc_ctl_chan *cli, struct uipc_side *cli_ctl,
                          int client_bell);
 /* A server incarnation with this epoch starts: its own epoch word, then
@@ -32,7 +30,7 @@ void uipc__words_started(struct uipc_ctl_chan *srv, struct uipc_ctl_chan *cli, u
 void uipc__ctl_news(struct uipc_side *ctl, int ring);
 /* The client is dead: marks its side down, and frees the slots it marked
  * submitted but never sent.  Its calls still being served are quarantined
- * by its next incarnation until the server answers them. */
+ * by its next incarnation until the server answers them or dies. */
 void uipc__reclaim_client(struct uipc_region *r);
 /* After a reported protocol violation, once both ends have stopped using
  * the channel (or are dead and reclaimed): both FIFOs emptied back to

@@ -115,9 +115,8 @@ struct uipc_fifo_entry {
     _Atomic uint32_t seq;
     uint32_t slot;
     uint32_t gen;
-    uint32_t tag; /* submit: server epoch seen; complete: UIPC_TAG_* flags */
+    uint32_t tag; /* submit: server epoch seen; complete: 0 (not read) */
 };
-#define UIPC_TAG_PEER_DIED 1u /* written by the reclaim: the server died */
 
 struct uipc_fifo_shared {
     _Alignas(UIPC_LINE) _Atomic uint32_t tail; /* producer's, published per batch */

@@ -179,13 +179,8 @@ void sv_channels_dead(struct sv *s, unsigned i)
             struct sv_mod *c = &s->mod[ch->client];
             int n = uipc__reclaim_server(&ch->r, words(s, ch, UIPC_CLIENT), c->ctl.side[UIPC_CLIENT],
                                          c->ring);
-            if (n > 0) {
-                reclaimed += (unsigned)n;
-                ch->reclaimed += (uint64_t)n;
-            } else if (n < 0 && !ch->resetting) {
-                sv_warn("%s: channel %s: completion FIFO corrupted, reclaim incomplete",
-                        s->mod[i].cf->name, ch->r.service);
-            }
+            reclaimed += (unsigned)n;
+            ch->reclaimed += (uint64_t)n;
         }
         if (ch->client == (int)i) {
             uipc__reclaim_client(&ch->r);

@@ -348,7 +348,18 @@ struct bench {
     struct uipc_region view; /* the lying peer's own mapping */
     struct uipc_fifo sub, cmp; /* the lying peer's FIFO ends */
     uipc_module m;
+    /* The supervisor's words about the channel, in each end's control
+     * region (out of the liar's reach), and the client's control side. */
+    struct uipc_ctl_chan srv_words, cli_words;
+    uint32_t epoch;
 };
+static struct uipc_side cli_ctl;
+
+/* sv.c: a server incarnation starts with the next epoch. */
+static void server_started(struct bench *b)
+{
+    uipc__words_started(&b->srv_words, &b->cli_words, ++b->epoch, true);
+}
 
 static void bench_open(struct bench *b, struct rd *r)
 {
@@ -549,6 +560,7 @@ static void client_up(void)
         return;
     int err = uipc__chan_init(&cl.ch, &cl.b.m, cl.b.fd, -1);
     FUZZ_CHECK(err == 0);
+    uipc__chan_bind(&cl.ch, &cl.b.cli_words.epoch, &cl.b.cli_words.alive, &cl.b.cli_words.reset);
     cl.b.m.chans = &cl.ch;
     cl.b.m.nchans = 1;
     cl.up = true;
@@ -565,7 +577,8 @@ static void fuzz_client(struct rd *r)
     cl.r = r;
     bench_open(&cl.b, r);
     struct uipc_region *v = &cl.b.view;
-    uipc__region_set_epoch(v, UIPC_SERVER, u8(r) % 4 ? 77 : 0);
+    if (u8(r) % 4)
+        server_started(&cl.b);
     uipc__fifo_attach_consumer(&cl.b.sub, v->fifo[UIPC_SUBMIT], v->fifo_size);
     uipc__fifo_attach_producer(&cl.b.cmp, v->fifo[UIPC_COMPLETE], v->fifo_size);
     for (int ops = 0; r->n && ops < 512; ops++) {
@@ -612,7 +625,7 @@ static void fuzz_client(struct rd *r)
                 if (!(how & 16))
                     atomic_store(&h->own, uipc_slot_word(gen, UIPC_SLOT_DONE));
             }
-            uipc__fifo_push(&cl.b.cmp, slot, gen, how & 32 ? UIPC_TAG_PEER_DIED : 0);
+            uipc__fifo_push(&cl.b.cmp, slot, gen, how & 32 ? u32(r) : 0);
             if (how & 64)
                 uipc__fifo_publish_tail(&cl.b.cmp);
             if (how & 128)
@@ -643,9 +656,12 @@ static void fuzz_client(struct rd *r)
                 uipc__chan_expire(&cl.ch, uipc__now_ns() + (uint64_t)u16(r) * 1000000u);
             break;
         case OC_RECLAIM: /* the server died: the supervisor answers for it */
-            FUZZ_CHECK(uipc__reclaim_server(v, NULL, NULL, -1) >= -UIPC_EPROTO);
+            FUZZ_CHECK(uipc__reclaim_server(v, &cl.b.cli_words, &cli_ctl, -1) >= 0);
             break;
-        case OC_EPOCH: uipc__region_set_epoch(v, UIPC_SERVER, u32(r)); break;
+        case OC_EPOCH: /* a new server incarnation (the liar's writes go on) */
+            server_started(&cl.b);
+            uipc__region_set_epoch(v, UIPC_SERVER, u32(r)); /* informative: the liar's */
+            break;
         case OC_SYNC:
             if (cl.up)
                 client_sync(r);
@@ -674,6 +690,9 @@ static void fuzz_client(struct rd *r)
             if (c->completions == 0) { /* still waiting: only without a timeout, and for real */
                 FUZZ_CHECK(c->timeout_ms == 0 && !cl.ch.broken);
                 FUZZ_CHECK(cl.ch.recs[c->slot].state == CALL_INFLIGHT && cl.ch.recs[c->slot].gen == c->gen);
+                /* ...and sent to the incarnation alive now: one that died
+                 * answered every call sent to it */
+                FUZZ_CHECK(cl.ch.recs[c->slot].epoch == atomic_load(&cl.b.cli_words.alive));
             }
         }
         FUZZ_CHECK(cl.ch.nfree <= cl.ch.r.slots);
@@ -849,9 +868,14 @@ static void fuzz_reclaim(struct rd *r)
         atomic_store(&v->side[s]->bell, u32(r));
     }
     if (how & 1) {
-        int n = uipc__reclaim_server(v, NULL, NULL, -1);
-        FUZZ_CHECK(n == -UIPC_EPROTO || (n >= 0 && (uint32_t)n <= v->slots));
+        int n = uipc__reclaim_server(v, &b.cli_words, &cli_ctl, -1);
+        FUZZ_CHECK(n >= 0 && (uint32_t)n <= v->slots);
         FUZZ_CHECK(atomic_load(&v->side[UIPC_SERVER]->epoch) == 0);
+        FUZZ_CHECK(atomic_load(&b.cli_words.epoch) == 0);
+        for (uint32_t i = 0; i < v->slots; i++) { /* what it held, freed */
+            uint32_t st = uipc_slot_word_state(atomic_load(&uipc_slot(v, i)->own));
+            FUZZ_CHECK(st != UIPC_SLOT_SUBMITTED && st != UIPC_SLOT_SERVING);
+        }
     } else {
         uipc__reclaim_client(v);
         FUZZ_CHECK(atomic_load(&v->side[UIPC_CLIENT]->epoch) == 0);

@@ -183,7 +183,7 @@ static void client_figures(const char *log, const struct client *c, struct figur
 static unsigned long served(const char *log, const struct server *s)
 {
     char needle[128];
-    unsigned long n;
+    unsigned long n = 0;
     snprintf(needle, sizeof(needle), "%s: busy-server: %s: ", s->name, s->service);
     const char *p = strstr(log, needle);
     if (!p || sscanf(p + strlen(needle), "%lu calls served", &n) != 1)

@@ -593,7 +593,7 @@ void json_obj(const char *json, const char *key, const char *val, char *obj, siz
 long long json_num(const char *obj, const char *key)
 {
     char needle[64];
-    long long v;
+    long long v = 0;
     snprintf(needle, sizeof(needle), "\"%s\": ", key);
     const char *p = strstr(obj, needle);
     if (!p || sscanf(p + strlen(needle), "%lld", &v) != 1)
