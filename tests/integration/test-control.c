@@ -1033,7 +1033,11 @@ static void test_slow(void **state)
                 continue;
             char c;
             ssize_t n = recv(fd[k], &c, 1, MSG_DONTWAIT);
-            if (n != 0)
+            /* A close with our last byte still unread reaches us as a
+             * reset (AF_UNIX: unix_release_sock): the trickle's byte a
+             * second can land just before the supervisor's deadline. */
+            bool reset = n < 0 && errno == ECONNRESET && k == TRICKLE;
+            if (n != 0 && !reset)
                 fail_msg("%s: recv returned %zd (%s), not the close", what[k], n,
                          n < 0 ? strerror(errno) : "data");
             closed_at[k] = now_ms();
