@@ -11,7 +11,9 @@
  *   COND  := ARG OP VALUE [&& ARG OP VALUE]...
  *   ARG   := arg0 .. arg5, optionally "argN & VALUE" (masked, with == only)
  *   OP    := == != < <= > >=
- *   VALUE := number or constant, optionally or'ed: O_RDWR|O_CLOEXEC
+ *   VALUE := number or constant, optionally or'ed: O_RDWR|O_CLOEXEC;
+ *            or SELF, alone and with == only: the pid of the module's
+ *            process, known only there (policy_bind_self)
  *
  * Each || alternative is one libseccomp rule; libseccomp ORs rules. */
 #include <ctype.h>
@@ -140,6 +142,8 @@ static int parse_term(struct parse *p, const char *t, uint64_t *out)
         unsigned long long v = strtoull(t, &end, 0);
         if (errno || *end)
             return fail(p, "'%s' is not a number", t);
+        if ((uint32_t)v == POLICY_SELF)
+            return fail(p, "%s is reserved (it stands for SELF in the program)", t);
         *out = v;
         return 0;
     }
@@ -222,7 +226,15 @@ static int parse_compare(struct parse *p, char *s, struct scmp_arg_cmp *cmp)
         if (masked && ops[i].op != SCMP_CMP_EQ)
             return fail(p, "a masked argument can only be compared with ==");
         uint64_t v;
-        if (parse_value(p, opat + n, &v) < 0)
+        char *val = skip_space(opat + n);
+        trim_end(val);
+        if (strcmp(val, "SELF") == 0) {
+            if (masked || ops[i].op != SCMP_CMP_EQ)
+                return fail(p, "SELF can only be compared with ==");
+            *cmp = SCMP_CMP(arg, SCMP_CMP_EQ, POLICY_SELF);
+            return 0;
+        }
+        if (parse_value(p, val, &v) < 0)
             return -EINVAL;
         if (masked && (v & ~mask))
             return fail(p, "arg%u & 0x%llx can never equal 0x%llx", arg, (unsigned long long)mask,
@@ -537,6 +549,22 @@ void policy_free(struct policy *pol)
     free(pol->path);
     free(pol->prog.filter);
     free(pol);
+}
+
+/* libseccomp compares a 64-bit argument as two 32-bit halves, each a
+ * BPF_JEQ | BPF_K: SELF's low half is the placeholder (its high half 0,
+ * as a pid's), which no literal may take (parse_term). */
+unsigned policy_bind_self(struct sock_fprog *prog, pid_t pid)
+{
+    unsigned n = 0;
+    for (unsigned short i = 0; i < prog->len; i++) {
+        struct sock_filter *f = &prog->filter[i];
+        if (f->code == (BPF_JMP | BPF_JEQ | BPF_K) && f->k == POLICY_SELF) {
+            f->k = (uint32_t)pid;
+            n++;
+        }
+    }
+    return n;
 }
 
 void policy_syscall_name(int nr, char *buf, size_t len)

@@ -12,7 +12,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <linux/filter.h>
+
+/* What SELF compiles to until the module's process binds its pid. */
+#define POLICY_SELF 0x5e1f5e1fu
 
 enum policy_action { POLICY_KILL, POLICY_ERRNO, POLICY_LOG };
 
@@ -28,6 +32,10 @@ struct policy {
  * errno and writes one line, "FILE:LINE: problem", to err. */
 int policy_load(const char *path, struct policy **out, char *err, size_t errlen);
 void policy_free(struct policy *p);
+
+/* In the module's own process, just before loading prog (its copy of the
+ * supervisor's): every SELF becomes pid.  Returns how many. */
+unsigned policy_bind_self(struct sock_fprog *prog, pid_t pid);
 
 /* "socket" for 41 on this machine's architecture; "?" when unknown. */
 void policy_syscall_name(int nr, char *buf, size_t len);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "policy.h"
 #include "sandbox.h"
 
 #define TMP_OPTIONS "mode=1777,size=64m"
@@ -230,6 +231,7 @@ int sandbox_restrict(const struct sandbox *sb, int *step)
 
 int sandbox_seccomp(const struct sandbox *sb)
 {
+    policy_bind_self(sb->prog, getpid());
     long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, sb->prog);
     return fd < 0 ? -errno : (int)fd;
 }

@@ -28,7 +28,8 @@ struct sandbox {
     gid_t gid;
     uint64_t caps;                 /* kept, one bit per CAP_* */
     const uint64_t *rlimit;        /* RL_COUNT entries, config.h */
-    const struct sock_fprog *prog; /* NULL: no seccomp filter */
+    struct sock_fprog *prog;       /* NULL: no seccomp filter.  The child binds
+                                    * SELF in its own copy (fork, not a thread) */
 };
 
 enum sandbox_step {
@@ -49,7 +50,8 @@ bool sandbox_privileged(void);
 int sandbox_namespaces(const struct sandbox *sb, int *step);
 /* rlimits, ids, capabilities, no_new_privs; not seccomp. */
 int sandbox_restrict(const struct sandbox *sb, int *step);
-/* Loads sb->prog with a new listener; returns the listener fd or -errno.
+/* Binds SELF to this process's pid (policy_bind_self), then loads sb->prog
+ * with a new listener; returns the listener fd or -errno.
  * From here on every syscall the policy does not allow waits for the
  * supervisor. */
 int sandbox_seccomp(const struct sandbox *sb);

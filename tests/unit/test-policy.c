@@ -241,6 +241,10 @@ static void test_err_conditions(void **state)
     load_err("read: || arg0 == 1\n", 1, "empty condition");
     load_err("read: arg0 == 1 && && arg1 == 2\n", 1, "empty condition");
     load_err("write\nread: arg0 == 1 ||   # a comment\n", 2, "empty condition");
+    load_err("tgkill: arg0 != SELF\n", 1, "SELF can only be compared with ==");
+    load_err("tgkill: arg0 & 1 == SELF\n", 1, "SELF can only be compared with ==");
+    load_err("tgkill: arg0 == SELF|1\n", 1, "unknown constant 'SELF' (a number, or a name from docs/policies.md)");
+    load_err("tgkill: arg0 == 0x5e1f5e1f\n", 1, "0x5e1f5e1f is reserved (it stands for SELF in the program)");
 }
 
 /* A bad condition is an error even when the syscall is already allowed
@@ -438,6 +442,8 @@ enum child_check {
     CHILD_FCNTL,          /* fcntl: arg1 == F_GETFD included, plain fcntl: any */
     CHILD_LSEEK,          /* lseek: arg2 == 0 included, lseek: arg2 == 1: both */
     CHILD_LSEEK_END,      /* ... and nothing else */
+    CHILD_SIGNAL_SELF,    /* tgkill(SELF, ...) allowed */
+    CHILD_SIGNAL_OTHER,   /* tgkill(another pid, ...) refused */
     CHILD_NO_NEW_PRIVS = 100,
     CHILD_SECCOMP,
 };
@@ -457,15 +463,18 @@ static const char *const child_check_names[] = {
     [CHILD_FCNTL] = "fcntl(F_GETFL) failed",
     [CHILD_LSEEK] = "lseek(SEEK_SET or SEEK_CUR) failed",
     [CHILD_LSEEK_END] = "lseek(SEEK_END) did not fail with ENOSYS",
+    [CHILD_SIGNAL_SELF] = "tgkill(SELF, gettid(), 0) failed",
+    [CHILD_SIGNAL_OTHER] = "tgkill(getppid(), ...) did not fail with ENOSYS",
 };
 
 /* Runs in the forked child: loads the filter, then makes only syscalls
  * the policy allows (or expects refused) and _exits. */
-static void child(const struct policy *pol, pid_t pid)
+static void child(struct policy *pol, pid_t pid, pid_t parent)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         _exit(CHILD_NO_NEW_PRIVS);
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &pol->prog) != 0)
+    if (policy_bind_self(&pol->prog, getpid()) != 1 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &pol->prog) != 0)
         _exit(CHILD_SECCOMP);
 
     if (getpid() != pid)
@@ -506,6 +515,11 @@ static void child(const struct policy *pol, pid_t pid)
     if (syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != -1 ||
         errno != ENOSYS)
         _exit(CHILD_MMAP_EXEC);
+    if (syscall(SYS_tgkill, pid, syscall(SYS_gettid), 0) != 0)
+        _exit(CHILD_SIGNAL_SELF);
+    errno = 0;
+    if (syscall(SYS_tgkill, parent, parent, 0) != -1 || errno != ENOSYS)
+        _exit(CHILD_SIGNAL_OTHER);
     _exit(CHILD_OK);
 }
 
@@ -526,16 +540,18 @@ static void test_filter(void **state)
         "dup: errno EACCES\n"
         "openat: arg2 == O_RDONLY|O_CLOEXEC\n"
         "mmap: arg2 & PROT_EXEC == 0\n"
+        "gettid\n"
+        "tgkill: arg0 == SELF\n"
 #ifdef __SANITIZE_ADDRESS__
         /* what the sanitizer runtimes may call (policies/sanitizer.policy) */
         "open\nprlimit64\nmadvise\nsigaltstack\nprctl\nclone\nptrace\nwait4\n"
         "getppid\ngetdents64\ngetdents\nunlink\nmincore\n"
 #endif
     );
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        child(pol, getpid());
+        child(pol, getpid(), parent);
     policy_free(pol);
 
     int status;
