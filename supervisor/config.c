@@ -26,7 +26,7 @@
 
 enum key {
     /* [supervisor] */
-    K_HEARTBEAT, K_HANG, K_SHUTDOWN, K_SOCKET, K_LOGLEVEL,
+    K_HEARTBEAT, K_HANG, K_SHUTDOWN, K_SOCKET, K_LOGLEVEL, K_POLICY_DIR,
     /* [module NAME] */
     K_EXEC, K_ARGS, K_ENV, K_PROVIDES, K_CONNECTS, K_RESTART, K_MAXRESTARTS,
     K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG, K_BACKOFF, K_BACKOFF_MAX,
@@ -46,6 +46,7 @@ static const struct key_def keys[] = {
     { "shutdown_timeout_ms", K_SHUTDOWN, false },
     { "control_socket", K_SOCKET, false },
     { "log_level", K_LOGLEVEL, false },
+    { "policy_dir", K_POLICY_DIR, false },
     { "exec", K_EXEC, true },
     { "args", K_ARGS, true },
     { "env", K_ENV, true },
@@ -451,6 +452,7 @@ static bool supervisor_key(struct parse *p, enum key k, const char *v)
             return false;
         c->log_level = (enum conf_log)e;
         return true;
+    case K_POLICY_DIR: return set_string(p, &c->policy_dir, v);
     default: return false;
     }
 }
@@ -562,14 +564,46 @@ static bool check_exec(struct parse *p, unsigned i)
     return true;
 }
 
+/* Where default.policy is without a policy_dir key: the build tree's
+ * policies/ for a program run from the build tree, else the installed
+ * ones. */
+static const char *builtin_policy_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    size_t root = strlen(UIPC_BUILD_ROOT);
+    if (n > 0 && (size_t)n > root && strncmp(exe, UIPC_BUILD_ROOT, root) == 0 && exe[root] == '/')
+        return UIPC_BUILD_ROOT "/policies";
+    return UIPC_POLICY_DIR;
+}
+
+/* No policy key: the policy dir's default.policy (base.policy, anything
+ * else refused with EPERM and logged).  "none": no filter at all. */
+static char *policy_path(struct parse *p, const struct conf_module *m)
+{
+    if (m->policy)
+        return resolve(p->c->path, m->policy);
+    char *dir = p->c->policy_dir ? resolve(p->c->path, p->c->policy_dir) : strdup(builtin_policy_dir());
+    char *path = NULL;
+    if (dir && asprintf(&path, "%s/default.policy", dir) < 0)
+        path = NULL;
+    free(dir);
+    return path;
+}
+
 /* A policy error names the policy file and line; a policy that cannot be
- * opened names the modules.conf line. */
+ * opened names the modules.conf line (for the default one, the module's
+ * header, and the way out). */
 static bool check_policy(struct parse *p, unsigned i)
 {
     struct conf_module *m = &p->c->mod[i];
-    if (!m->policy)
+    if (m->policy && strcmp(m->policy, "none") == 0) {
+        free(m->policy);
+        m->policy = NULL;
         return true;
-    char *path = resolve(p->c->path, m->policy);
+    }
+    bool builtin = !m->policy;
+    char *path = policy_path(p, m);
     if (!path)
         return fail(p, m->line, "out of memory");
     free(m->policy);
@@ -577,6 +611,9 @@ static bool check_policy(struct parse *p, unsigned i)
     int r = policy_load(path, &m->pol, p->err, p->errlen);
     if (r == -EINVAL)
         p->failed = true;
+    else if (r < 0 && builtin)
+        fail(p, m->line, "[module %s] has no policy key, and the default policy %s: %s "
+             "(set policy_dir in [supervisor], or policy = none)", m->name, path, strerror(-r));
     else if (r < 0)
         fail(p, p->key_line[i][K_POLICY], "policy %s: %s", path, strerror(-r));
     return r == 0;
@@ -777,5 +814,6 @@ void conf_free(struct conf *c)
     }
     free(c->path);
     free(c->control_socket);
+    free(c->policy_dir);
     free(c);
 }

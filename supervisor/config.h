@@ -49,7 +49,8 @@ struct conf_module {
     unsigned backoff_ms;          /* first restart delay; doubles per recent death */
     unsigned backoff_max_ms;      /* ... up to this */
     unsigned hang_timeout_ms;     /* 0: the [supervisor] value */
-    char *policy;                 /* NULL: none (resolved like exec) */
+    char *policy;                 /* resolved like exec; no key: the policy dir's
+                                   * default.policy; NULL after load: "none" */
     struct policy *pol;           /* policy, compiled */
     uint64_t caps;                /* capabilities kept, bit per CAP_* (default none) */
     bool has_user, has_group;
@@ -66,6 +67,7 @@ struct conf {
     unsigned hang_timeout_ms;
     unsigned shutdown_timeout_ms;
     char *control_socket;
+    char *policy_dir;             /* NULL: the build tree's or the installed one */
     enum conf_log log_level;
     unsigned seen;
     struct conf_module mod[CONF_MAX_MODULES];

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +66,7 @@ static const struct { const char *name; uint64_t value; } constants[] = {
     C(CLOCK_PROCESS_CPUTIME_ID), C(CLOCK_THREAD_CPUTIME_ID),
     C(EFD_CLOEXEC), C(EFD_NONBLOCK), C(EFD_SEMAPHORE),
     C(MADV_DONTNEED), C(MADV_FREE), C(MADV_WILLNEED), C(MADV_HUGEPAGE), C(MADV_NOHUGEPAGE),
+    C(CLONE_THREAD), C(CLONE_VM), C(CLONE_VFORK),
     C(PR_SET_NAME), C(PR_GET_NAME), C(PR_SET_DUMPABLE), C(PR_GET_DUMPABLE), C(PR_SET_PDEATHSIG),
     C(PR_SET_NO_NEW_PRIVS), C(PR_GET_NO_NEW_PRIVS), C(PR_SET_VMA), C(PR_CAPBSET_READ),
     C(TCGETS), C(TIOCGWINSZ), C(FIONREAD), C(FIONBIO), C(FIOCLEX),

@@ -162,6 +162,7 @@ static void test_jam_client(void **state)
      * blocking) */
     write_conf(SUPERVISOR_SECTION "%s"
                "[module fdsrv]\nexec = %s\nprovides = echo\n"
+               "policy = none\n; its own epoll loop, not in base.policy\n"
                "[module good]\nexec = %s\nargs = beta\nconnects = beta\nafter = srv\n"
                "[module attacker]\nexec = %s\nargs = client jam %s\nconnects = alpha, echo\n"
                "after = srv, fdsrv\nbackoff_ms = 10\n",

@@ -32,6 +32,9 @@
 #include "svtest.h"
 
 #define GONE_MS 5000 /* what "at once" means for a process to be gone */
+/* bad-module forks, ignores signals and talks to the control socket on
+ * purpose: more than base.policy allows, which is what it tests. */
+#define BAD_POLICY "policy = none\n"
 
 static uint64_t now_ms(void)
 {
@@ -475,7 +478,7 @@ static void ends_unharmed(pid_t sv, long long *ok, pid_t echo)
  * are gone too; the new incarnation's go at shutdown. */
 static void fork_killed(const char *args, bool orphans)
 {
-    write_conf("%s[module bad]\nexec = %s\nargs = %s\nrestart = always\n", pair("4"),
+    write_conf("%s[module bad]\nexec = %s\n" BAD_POLICY "args = %s\nrestart = always\n", pair("4"),
                env_path("UIPC_BAD_MODULE"), args);
     pid_t sv = start_supervisor();
     wait_log("bad: fork: 3 children", 1);
@@ -534,7 +537,7 @@ static void test_fork_daemon_killed(void **state)
 static void test_fork_stopped(void **state)
 {
     (void)state;
-    write_conf("[supervisor]\nshutdown_timeout_ms = 2000\n%s[module bad]\nexec = %s\nargs = fork 3\n"
+    write_conf("[supervisor]\nshutdown_timeout_ms = 2000\n%s[module bad]\nexec = %s\n" BAD_POLICY "args = fork 3\n"
                "restart = always\n", pair("3"), env_path("UIPC_BAD_MODULE"));
     pid_t sv = start_supervisor();
     wait_log("bad: fork: 3 children", 1);
@@ -564,7 +567,7 @@ static void test_fork_stopped(void **state)
 static void test_fork_shutdown(void **state)
 {
     (void)state;
-    write_conf("[supervisor]\nshutdown_timeout_ms = 2000\n%s[module bad]\nexec = %s\nargs = fork 3\n",
+    write_conf("[supervisor]\nshutdown_timeout_ms = 2000\n%s[module bad]\nexec = %s\n" BAD_POLICY "args = fork 3\n",
                pair("1"), env_path("UIPC_BAD_MODULE"));
     pid_t sv = start_supervisor();
     wait_log("bad: fork: 3 children", 1);
@@ -589,7 +592,7 @@ static void test_fork_shutdown(void **state)
 static void test_fork_restart_fds(void **state)
 {
     (void)state;
-    write_conf("%s[module bad]\nexec = %s\nargs = fork 2\nrestart = always\n", pair("1"),
+    write_conf("%s[module bad]\nexec = %s\n" BAD_POLICY "args = fork 2\nrestart = always\n", pair("1"),
                env_path("UIPC_BAD_MODULE"));
     pid_t sv = start_supervisor();
     wait_log("bad: ready after", 1);
@@ -637,7 +640,7 @@ static void test_fork_restart_fds(void **state)
 static void test_fork_pidns(void **state)
 {
     (void)state;
-    write_conf("%s[module bad]\nexec = %s\nargs = fork 3\nnamespaces = pid, mount\nrestart = always\n",
+    write_conf("%s[module bad]\nexec = %s\n" BAD_POLICY "args = fork 3\nnamespaces = pid, mount\nrestart = always\n",
                pair("3"), env_path("UIPC_BAD_MODULE"));
     pid_t sv = start_supervisor();
     wait_log("bad: fork: 3 children", 1);
@@ -671,7 +674,7 @@ static void test_fork_pidns(void **state)
 static void test_forkbomb(void **state)
 {
     (void)state;
-    write_conf("%s[module bomb]\nexec = %s\nargs = forkbomb 200\nuser = nobody\n"
+    write_conf("%s[module bomb]\nexec = %s\n" BAD_POLICY "args = forkbomb 200\nuser = nobody\n"
                "namespaces = pid, mount\nrlimits = nproc=32\nrestart = on-failure\n",
                pair("4"), env_path("UIPC_BAD_MODULE"));
     pid_t sv = start_supervisor();
@@ -709,7 +712,7 @@ static void test_forkbomb(void **state)
 static void test_exit_given_up(void **state)
 {
     (void)state;
-    write_conf("%s[module bad]\nexec = %s\nargs = exit\nrestart = always\nmax_restarts = 4\n"
+    write_conf("%s[module bad]\nexec = %s\n" BAD_POLICY "args = exit\nrestart = always\nmax_restarts = 4\n"
                "restart_window_s = 60\n", pair("3"), env_path("UIPC_BAD_MODULE"));
     pid_t sv = start_supervisor();
     wait_log("load: ready after", 1);
@@ -735,7 +738,7 @@ static void test_exit_given_up(void **state)
 static void test_exit_loop(void **state)
 {
     (void)state;
-    write_conf("%s[module bad]\nexec = %s\nargs = exit\nrestart = always\nmax_restarts = 100000\n"
+    write_conf("%s[module bad]\nexec = %s\n" BAD_POLICY "args = exit\nrestart = always\nmax_restarts = 100000\n"
                "backoff_ms = 0\nbackoff_max_ms = 0\n", pair("5"), env_path("UIPC_BAD_MODULE"));
     pid_t sv = start_supervisor();
     wait_log("load: ready after", 1);
@@ -784,8 +787,8 @@ static const char *stubborn_pair(void)
 {
     static char s[1024];
     snprintf(s, sizeof(s),
-             "[module bad]\nexec = %s\nargs = ignore-term\nrestart = always\n"
-             "[module badns]\nexec = %s\nargs = ignore-term\nnamespaces = pid, mount\nrestart = always\n",
+             "[module bad]\nexec = %s\n" BAD_POLICY "args = ignore-term\nrestart = always\n"
+             "[module badns]\nexec = %s\n" BAD_POLICY "args = ignore-term\nnamespaces = pid, mount\nrestart = always\n",
              env_path("UIPC_BAD_MODULE"), env_path("UIPC_BAD_MODULE"));
     return s;
 }
@@ -865,7 +868,7 @@ static void test_ignore_term_shutdown(void **state)
 
 static pid_t flood_begin(const char *seconds)
 {
-    write_conf("%s[module flood]\nexec = %s\nargs = flood-ctl %s %s usr1\nrestart = never\n",
+    write_conf("%s[module flood]\nexec = %s\n" BAD_POLICY "args = flood-ctl %s %s usr1\nrestart = never\n",
                pair("8"), env_path("UIPC_BAD_MODULE"), ctl_path, seconds);
     pid_t sv = start_supervisor();
     wait_log("flood: waiting for SIGUSR1", 1);

@@ -137,7 +137,7 @@ static void test_shutdown_timeout(void **state)
     (void)state;
     const char *script = write_script("stubborn.sh",
                                       "#!/bin/sh\ntrap '' TERM\necho ready\nwhile :; do sleep 1; done\n");
-    write_conf("[supervisor]\nshutdown_timeout_ms = 300\n[module stubborn]\nexec = %s\n", script);
+    write_conf("[supervisor]\nshutdown_timeout_ms = 300\n[module stubborn]\nexec = %s\npolicy = none\n; a shell script: /bin/sh needs more than base.policy\n", script);
     pid_t sv = start_supervisor();
     wait_log("stubborn: ready", 1);
     pid_t p = latest_pid("stubborn");
@@ -183,7 +183,9 @@ static void test_fd_module_idle(void **state)
     snprintf(late, sizeof(late), "%s", write_script("late-client.sh", text));
     write_conf("[supervisor]\nheartbeat_interval_ms = 50\nhang_timeout_ms = 300\n"
                "[module echo]\nexec = %s\nprovides = echo\nrestart = always\n"
+               "policy = none\n; its own epoll loop, not in base.policy\n"
                "[module client]\nexec = %s\nconnects = echo\nafter = echo\nrestart = never\n"
+               "policy = none\n; a shell script: /bin/sh needs more than base.policy\n"
                "hang_timeout_ms = 10000\n", /* its shell sleeps first, without beating */
                env_path("UIPC_FD_SERVER"), late);
     pid_t sv = start_supervisor();
@@ -266,7 +268,7 @@ static void test_flood(void **state)
     const char *script = write_script(
         "flood.sh", "#!/bin/sh\nyes 'flood flood flood flood' 2>/dev/null | head -n 50000\nexec sleep 60\n");
     write_conf("[module echo]\nexec = %s\nprovides = echo\nrestart = always\n"
-               "[module flood]\nexec = %s\nrestart = never\nhang_timeout_ms = 600000\n",
+               "[module flood]\nexec = %s\nrestart = never\nhang_timeout_ms = 600000\npolicy = none\n; a shell script: /bin/sh needs more than base.policy\n",
                env_path("UIPC_ECHO_SERVER"), script);
     pid_t sv = start_supervisor();
     wait_log("flood: flood flood", 10);

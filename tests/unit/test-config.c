@@ -136,7 +136,11 @@ static void test_good(void **state)
     assert_int_equal(log->backoff_ms, 100);
     assert_int_equal(log->backoff_max_ms, 5000);
     assert_int_equal(log->hang_timeout_ms, 0);
-    assert_null(log->policy);
+    /* no policy key: the build tree's default.policy, refusing with EPERM */
+    assert_non_null(strstr(log->policy, "/policies/default.policy"));
+    assert_non_null(log->pol);
+    assert_int_equal(log->pol->action, POLICY_ERRNO);
+    assert_int_equal(log->pol->err, EPERM);
 
     assert_string_equal(kv->argv[0], "/bin/true");
     assert_string_equal(kv->argv[1], "--shards");
@@ -160,7 +164,7 @@ static void test_good(void **state)
     assert_string_equal(kv->policy, want);
     assert_non_null(kv->pol);
     assert_true(kv->pol->prog.len > 0);
-    assert_null(log->pol);
+    assert_true(log->pol != kv->pol);
     assert_true(kv->caps == ((1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_NICE)));
     assert_true(log->caps == 0);
     assert_true(kv->has_user && !kv->has_group && !log->has_user);
@@ -278,6 +282,16 @@ static void test_sandbox_keys(void **state)
     assert_null(bad);
     snprintf(want, sizeof(want), "%s/policies/bad.policy:3: unknown syscall 'sokcet'", dir);
     assert_string_equal(err, want);
+    /* "none": no filter; a policy_dir without default.policy: the module's
+     * header, and the way out */
+    c = load_ok(MOD_A "policy = none\n");
+    assert_null(c->mod[0].policy);
+    assert_null(c->mod[0].pol);
+    conf_free(c);
+    load_bad("[supervisor]\npolicy_dir = nowhere\n" MOD_A, 3,
+             "[module a] has no policy key, and the default policy");
+    c = load_ok("[supervisor]\npolicy_dir = policies\n" MOD_A "policy = policies/kv.policy\n");
+    conf_free(c);
 }
 
 static void test_whole_file(void **state)
