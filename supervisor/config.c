@@ -26,11 +26,11 @@
 
 enum key {
     /* [supervisor] */
-    K_HEARTBEAT, K_HANG, K_SHUTDOWN, K_SOCKET, K_LOGLEVEL, K_POLICY_DIR,
+    K_HEARTBEAT, K_HANG, K_SHUTDOWN, K_SOCKET, K_LOGLEVEL, K_POLICY_DIR, K_DYNAMIC_UIDS,
     /* [module NAME] */
     K_EXEC, K_ARGS, K_ENV, K_PROVIDES, K_CONNECTS, K_RESTART, K_MAXRESTARTS,
     K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG, K_BACKOFF, K_BACKOFF_MAX,
-    K_CAPS, K_USER, K_GROUP, K_NAMESPACES, K_RLIMITS,
+    K_CAPS, K_USER, K_GROUP, K_NAMESPACES, K_RLIMITS, K_WRITABLE,
     K_COUNT
 };
 
@@ -47,6 +47,7 @@ static const struct key_def keys[] = {
     { "control_socket", K_SOCKET, false },
     { "log_level", K_LOGLEVEL, false },
     { "policy_dir", K_POLICY_DIR, false },
+    { "dynamic_uids", K_DYNAMIC_UIDS, false },
     { "exec", K_EXEC, true },
     { "args", K_ARGS, true },
     { "env", K_ENV, true },
@@ -65,6 +66,7 @@ static const struct key_def keys[] = {
     { "group", K_GROUP, true },
     { "namespaces", K_NAMESPACES, true },
     { "rlimits", K_RLIMITS, true },
+    { "writable", K_WRITABLE, true },
 };
 
 enum section { SEC_NONE, SEC_SUPERVISOR, SEC_MODULE };
@@ -390,6 +392,33 @@ static bool add_rlimit(struct parse *p, char *tok)
     return true;
 }
 
+/* "FIRST-LAST": the uids (and gids) modules without a user key get. */
+static bool set_uid_range(struct parse *p, const char *v)
+{
+    unsigned long first, last;
+    int n = 0;
+    if (sscanf(v, "%lu-%lu%n", &first, &last, &n) != 2 || v[n] || first == 0 || last < first ||
+        last >= UINT32_MAX)
+        return fail(p, p->line, "dynamic_uids must be FIRST-LAST, two uids above 0, FIRST <= LAST");
+    if (last - first + 1 < CONF_MAX_MODULES)
+        return fail(p, p->line, "dynamic_uids: at least %d uids (one per module)", CONF_MAX_MODULES);
+    p->c->uid_first = (uid_t)first;
+    p->c->uid_last = (uid_t)last;
+    return true;
+}
+
+/* An absolute directory the module may write to, bound writable into its
+ * read-only view. */
+static bool add_writable(struct parse *p, char *tok)
+{
+    struct conf_module *m = p->mod;
+    if (*tok != '/')
+        return fail(p, p->line, "writable: '%s' is not an absolute path", tok);
+    if (m->nwritable == CONF_MAX_LIST)
+        return fail(p, p->line, "writable: more than %d paths", CONF_MAX_LIST);
+    return (m->writable[m->nwritable++] = strdup(tok)) != NULL || fail(p, p->line, "out of memory");
+}
+
 static bool set_user(struct parse *p, const char *v)
 {
     struct conf_module *m = p->mod;
@@ -453,6 +482,7 @@ static bool supervisor_key(struct parse *p, enum key k, const char *v)
         c->log_level = (enum conf_log)e;
         return true;
     case K_POLICY_DIR: return set_string(p, &c->policy_dir, v);
+    case K_DYNAMIC_UIDS: return set_uid_range(p, v);
     default: return false;
     }
 }
@@ -473,6 +503,7 @@ static bool module_key(struct parse *p, enum key k, const char *v)
     case K_NAMESPACES: return each_token(p, v, true, add_namespace);
     case K_RLIMITS: return each_token(p, v, true, add_rlimit);
     case K_USER: return set_user(p, v);
+    case K_WRITABLE: return each_token(p, v, true, add_writable);
     case K_GROUP: return set_group(p, v);
     case K_MAXRESTARTS: return parse_uint(p, v, 0, 100000, &m->max_restarts);
     case K_WINDOW: return parse_uint(p, v, 1, 86400, &m->restart_window_s);
@@ -619,9 +650,57 @@ static bool check_policy(struct parse *p, unsigned i)
     return r == 0;
 }
 
+/* FNV-1a: a module's dynamic uid follows its name, not its place in the
+ * file, so it survives edits of the config. */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static bool uid_taken(const struct conf *c, unsigned upto, uid_t uid)
+{
+    for (unsigned j = 0; j < upto; j++)
+        if (c->mod[j].dynamic_user && c->mod[j].uid == uid)
+            return true;
+    return getpwuid(uid) || getgrgid((gid_t)uid);
+}
+
+/* The safe defaults of a [module] without sandbox keys (modules.conf(5)):
+ * a uid and gid of its own from dynamic_uids, and its own mount, ipc and
+ * uts namespaces (a read-only view of the host, a private /tmp). */
+static bool sandbox_defaults(struct parse *p, unsigned i)
+{
+    struct conf *c = p->c;
+    struct conf_module *m = &c->mod[i];
+    if (!(m->seen & (1u << K_NAMESPACES))) {
+        m->namespaces = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+        m->default_namespaces = true;
+    }
+    if (m->has_user || m->has_group)
+        return true;
+    uint32_t span = c->uid_last - c->uid_first + 1;
+    uint32_t k = name_hash(m->name) % span;
+    for (uint32_t tries = 0; tries < span; tries++, k = (k + 1) % span) {
+        uid_t uid = c->uid_first + k;
+        if (!uid_taken(c, i, uid)) {
+            m->dynamic_user = true;
+            m->uid = uid;
+            m->gid = (gid_t)uid;
+            return true;
+        }
+    }
+    return fail(p, m->line, "no free uid left in dynamic_uids %u-%u", (unsigned)c->uid_first,
+                (unsigned)c->uid_last);
+}
+
 static bool check_sandbox(struct parse *p, unsigned i)
 {
     const struct conf_module *m = &p->c->mod[i];
+    if (!sandbox_defaults(p, i))
+        return false;
     if (m->has_user && !m->has_group && m->gid == (gid_t)-1)
         return fail(p, p->key_line[i][K_USER], "user %u has no passwd entry: set group too",
                     (unsigned)m->uid);
@@ -758,6 +837,8 @@ static struct conf *conf_new(const char *path)
     c->hang_timeout_ms = 1000;
     c->shutdown_timeout_ms = 3000;
     c->log_level = LOG_INFO;
+    c->uid_first = 61184; /* systemd's DynamicUser= range */
+    c->uid_last = 65519;
     if (!c->path || !c->control_socket) {
         conf_free(c);
         return NULL;
@@ -811,6 +892,8 @@ void conf_free(struct conf *c)
             free(m->env[j]);
         free(m->policy);
         policy_free(m->pol);
+        for (unsigned j = 0; j < m->nwritable; j++)
+            free(m->writable[j]);
     }
     free(c->path);
     free(c->control_socket);

@@ -54,9 +54,13 @@ struct conf_module {
     struct policy *pol;           /* policy, compiled */
     uint64_t caps;                /* capabilities kept, bit per CAP_* (default none) */
     bool has_user, has_group;
+    bool dynamic_user;            /* no user or group key: uid and gid from dynamic_uids */
     uid_t uid;                    /* user: resolved at load */
     gid_t gid;                    /* group, or the user's primary group */
     int namespaces;               /* CLONE_NEW* flags */
+    bool default_namespaces;      /* no namespaces key: mount, ipc, uts */
+    char *writable[CONF_MAX_LIST];/* absolute paths bound writable into its view */
+    unsigned nwritable;
     uint64_t rlimit[RL_COUNT];    /* CONF_RLIM_UNSET or a value */
     unsigned seen;                /* keys seen, as bits (duplicate detection) */
 };
@@ -68,6 +72,7 @@ struct conf {
     unsigned shutdown_timeout_ms;
     char *control_socket;
     char *policy_dir;             /* NULL: the build tree's or the installed one */
+    uid_t uid_first, uid_last;    /* dynamic_uids */
     enum conf_log log_level;
     unsigned seen;
     struct conf_module mod[CONF_MAX_MODULES];

@@ -35,6 +35,8 @@ static const char *const step_names[SB_STEP_COUNT] = {
     [SB_MOUNT_TMP] = "mount: private /tmp",
     [SB_MOUNT_KEEP] = "mount: the module's own directory under /tmp",
     [SB_MOUNT_PROC] = "mount: /proc",
+    [SB_MOUNT_REACH] = "mount: the way to the module's program",
+    [SB_MOUNT_WRITABLE] = "mount: writable paths",
     [SB_HOSTNAME] = "hostname",
     [SB_LOOPBACK] = "loopback up",
     [SB_INIT_FORK] = "pid namespace: fork under its init",
@@ -62,6 +64,91 @@ const char *sandbox_step_name(int step)
 
 #define STEP(s, call) do { *step = (s); if ((call) < 0) return -errno; } while (0)
 
+/* Whether uid/gid may search directory st (a module has no supplementary
+ * groups and no capability that overrides permissions). */
+static bool searchable(const struct stat *st, uid_t uid, gid_t gid)
+{
+    if (st->st_uid == uid)
+        return st->st_mode & S_IXUSR;
+    if (st->st_gid == gid)
+        return st->st_mode & S_IXGRP;
+    return st->st_mode & S_IXOTH;
+}
+
+int sandbox_unreachable(const char *path, uid_t uid, gid_t gid, char *dir, size_t len)
+{
+    struct stat st;
+    for (const char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        snprintf(dir, len, "%.*s", (int)(slash - path), path);
+        if (stat(dir, &st) == 0 && !searchable(&st, uid, gid))
+            return 1;
+    }
+    snprintf(dir, len, "/");
+    return stat("/", &st) == 0 && !searchable(&st, uid, gid);
+}
+
+/* A mount point at at for the detached tree: a directory, or an empty
+ * file for a file. */
+static int make_mount_point(int tree, const char *at)
+{
+    struct stat st;
+    if (fstat(tree, &st) < 0)
+        return -1;
+    if (S_ISDIR(st.st_mode))
+        return mkdir(at, 0755) < 0 && errno != EEXIST ? -1 : 0;
+    int fd = open(at, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    return fd < 0 ? -1 : close(fd);
+}
+
+/* Puts the detached tree at at, and closes it. */
+static int attach(int tree, const char *at)
+{
+    int r = move_mount(tree, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH);
+    int e = errno;
+    close(tree);
+    errno = e;
+    return r;
+}
+
+/* dir, which the module's ids cannot search, becomes a read-only tmpfs
+ * holding only child (cloned from the original, read-only like the rest):
+ * the module reaches what it runs without seeing anything else there. */
+static int overmount(const char *dir, const char *child)
+{
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    int tree = open_tree(AT_FDCWD, child, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (tree < 0)
+        return -1;
+    if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0 ||
+        make_mount_point(tree, child) < 0) {
+        int e = errno;
+        close(tree);
+        errno = e;
+        return -1;
+    }
+    if (attach(tree, child) < 0)
+        return -1;
+    return mount_setattr(AT_FDCWD, dir, 0, &ro, sizeof(ro));
+}
+
+/* Makes every directory on the way to path searchable for the module's
+ * ids (a checkout in root's home, mode 0700, or in a mkdtemp directory). */
+static int reach(const char *path, uid_t uid, gid_t gid)
+{
+    char dir[PATH_MAX], child[PATH_MAX];
+    struct stat st;
+    for (const char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+        const char *next = strchr(slash + 1, '/');
+        snprintf(child, sizeof(child), "%.*s", next ? (int)(next - path) : (int)strlen(path), path);
+        if (stat(dir, &st) < 0)
+            return -1;
+        if (!searchable(&st, uid, gid) && overmount(dir, child) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* A module installed under /tmp (a checkout there, say) would vanish under
  * its private /tmp: its top directory there, "/tmp/NAME", is carried over,
  * read-only like the rest.  Returns 0 when there is nothing to keep. */
@@ -73,29 +160,49 @@ static int keep_tmp_home(const char *exec, char *top, size_t len)
     return open_tree(AT_FDCWD, top, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 }
 
-static int put_back(int tree, const char *top)
+/* mkdir -p, for a writable path under the private /tmp. */
+static int make_dirs(const char *path)
 {
-    int r = mkdir(top, 0755) < 0 ? -1 : move_mount(tree, "", AT_FDCWD, top, MOVE_MOUNT_F_EMPTY_PATH);
-    int e = errno;
-    close(tree);
-    errno = e;
-    return r;
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s", path);
+    for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+        if (s)
+            *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -1;
+        if (!s)
+            return 0;
+        *s = '/';
+    }
 }
 
-/* Read-only everywhere, a private /tmp, and with a pid namespace a /proc
+/* Read-only everywhere but the writable paths, a private /tmp, the way to
+ * the module's program open to its ids, and with a pid namespace a /proc
  * that shows only the module's own processes. */
 static int mount_view(const struct sandbox *sb, int *step)
 {
     struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
     char top[PATH_MAX];
-    int tree;
+    int tree, rw[CONF_MAX_LIST];
     STEP(SB_MOUNT_PRIVATE, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+    /* Cloned before the read-only pass: they stay writable. */
+    for (unsigned i = 0; i < sb->nwritable; i++)
+        STEP(SB_MOUNT_WRITABLE, rw[i] = open_tree(AT_FDCWD, sb->writable[i],
+                                                   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
     STEP(SB_MOUNT_RDONLY, mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)));
     STEP(SB_MOUNT_KEEP, tree = keep_tmp_home(sb->exec, top, sizeof(top)));
     /* New mounts after the read-only pass stay writable. */
     STEP(SB_MOUNT_TMP, mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTIONS));
     if (tree > 0)
-        STEP(SB_MOUNT_KEEP, put_back(tree, top));
+        STEP(SB_MOUNT_KEEP, make_mount_point(tree, top) < 0 ? -1 : attach(tree, top));
+    if (sb->set_ids)
+        STEP(SB_MOUNT_REACH, reach(sb->exec, sb->uid, sb->gid));
+    for (unsigned i = 0; i < sb->nwritable; i++) {
+        const char *w = sb->writable[i];
+        if (strncmp(w, "/tmp/", 5) == 0)
+            STEP(SB_MOUNT_WRITABLE, make_dirs(w));
+        STEP(SB_MOUNT_WRITABLE, attach(rw[i], w));
+    }
     if (sb->namespaces & CLONE_NEWPID)
         STEP(SB_MOUNT_PROC, mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL));
     return 0;

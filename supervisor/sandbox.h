@@ -27,6 +27,8 @@ struct sandbox {
     uid_t uid;
     gid_t gid;
     uint64_t caps;                 /* kept, one bit per CAP_* */
+    char *const *writable;         /* bound writable into the mount view */
+    unsigned nwritable;
     const uint64_t *rlimit;        /* RL_COUNT entries, config.h */
     struct sock_fprog *prog;       /* NULL: no seccomp filter.  The child binds
                                     * SELF in its own copy (fork, not a thread) */
@@ -34,12 +36,17 @@ struct sandbox {
 
 enum sandbox_step {
     SB_USERNS_WAIT = 1, SB_USERNS_ROOT, SB_MOUNT_PRIVATE, SB_MOUNT_RDONLY, SB_MOUNT_KEEP, SB_MOUNT_TMP, SB_MOUNT_PROC,
+    SB_MOUNT_REACH, SB_MOUNT_WRITABLE,
     SB_HOSTNAME, SB_LOOPBACK, SB_INIT_FORK, SB_RLIMIT, SB_GROUPS, SB_GID, SB_UID,
     SB_SECUREBITS, SB_BOUNDING, SB_CAPS, SB_AMBIENT, SB_NO_NEW_PRIVS, SB_SECCOMP,
     SB_STDIO, SB_FDS, SB_SETSID, SB_HANDOFF, SB_EXEC, SB_STEP_COUNT
 };
 
 const char *sandbox_step_name(int step);
+
+/* Whether uid/gid (no supplementary groups) can search every directory on
+ * the way to path: 1 and the first one it cannot, in dir; else 0. */
+int sandbox_unreachable(const char *path, uid_t uid, gid_t gid, char *dir, size_t len);
 
 /* Whether this process may lock securebits, drop groups and shrink the
  * bounding set (CAP_SETPCAP): root, or the root of a user namespace. */

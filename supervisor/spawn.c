@@ -142,6 +142,11 @@ static _Noreturn void module(const struct sv_spawn *s, int out_w, int sync)
     build_env(s, envp);
     if ((r = sandbox_restrict(s->sb, &step)) < 0)
         child_fail(sync, step, -r);
+    /* A new uid clears the parent-death signal: set again, then make sure
+     * the supervisor did not die in between (its end of sync closed). */
+    struct pollfd alive = { .fd = sync, .events = POLLRDHUP };
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || poll(&alive, 1, 0) != 0)
+        _exit(127);
     if (s->sb->prog)
         load_seccomp(s, sync);
     execve(s->argv[0], s->argv, envp);

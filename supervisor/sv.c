@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,18 +96,94 @@ static void start_order(struct sv *s)
     }
 }
 
+/* Whether this (unprivileged) supervisor may give a module a user
+ * namespace, and so the mount view of the defaults: one throw-away child
+ * tries. */
+static bool userns_works(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0 ? 0 : 1);
+    int st;
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* A module's sandbox, from its config and what this supervisor can do: one
+ * that is not root gives its modules its own uid (it has no other), and
+ * the default mount view in a user namespace if it can. */
+static void sandbox_of(struct sv_mod *m, bool root, int *userns)
+{
+    const struct conf_module *cf = m->cf;
+    bool own_ids = cf->dynamic_user && root;
+    int ns = cf->namespaces;
+    if (cf->dynamic_user && !root)
+        sv_warn("%s: runs as uid %u, the supervisor's (not root: no uid of its own)", cf->name,
+                (unsigned)getuid());
+    else if (own_ids)
+        sv_info("%s: runs as uid %u, gid %u (dynamic_uids)", cf->name, (unsigned)cf->uid,
+                (unsigned)cf->gid);
+    if (cf->default_namespaces && !root) {
+        if (*userns < 0)
+            *userns = userns_works();
+        if (*userns)
+            ns |= CLONE_NEWUSER;
+        else
+            sv_warn("%s: no namespaces, no read-only view (not root, and no user namespaces here)",
+                    cf->name);
+        ns = *userns ? ns : 0;
+    }
+    m->sb = (struct sandbox){ .name = cf->name, .exec = cf->exec, .namespaces = ns,
+                              .set_ids = cf->has_user || cf->has_group || own_ids,
+                              .uid = cf->has_user || own_ids ? cf->uid : getuid(),
+                              .gid = cf->has_group || cf->has_user || own_ids ? cf->gid : getgid(),
+                              .caps = cf->caps, .rlimit = cf->rlimit,
+                              .writable = cf->writable, .nwritable = cf->nwritable,
+                              .prog = cf->pol ? &cf->pol->prog : NULL };
+}
+
+/* What the module's ids must reach on the host: its program (without a
+ * mount view, which would open the way), and its writable paths but those
+ * under /tmp (made in its private /tmp).  0, or -EACCES and why. */
+static int check_reach(const struct sv_mod *m)
+{
+    const struct sandbox *sb = &m->sb;
+    char dir[PATH_MAX];
+    struct stat st;
+    if (!sb->set_ids)
+        return 0;
+    if (!(sb->namespaces & CLONE_NEWNS) && sandbox_unreachable(sb->exec, sb->uid, sb->gid, dir, sizeof(dir))) {
+        sv_error("%s: uid %u cannot reach its exec %s: %s is not searchable for it (chmod o+x %s, "
+                 "or keep the default mount namespace)", m->cf->name, (unsigned)sb->uid, sb->exec, dir, dir);
+        return -EACCES;
+    }
+    for (unsigned i = 0; i < sb->nwritable; i++) {
+        const char *w = sb->writable[i];
+        if (strncmp(w, "/tmp/", 5) == 0 && (sb->namespaces & CLONE_NEWNS))
+            continue;
+        if (stat(w, &st) < 0) {
+            sv_error("%s: writable %s: %s", m->cf->name, w, strerror(errno));
+            return -errno;
+        }
+        if (sandbox_unreachable(w, sb->uid, sb->gid, dir, sizeof(dir))) {
+            sv_error("%s: uid %u cannot reach its writable %s: %s is not searchable for it",
+                     m->cf->name, (unsigned)sb->uid, w, dir);
+            return -EACCES;
+        }
+    }
+    return 0;
+}
+
 static int init_modules(struct sv *s)
 {
+    bool root = sandbox_privileged();
+    int userns = -1; /* not tried yet */
     for (unsigned i = 0; i < s->c->nmod; i++) {
         struct sv_mod *m = &s->mod[i];
         m->cf = &s->c->mod[i];
-        m->sb = (struct sandbox){ .name = m->cf->name, .exec = m->cf->exec,
-                                  .namespaces = m->cf->namespaces,
-                                  .set_ids = m->cf->has_user || m->cf->has_group,
-                                  .uid = m->cf->has_user ? m->cf->uid : getuid(),
-                                  .gid = m->cf->has_group || m->cf->has_user ? m->cf->gid : getgid(),
-                                  .caps = m->cf->caps, .rlimit = m->cf->rlimit,
-                                  .prog = m->cf->pol ? &m->cf->pol->prog : NULL };
+        sandbox_of(m, root, &userns);
+        int bad = check_reach(m);
+        if (bad < 0)
+            return bad;
         if (!m->cf->pol)
             sv_warn("%s: no policy: every syscall is allowed", m->cf->name);
         m->deaths = calloc(m->cf->max_restarts + 1, sizeof(uint64_t));

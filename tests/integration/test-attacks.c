@@ -117,10 +117,12 @@ static void finish(pid_t sv, const char *const honest[], int attacker_starts)
     log_lacks("runtime error"); /* UBSan's */
 }
 
+/* The attacker attacks once, then behaves: the file says it did.  In the
+ * state directory, which its config makes writable. */
 static const char *statefile(const char *name)
 {
     static char path[320];
-    snprintf(path, sizeof(path), "%s/attacker-%s", dir, name);
+    snprintf(path, sizeof(path), "%s/attacker-%s", svtest_state_dir(), name);
     unlink(path);
     return path;
 }
@@ -164,10 +166,10 @@ static void test_jam_client(void **state)
                "[module fdsrv]\nexec = %s\nprovides = echo\n"
                "policy = none\n; its own epoll loop, not in base.policy\n"
                "[module good]\nexec = %s\nargs = beta\nconnects = beta\nafter = srv\n"
-               "[module attacker]\nexec = %s\nargs = client jam %s\nconnects = alpha, echo\n"
+               "[module attacker]\nexec = %s\nargs = client jam %s\nconnects = alpha, echo\nwritable = %s\n"
                "after = srv, fdsrv\nbackoff_ms = 10\n",
                server_section("srv", "alpha beta", "alpha, beta"), env_path("UIPC_FD_SERVER"),
-               env_path("UIPC_CHAOS_CLIENT"), env_path("UIPC_ATTACKER"), statefile("jam-client"));
+               env_path("UIPC_CHAOS_CLIENT"), env_path("UIPC_ATTACKER"), statefile("jam-client"), svtest_state_dir());
     pid_t sv = start_supervisor();
     wait_log("attacker: jammed as client", 1);
     answers_while_jammed();
@@ -186,9 +188,9 @@ static void test_jam_server(void **state)
 {
     (void)state;
     write_conf(SUPERVISOR_SECTION
-               "[module attacker]\nexec = %s\nargs = server jam %s\nprovides = alpha\nbackoff_ms = 10\n"
+               "[module attacker]\nexec = %s\nargs = server jam %s\nprovides = alpha\nbackoff_ms = 10\nwritable = %s\n"
                "[module client]\nexec = %s\nargs = alpha\nconnects = alpha\nafter = attacker\n",
-               env_path("UIPC_ATTACKER"), statefile("jam-server"), env_path("UIPC_CHAOS_CLIENT"));
+               env_path("UIPC_ATTACKER"), statefile("jam-server"), svtest_state_dir(), env_path("UIPC_CHAOS_CLIENT"));
     pid_t sv = start_supervisor();
     wait_log("attacker: jammed as server", 1);
     answers_while_jammed();
@@ -218,10 +220,10 @@ static void test_frame(void **state)
     unsigned frame_ms = 3 * svtest_ms(HANG_MS);
     write_conf(SUPERVISOR_SECTION "%s"
                "[module good]\nexec = %s\nargs = beta\nconnects = beta\nafter = srv\n"
-               "[module attacker]\nexec = %s\nargs = client frame %s\nconnects = alpha\nafter = srv\n"
+               "[module attacker]\nexec = %s\nargs = client frame %s\nconnects = alpha\nafter = srv\nwritable = %s\n"
                "backoff_ms = 10\nenv = ATTACKER_FRAME_MS=%u\n",
                server_section("srv", "alpha beta", "alpha, beta"), env_path("UIPC_CHAOS_CLIENT"),
-               env_path("UIPC_ATTACKER"), statefile("frame"), frame_ms);
+               env_path("UIPC_ATTACKER"), statefile("frame"), svtest_state_dir(), frame_ms);
     pid_t sv = start_supervisor();
     wait_log("attacker: framing alpha", 1);
     expect_loop_ok();
@@ -279,10 +281,10 @@ static void test_status(void **state)
     char timeout[64];
     snprintf(timeout, sizeof(timeout), "ATTACKER_TIMEOUT_MS=%u", svtest_ms(5000));
     write_conf(SUPERVISOR_SECTION
-               "[module attacker]\nexec = %s\nargs = server status %s\nprovides = alpha\nbackoff_ms = 10\n"
+               "[module attacker]\nexec = %s\nargs = server status %s\nprovides = alpha\nbackoff_ms = 10\nwritable = %s\n"
                "[module caller]\nexec = %s\nargs = caller alpha\nconnects = alpha\nafter = attacker\n"
                "env = %s\n",
-               env_path("UIPC_ATTACKER"), statefile("status"), env_path("UIPC_ATTACKER"), timeout);
+               env_path("UIPC_ATTACKER"), statefile("status"), svtest_state_dir(), env_path("UIPC_ATTACKER"), timeout);
     pid_t sv = start_supervisor();
     wait_log("attacker: answered -10001", 1);
     struct tally t;

@@ -232,14 +232,14 @@ static void test_same_seed_same_schedule(void **state)
 static void hostile_client(const char *kind)
 {
     char statefile[320];
-    snprintf(statefile, sizeof(statefile), "%s/hostile-%s", dir, kind);
+    snprintf(statefile, sizeof(statefile), "%s/hostile-%s", svtest_state_dir(), kind);
     unlink(statefile);
     write_conf("[supervisor]\nheartbeat_interval_ms = 50\nhang_timeout_ms = 1000\n%s"
                "[module good]\nexec = %s\nargs = beta\nconnects = beta\nafter = srv\n"
                "[module hostile]\nexec = %s\nargs = client %s %s\nconnects = alpha\nafter = srv\n"
-               "backoff_ms = 10\n",
+               "backoff_ms = 10\nwritable = %s\n",
                server_section("srv", "alpha beta", ""), env_path("UIPC_CHAOS_CLIENT"),
-               env_path("UIPC_HOSTILE"), kind, statefile);
+               env_path("UIPC_HOSTILE"), kind, statefile, svtest_state_dir());
     pid_t sv = start_supervisor();
     if (strcmp(kind, "accuse") != 0)
         wait_log("hostile: attacking as client", 1);
@@ -293,13 +293,14 @@ static void test_hostile_client_header(void **s) { (void)s; hostile_client("head
 static void hostile_server(const char *kind)
 {
     char statefile[320];
-    snprintf(statefile, sizeof(statefile), "%s/hostile-srv-%s", dir, kind);
+    snprintf(statefile, sizeof(statefile), "%s/hostile-srv-%s", svtest_state_dir(), kind);
     unlink(statefile);
     write_conf("[supervisor]\nheartbeat_interval_ms = 50\nhang_timeout_ms = 1000\n"
                "[module hostile]\nexec = %s\nargs = server %s %s\nprovides = alpha\nbackoff_ms = 10\n"
+               "writable = %s\n"
                "[module client]\nexec = %s\nargs = alpha\nconnects = alpha\nafter = hostile\n"
                "env = CHAOS_ALLOW_PROTO=1\n",
-               env_path("UIPC_HOSTILE"), kind, statefile, env_path("UIPC_CHAOS_CLIENT"));
+               env_path("UIPC_HOSTILE"), kind, statefile, svtest_state_dir(), env_path("UIPC_CHAOS_CLIENT"));
     pid_t sv = start_supervisor();
     if (strcmp(kind, "accuse") == 0) {
         /* Five false reports against the honest client: five resets, no kill. */

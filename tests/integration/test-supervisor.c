@@ -101,7 +101,7 @@ static void test_bad_config(void **state)
     assert_int_equal(waitpid(sv, &st, 0), sv);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 2);
-    /* the line as written (under valgrind write_conf adds one: svtest.h) */
+    /* the line as written (under valgrind write_conf adds some: svtest.h) */
     FILE *f = fopen(conf_path, "re");
     assert_non_null(f);
     char want[400], line[400];
@@ -109,7 +109,7 @@ static void test_bad_config(void **state)
     for (int n = 1; !at && fgets(line, sizeof(line), f); n++)
         at = strcmp(line, "connects = nobody\n") == 0 ? n : 0;
     fclose(f);
-    assert_int_equal(at, svtest_valgrind() ? 7 : 6);
+    assert_true(at >= 6);
     snprintf(want, sizeof(want), "%s:%d: no module provides service 'nobody'", conf_path, at);
     assert_non_null(strstr(read_log(), want));
     assert_null(strstr(read_log(), "started"));

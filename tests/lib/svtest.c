@@ -83,7 +83,7 @@ static const char *cannot_text(const char *text)
         size_t len;
         if (sscanf(p, " [module %127[^]\n]]", module) == 1)
             continue;
-        if ((v = value_of(p, "policy", &len))) {
+        if ((v = value_of(p, "policy", &len)) && !(len == 4 && memcmp(v, "none", 4) == 0)) {
             snprintf(why, sizeof(why),
                      "module %s has a seccomp policy, and valgrind 3.19 implements neither "
                      "seccomp(2) (syscall 317: libseccomp cannot build a filter that notifies, "
@@ -303,9 +303,10 @@ static bool section_sets(const char *p, const char *key)
 }
 
 /* Under valgrind, every hang_timeout_ms in text multiplied by the slowdown
- * (at most the config's 3600000), and every module without a policy key
- * runs with none: the default policy is a seccomp filter, which valgrind
- * cannot build (tests/valgrind.md).  Returns a new string. */
+ * (at most the config's 3600000), and every module without a policy or a
+ * namespaces key runs with none: the default policy is a seccomp filter
+ * and the default namespaces include a mount view, which valgrind cannot
+ * build (tests/valgrind.md).  Returns a new string. */
 static char *for_valgrind(const char *text)
 {
     size_t cap = strlen(text) + 4096, n = 0;
@@ -315,8 +316,10 @@ static char *for_valgrind(const char *text)
         size_t len = strcspn(p, "\n"), vlen;
         const char *v = value_of(p, "hang_timeout_ms", &vlen);
         char module[128];
-        if (sscanf(p, " [module %127[^]\n]]", module) == 1 && !section_sets(p + len, "policy")) {
-            n += (size_t)snprintf(out + n, cap - n, "%.*s\npolicy = none\n", (int)len, p);
+        if (sscanf(p, " [module %127[^]\n]]", module) == 1) {
+            n += (size_t)snprintf(out + n, cap - n, "%.*s\n%s%s", (int)len, p,
+                                  section_sets(p + len, "policy") ? "" : "policy = none\n",
+                                  section_sets(p + len, "namespaces") ? "" : "namespaces = none\n");
         } else if (v) {
             unsigned long ms = strtoul(v, NULL, 10) * svtest_slowdown();
             n += (size_t)snprintf(out + n, cap - n, "hang_timeout_ms = %lu\n",
@@ -369,6 +372,16 @@ void write_conf(const char *fmt, ...)
         fprintf(f, "[supervisor]\n%s%s", extra, text);
     fclose(f);
     free(text);
+}
+
+const char *svtest_state_dir(void)
+{
+    static char path[400];
+    snprintf(path, sizeof(path), "%s/state", dir);
+    /* chmod: past the umask; sticky, as /tmp */
+    if ((mkdir(path, 0777) < 0 && errno != EEXIST) || chmod(path, 01777) < 0)
+        fail_msg("%s: %s", path, strerror(errno));
+    return path;
 }
 
 /* An executable script in the test's directory; returns its path. */
@@ -560,7 +573,8 @@ void expect_gone(pid_t pid)
 int svtest_setup(void **state)
 {
     (void)state;
-    if (!mkdtemp(dir))
+    /* Searchable: the tests' scripts run as the modules' own uids. */
+    if (!mkdtemp(dir) || chmod(dir, 0755) < 0)
         return -1;
     snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
     snprintf(log_path, sizeof(log_path), "%s/supervisor.log", dir);

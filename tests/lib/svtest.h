@@ -19,6 +19,10 @@ void sleep_ms(unsigned ms);
 __attribute__((format(printf, 1, 2))) void write_conf(const char *fmt, ...);
 /* An executable script in the scratch directory; returns its path. */
 const char *write_script(const char *name, const char *text);
+/* A directory in the test's directory that modules running as their own
+ * uids may write to (mode 1777): give it to a module with
+ * "writable = PATH" (a module's view of the host is read-only). */
+const char *svtest_state_dir(void);
 /* uipc-supervisor --config conf_path, its output to log_path. */
 pid_t start_supervisor(void);
 /* SIGTERM, waits up to 10 s (times the slowdown), returns the wait status. */

@@ -172,7 +172,12 @@ static void test_good(void **state)
     assert_int_equal(kv->gid, getpwnam("nobody")->pw_gid);
     assert_int_equal(kv->namespaces, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
                                          CLONE_NEWUTS | CLONE_NEWUSER);
-    assert_int_equal(log->namespaces, 0);
+    /* no sandbox keys: its own mount, ipc and uts namespaces, and a uid and
+     * gid of its own from dynamic_uids (61184-65519 by default) */
+    assert_int_equal(log->namespaces, CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS);
+    assert_true(log->default_namespaces && !kv->default_namespaces);
+    assert_true(log->dynamic_user && !kv->dynamic_user);
+    assert_true(log->uid >= 61184 && log->uid <= 65519 && log->gid == (gid_t)log->uid);
     assert_true(kv->rlimit[RL_MEMORY] == 256ull << 20);
     assert_true(kv->rlimit[RL_NOFILE] == 64 && kv->rlimit[RL_NPROC] == 16);
     assert_true(kv->rlimit[RL_CPU] == CONF_RLIM_INFINITY && kv->rlimit[RL_CORE] == 0);
@@ -288,6 +293,26 @@ static void test_sandbox_keys(void **state)
     assert_null(c->mod[0].policy);
     assert_null(c->mod[0].pol);
     conf_free(c);
+    /* dynamic uids: one per module, following its name, not its place */
+    c = load_ok("[module a]\nexec = /bin/true\n[module b]\nexec = /bin/true\n");
+    uid_t ua = c->mod[0].uid, ub = c->mod[1].uid;
+    assert_true(ua != ub && c->mod[0].dynamic_user && c->mod[1].dynamic_user);
+    conf_free(c);
+    c = load_ok("[module b]\nexec = /bin/true\n[module a]\nexec = /bin/true\n");
+    assert_true(c->mod[0].uid == ub && c->mod[1].uid == ua);
+    conf_free(c);
+    c = load_ok("[supervisor]\ndynamic_uids = 70000-70127\n" MOD_A "writable = /var/tmp\n");
+    assert_true(c->mod[0].uid >= 70000 && c->mod[0].uid <= 70127);
+    assert_int_equal(c->mod[0].nwritable, 1);
+    assert_string_equal(c->mod[0].writable[0], "/var/tmp");
+    conf_free(c);
+    c = load_ok(MOD_A "user = root\nnamespaces = none\n");
+    assert_true(c->mod[0].uid == 0 && !c->mod[0].dynamic_user && c->mod[0].namespaces == 0);
+    conf_free(c);
+    load_bad("[supervisor]\ndynamic_uids = 70000-70010\n" MOD_A, 2, "dynamic_uids: at least 128 uids");
+    load_bad("[supervisor]\ndynamic_uids = 0-1000\n" MOD_A, 2, "dynamic_uids must be FIRST-LAST");
+    load_bad("[supervisor]\ndynamic_uids = 9-x\n" MOD_A, 2, "dynamic_uids must be FIRST-LAST");
+    load_bad(MOD_A "writable = var/tmp\n", 3, "writable: 'var/tmp' is not an absolute path");
     load_bad("[supervisor]\npolicy_dir = nowhere\n" MOD_A, 3,
              "[module a] has no policy key, and the default policy");
     c = load_ok("[supervisor]\npolicy_dir = policies\n" MOD_A "policy = policies/kv.policy\n");
