@@ -26,7 +26,7 @@
 
 enum key {
     /* [supervisor] */
-    K_HEARTBEAT, K_HANG, K_SHUTDOWN, K_SOCKET, K_LOGLEVEL, K_POLICY_DIR, K_DYNAMIC_UIDS,
+    K_HEARTBEAT, K_HANG, K_SHUTDOWN, K_SOCKET, K_LOGLEVEL, K_POLICY_DIR, K_DYNAMIC_UIDS, K_SV_RLIMITS,
     /* [module NAME] */
     K_EXEC, K_ARGS, K_ENV, K_PROVIDES, K_CONNECTS, K_RESTART, K_MAXRESTARTS,
     K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG, K_BACKOFF, K_BACKOFF_MAX,
@@ -48,6 +48,7 @@ static const struct key_def keys[] = {
     { "log_level", K_LOGLEVEL, false },
     { "policy_dir", K_POLICY_DIR, false },
     { "dynamic_uids", K_DYNAMIC_UIDS, false },
+    { "rlimits", K_SV_RLIMITS, false },
     { "exec", K_EXEC, true },
     { "args", K_ARGS, true },
     { "env", K_ENV, true },
@@ -79,6 +80,7 @@ struct parse {
     struct conf_module *mod;       /* current [module] */
     int key_line[CONF_MAX_MODULES][K_COUNT];
     int sup_line[K_COUNT];
+    uint64_t rl_default[RL_COUNT]; /* [supervisor] rlimits */
     bool failed;
     char *err;
     size_t errlen;
@@ -364,6 +366,8 @@ static const char *const rlimit_names[RL_COUNT] = { "memory", "nofile", "nproc",
  * core, or "infinity". */
 static bool add_rlimit(struct parse *p, char *tok)
 {
+    /* [supervisor] rlimits: the defaults, each set once there too */
+    uint64_t *rl = p->sec == SEC_MODULE ? p->mod->rlimit : p->rl_default;
     char *eq = strchr(tok, '=');
     if (!eq)
         return fail(p, p->line, "rlimits entry '%s' is not NAME=VALUE", tok);
@@ -373,10 +377,10 @@ static bool add_rlimit(struct parse *p, char *tok)
         r++;
     if (r == RL_COUNT)
         return fail(p, p->line, "unknown rlimit '%s' (memory, nofile, nproc, cpu, core)", tok);
-    if (p->mod->rlimit[r] != CONF_RLIM_UNSET)
+    if (rl[r] != CONF_RLIM_UNSET)
         return fail(p, p->line, "rlimit '%s' set twice", tok);
     if (strcmp(eq, "infinity") == 0) {
-        p->mod->rlimit[r] = CONF_RLIM_INFINITY;
+        rl[r] = CONF_RLIM_INFINITY;
         return true;
     }
     char *end;
@@ -388,7 +392,7 @@ static bool add_rlimit(struct parse *p, char *tok)
     if (end == eq || errno || (*end && !shift) || v > (CONF_RLIM_INFINITY - 1) >> shift)
         return fail(p, p->line, "rlimit %s: '%s' is not a number%s", tok, eq,
                     r == RL_MEMORY || r == RL_CORE ? " (with K, M or G), or infinity" : " or infinity");
-    p->mod->rlimit[r] = (uint64_t)v << shift;
+    rl[r] = (uint64_t)v << shift;
     return true;
 }
 
@@ -483,6 +487,7 @@ static bool supervisor_key(struct parse *p, enum key k, const char *v)
         return true;
     case K_POLICY_DIR: return set_string(p, &c->policy_dir, v);
     case K_DYNAMIC_UIDS: return set_uid_range(p, v);
+    case K_SV_RLIMITS: return each_token(p, v, true, add_rlimit);
     default: return false;
     }
 }
@@ -668,6 +673,22 @@ static bool uid_taken(const struct conf *c, unsigned upto, uid_t uid)
     return getpwuid(uid) || getgrgid((gid_t)uid);
 }
 
+/* A limit the module does not set: [supervisor] rlimits, else ours.  No
+ * address-space limit under ASan or TSan, whose shadow memory reserves
+ * terabytes. */
+static uint64_t default_rlimit(const struct parse *p, enum conf_rlimit r)
+{
+    static const uint64_t ours[RL_COUNT] = {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        [RL_MEMORY] = CONF_RLIM_UNSET,
+#else
+        [RL_MEMORY] = 4ull << 30,
+#endif
+        [RL_NOFILE] = 4096, [RL_NPROC] = 512, [RL_CPU] = CONF_RLIM_UNSET, [RL_CORE] = 0,
+    };
+    return p->rl_default[r] != CONF_RLIM_UNSET ? p->rl_default[r] : ours[r];
+}
+
 /* The safe defaults of a [module] without sandbox keys (modules.conf(5)):
  * a uid and gid of its own from dynamic_uids, and its own mount, ipc and
  * uts namespaces (a read-only view of the host, a private /tmp). */
@@ -675,6 +696,9 @@ static bool sandbox_defaults(struct parse *p, unsigned i)
 {
     struct conf *c = p->c;
     struct conf_module *m = &c->mod[i];
+    for (int r = 0; r < RL_COUNT; r++)
+        if (m->rlimit[r] == CONF_RLIM_UNSET)
+            m->rlimit[r] = default_rlimit(p, (enum conf_rlimit)r);
     if (!(m->seen & (1u << K_NAMESPACES))) {
         m->namespaces = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
         m->default_namespaces = true;
@@ -854,6 +878,8 @@ int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
     if (!p || !c)
         goto out;
     *p = (struct parse){ .c = c, .err = err, .errlen = errlen };
+    for (int r = 0; r < RL_COUNT; r++)
+        p->rl_default[r] = CONF_RLIM_UNSET;
     p->f = fopen(path, "re");
     if (!p->f) {
         ret = -errno;

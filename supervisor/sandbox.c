@@ -55,6 +55,7 @@ static const char *const step_names[SB_STEP_COUNT] = {
     [SB_SETSID] = "setsid",
     [SB_HANDOFF] = "seccomp listener hand-off",
     [SB_EXEC] = "exec",
+    [SB_OOM] = "oom_score_adj",
 };
 
 const char *sandbox_step_name(int step)

@@ -19,6 +19,11 @@
 
 struct sock_fprog;
 
+/* The supervisor's /proc/self/oom_score_adj (root only), and how far above
+ * it a module's is (spawn.c): the OOM killer takes modules first. */
+#define SV_OOM_SCORE_ADJ "-900"
+#define SV_OOM_MODULE_ABOVE 500
+
 struct sandbox {
     const char *name;              /* the hostname in a uts namespace */
     const char *exec;              /* the module's program (kept visible under /tmp) */
@@ -39,7 +44,7 @@ enum sandbox_step {
     SB_MOUNT_REACH, SB_MOUNT_WRITABLE,
     SB_HOSTNAME, SB_LOOPBACK, SB_INIT_FORK, SB_RLIMIT, SB_GROUPS, SB_GID, SB_UID,
     SB_SECUREBITS, SB_BOUNDING, SB_CAPS, SB_AMBIENT, SB_NO_NEW_PRIVS, SB_SECCOMP,
-    SB_STDIO, SB_FDS, SB_SETSID, SB_HANDOFF, SB_EXEC, SB_STEP_COUNT
+    SB_STDIO, SB_FDS, SB_SETSID, SB_HANDOFF, SB_EXEC, SB_OOM, SB_STEP_COUNT
 };
 
 const char *sandbox_step_name(int step);

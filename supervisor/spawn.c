@@ -153,6 +153,24 @@ static _Noreturn void module(const struct sv_spawn *s, int out_w, int sync)
     child_fail(sync, SB_EXEC, errno);
 }
 
+/* The kernel's OOM killer takes a module before the supervisor: the
+ * module's oom_score_adj is the supervisor's (inherited) plus
+ * SV_OOM_MODULE_ABOVE, written while /proc is still writable.  Raising
+ * needs no privilege, so this holds even where the supervisor could not
+ * lower its own (no CAP_SYS_RESOURCE, as in some containers). */
+static void raise_oom_score(int sync)
+{
+    char buf[16] = "";
+    int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+    if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+        child_fail(sync, SB_OOM, errno);
+    int v = atoi(buf) + SV_OOM_MODULE_ABOVE;
+    int n = snprintf(buf, sizeof(buf), "%d", v > 1000 ? 1000 : v);
+    if (pwrite(fd, buf, (size_t)n, 0) != n)
+        child_fail(sync, SB_OOM, errno);
+    close(fd);
+}
+
 /* Right after clone, in the new namespaces. */
 static _Noreturn void child(const struct sv_spawn *s, int out_w, int sync, int status_w)
 {
@@ -169,6 +187,10 @@ static _Noreturn void child(const struct sv_spawn *s, int out_w, int sync, int s
      * then stops the modules in order. */
     if (setsid() < 0)
         child_fail(sync, SB_SETSID, errno);
+    /* With our own credentials: a uid change (the user namespace's root,
+     * below) makes the process undumpable, and /proc/self root's. */
+    raise_oom_score(sync);
+
     if (s->sb->namespaces & CLONE_NEWUSER) {
         if (read(sync, &go, 1) != 1)
             child_fail(sync, SB_USERNS_WAIT, EPROTO);

@@ -2,6 +2,7 @@
 /* The supervisor's one epoll loop: signals through signalfd, module deaths
  * through pidfds, module output through pipes, restarts by deadline. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -171,6 +172,20 @@ static int check_reach(const struct sv_mod *m)
         }
     }
     return 0;
+}
+
+/* The kernel's OOM killer takes the supervisor last: its modules are
+ * SV_OOM_MODULE_ABOVE above it anyway (spawn.c), and a module cannot
+ * change it (another uid, a read-only /proc in its view).  Lowering needs
+ * CAP_SYS_RESOURCE. */
+static void protect_from_oom(void)
+{
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, SV_OOM_SCORE_ADJ, strlen(SV_OOM_SCORE_ADJ)) < 0)
+        sv_warn("supervisor: oom_score_adj %s: %s (modules are still %d above it)", SV_OOM_SCORE_ADJ,
+                strerror(errno), SV_OOM_MODULE_ABOVE);
+    if (fd >= 0)
+        close(fd);
 }
 
 static int init_modules(struct sv *s)
@@ -941,6 +956,8 @@ int sv_run(struct conf *c)
         return 1;
     }
     s.watchdog_ms = sv_sd_watchdog_ms();
+    if (sandbox_privileged())
+        protect_from_oom();
     start_order(&s);
     sv_info("supervisor: %u modules, %u channels", c->nmod, s.nchan);
     if (!sandbox_privileged())

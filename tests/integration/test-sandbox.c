@@ -303,6 +303,90 @@ static void test_step_fails(void **state)
     assert_int_equal(stop_supervisor(sv), 0);
 }
 
+/* The escapes the escape probe tries: each must be refused; the ones the
+ * seccomp policy refuses are named in the log. */
+static const char *const escapes[] = {
+    "tgkill the supervisor", "kill the supervisor", "rt_sigqueueinfo the supervisor",
+    "tgkill a sibling", "kill a sibling", "open /etc/passwd for writing", "read /etc/shadow",
+    "create a file in /etc", "open /proc/sys/kernel/core_pattern for writing",
+    "open the supervisor's oom_score_adj for writing", "open a sibling's /proc/PID/mem",
+    "ptrace the supervisor", "process_vm_writev to the supervisor", "setpriority of the supervisor",
+    "fork", "socket", "map 64 GiB", NULL,
+};
+static const char *const denied_by_policy[] = { "tgkill", "kill", "rt_sigqueueinfo", "ptrace",
+                                                "process_vm_writev", "setpriority", "clone", "socket",
+                                                NULL };
+
+static void expect_no_escape(void)
+{
+    wait_log("probe: escape: done", 1);
+    char needle[160];
+    for (unsigned i = 0; escapes[i]; i++) {
+        snprintf(needle, sizeof(needle), "probe: escape: %s: refused (", escapes[i]);
+        if (!strstr(read_log(), needle))
+            fail_msg("not refused: %s\n%s", escapes[i], read_log());
+    }
+    for (unsigned i = 0; denied_by_policy[i]; i++) {
+        snprintf(needle, sizeof(needle), "probe: denied by seccomp: %s (", denied_by_policy[i]);
+        log_has(needle);
+    }
+    log_lacks("ESCAPED");
+    log_has("probe: escape: done, 0 escaped");
+}
+
+/* A module with no sandbox keys at all: its own uid, a read-only view,
+ * default.policy, the default limits.  Every escape fails, the log names
+ * what the policy refused, and the kernel's view agrees. */
+static void test_escapes_default(void **state)
+{
+    (void)state;
+    write_conf("[module echo]\nexec = %s\nprovides = echo\n"
+               "[module probe]\nexec = %s\nconnects = echo\nafter = echo\n",
+               env_path("UIPC_ECHO_SERVER"), env_path("UIPC_ESCAPE_PROBE"));
+    pid_t sv = start_supervisor();
+    expect_no_escape();
+    pid_t p = latest_pid("probe");
+    char uid[64];
+    status_field(p, "Uid", uid, sizeof(uid));
+    assert_true(atoi(uid) >= 61184 && atoi(uid) <= 65519);
+    expect_status(p, "CapEff", "0000000000000000");
+    expect_status(p, "CapPrm", "0000000000000000");
+    expect_status(p, "CapBnd", "0000000000000000");
+    expect_status(p, "CapAmb", "0000000000000000");
+    expect_status(p, "NoNewPrivs", "1");
+    expect_status(p, "Seccomp", "2");
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
+/* The same from a supervisor that is not root: its modules run as its own
+ * uid, and everything is still refused. */
+static void test_escapes_nonroot(void **state)
+{
+    (void)state;
+    const uid_t uid = 61183; /* just below dynamic_uids: nobody's, on a test machine */
+    pid_t probe = fork();
+    if (probe == 0)
+        _exit(setresgid(uid, uid, uid) == 0 && setresuid(uid, uid, uid) == 0 &&
+                      access(env_path("UIPC_SUPERVISOR"), X_OK) == 0 &&
+                      access(env_path("UIPC_ESCAPE_PROBE"), X_OK) == 0 ? 0 : 1);
+    int st;
+    assert_int_equal(waitpid(probe, &st, 0), probe);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        print_message("skipped: uid %u cannot reach the build tree (a checkout in a private directory)\n",
+                      (unsigned)uid);
+        skip();
+    }
+    assert_int_equal(chown(dir, uid, uid), 0); /* its control socket */
+    write_conf("[module echo]\nexec = %s\nprovides = echo\n"
+               "[module probe]\nexec = %s\nconnects = echo\nafter = echo\n",
+               env_path("UIPC_ECHO_SERVER"), env_path("UIPC_ESCAPE_PROBE"));
+    pid_t sv = start_supervisor_as(uid);
+    expect_no_escape();
+    log_has("probe: runs as uid 61183, the supervisor's (not root: no uid of its own)");
+    assert_int_equal(stop_supervisor(sv), 0);
+    assert_int_equal(chown(dir, 0, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +399,8 @@ int main(void)
         cmocka_unit_test_teardown(test_default_errno_and_log, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_bad_policy, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_step_fails, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_escapes_default, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_escapes_nonroot, svtest_kill_leftover),
     };
     return cmocka_run_group_tests(tests, svtest_setup, svtest_teardown);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The supervisor test harness (svtest.h). */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -306,7 +307,8 @@ static bool section_sets(const char *p, const char *key)
  * (at most the config's 3600000), and every module without a policy or a
  * namespaces key runs with none: the default policy is a seccomp filter
  * and the default namespaces include a mount view, which valgrind cannot
- * build (tests/valgrind.md).  Returns a new string. */
+ * build (tests/valgrind.md); without an rlimits key, with no address-space
+ * limit (memcheck's own mappings).  Returns a new string. */
 static char *for_valgrind(const char *text)
 {
     size_t cap = strlen(text) + 4096, n = 0;
@@ -317,9 +319,10 @@ static char *for_valgrind(const char *text)
         const char *v = value_of(p, "hang_timeout_ms", &vlen);
         char module[128];
         if (sscanf(p, " [module %127[^]\n]]", module) == 1) {
-            n += (size_t)snprintf(out + n, cap - n, "%.*s\n%s%s", (int)len, p,
+            n += (size_t)snprintf(out + n, cap - n, "%.*s\n%s%s%s", (int)len, p,
                                   section_sets(p + len, "policy") ? "" : "policy = none\n",
-                                  section_sets(p + len, "namespaces") ? "" : "namespaces = none\n");
+                                  section_sets(p + len, "namespaces") ? "" : "namespaces = none\n",
+                                  section_sets(p + len, "rlimits") ? "" : "rlimits = memory=infinity\n");
         } else if (v) {
             unsigned long ms = strtoul(v, NULL, 10) * svtest_slowdown();
             n += (size_t)snprintf(out + n, cap - n, "hang_timeout_ms = %lu\n",
@@ -401,6 +404,16 @@ static pid_t current_sv; /* killed by the per-test teardown if a test fails */
 static bool current_vg;  /* it runs under valgrind */
 static bool vg_checked;  /* and stop_supervisor looked at valgrind's findings */
 
+static uid_t run_as = (uid_t)-1; /* start_supervisor_as() */
+
+pid_t start_supervisor_as(uid_t uid)
+{
+    run_as = uid;
+    pid_t pid = start_supervisor();
+    run_as = (uid_t)-1;
+    return pid;
+}
+
 pid_t start_supervisor(void)
 {
     bool vg = false;
@@ -426,6 +439,10 @@ pid_t start_supervisor(void)
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* and its modules with it */
         if (dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+            _exit(126);
+        if (run_as != (uid_t)-1 && (setgroups(0, NULL) < 0 || setresgid(run_as, run_as, run_as) < 0 ||
+                                    setresuid(run_as, run_as, run_as) < 0 ||
+                                    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0))
             _exit(126);
         svtest_exec_supervisor(conf_path, vg);
     }

@@ -23,6 +23,9 @@ const char *write_script(const char *name, const char *text);
  * uids may write to (mode 1777): give it to a module with
  * "writable = PATH" (a module's view of the host is read-only). */
 const char *svtest_state_dir(void);
+/* start_supervisor(), the supervisor running as uid (and gid uid, no
+ * groups) instead of root. */
+pid_t start_supervisor_as(uid_t uid);
 /* uipc-supervisor --config conf_path, its output to log_path. */
 pid_t start_supervisor(void);
 /* SIGTERM, waits up to 10 s (times the slowdown), returns the wait status. */

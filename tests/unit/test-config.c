@@ -181,7 +181,13 @@ static void test_good(void **state)
     assert_true(kv->rlimit[RL_MEMORY] == 256ull << 20);
     assert_true(kv->rlimit[RL_NOFILE] == 64 && kv->rlimit[RL_NPROC] == 16);
     assert_true(kv->rlimit[RL_CPU] == CONF_RLIM_INFINITY && kv->rlimit[RL_CORE] == 0);
-    assert_true(log->rlimit[RL_MEMORY] == CONF_RLIM_UNSET);
+    /* no rlimits key: the defaults (no address-space limit in sanitizer
+     * builds), the others as set */
+    assert_true(log->rlimit[RL_NOFILE] == 4096 && log->rlimit[RL_NPROC] == 512 && log->rlimit[RL_CORE] == 0);
+    assert_true(log->rlimit[RL_CPU] == CONF_RLIM_UNSET);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    assert_true(log->rlimit[RL_MEMORY] == 4ull << 30);
+#endif
     assert_int_equal(kv->hang_timeout_ms, 5000);
     assert_int_equal(kv->backoff_ms, 10);
     assert_int_equal(kv->backoff_max_ms, 200);
@@ -313,6 +319,12 @@ static void test_sandbox_keys(void **state)
     load_bad("[supervisor]\ndynamic_uids = 0-1000\n" MOD_A, 2, "dynamic_uids must be FIRST-LAST");
     load_bad("[supervisor]\ndynamic_uids = 9-x\n" MOD_A, 2, "dynamic_uids must be FIRST-LAST");
     load_bad(MOD_A "writable = var/tmp\n", 3, "writable: 'var/tmp' is not an absolute path");
+    /* [supervisor] rlimits: the defaults a module's own override, each */
+    c = load_ok("[supervisor]\nrlimits = nofile=100 memory=infinity\n" MOD_A "rlimits = nofile=7\n");
+    assert_true(c->mod[0].rlimit[RL_NOFILE] == 7 && c->mod[0].rlimit[RL_MEMORY] == CONF_RLIM_INFINITY);
+    assert_true(c->mod[0].rlimit[RL_NPROC] == 512);
+    conf_free(c);
+    load_bad("[supervisor]\nrlimits = nofile=1 nofile=2\n" MOD_A, 2, "rlimit 'nofile' set twice");
     load_bad("[supervisor]\npolicy_dir = nowhere\n" MOD_A, 3,
              "[module a] has no policy key, and the default policy");
     c = load_ok("[supervisor]\npolicy_dir = policies\n" MOD_A "policy = policies/kv.policy\n");
