@@ -27,6 +27,7 @@
 enum key {
     /* [supervisor] */
     K_HEARTBEAT, K_HANG, K_SHUTDOWN, K_SOCKET, K_LOGLEVEL, K_POLICY_DIR, K_DYNAMIC_UIDS, K_SV_RLIMITS,
+    K_CTL_MODULES,
     /* [module NAME] */
     K_EXEC, K_ARGS, K_ENV, K_PROVIDES, K_CONNECTS, K_RESTART, K_MAXRESTARTS,
     K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG, K_BACKOFF, K_BACKOFF_MAX,
@@ -49,6 +50,7 @@ static const struct key_def keys[] = {
     { "policy_dir", K_POLICY_DIR, false },
     { "dynamic_uids", K_DYNAMIC_UIDS, false },
     { "rlimits", K_SV_RLIMITS, false },
+    { "control_from_modules", K_CTL_MODULES, false },
     { "exec", K_EXEC, true },
     { "args", K_ARGS, true },
     { "env", K_ENV, true },
@@ -488,6 +490,11 @@ static bool supervisor_key(struct parse *p, enum key k, const char *v)
     case K_POLICY_DIR: return set_string(p, &c->policy_dir, v);
     case K_DYNAMIC_UIDS: return set_uid_range(p, v);
     case K_SV_RLIMITS: return each_token(p, v, true, add_rlimit);
+    case K_CTL_MODULES:
+        if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+            return fail(p, p->line, "control_from_modules must be yes or no");
+        c->control_from_modules = strcmp(v, "yes") == 0;
+        return true;
     default: return false;
     }
 }

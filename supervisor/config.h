@@ -71,6 +71,7 @@ struct conf {
     unsigned hang_timeout_ms;
     unsigned shutdown_timeout_ms;
     char *control_socket;
+    bool control_from_modules;    /* serve the supervisor's own descendants */
     char *policy_dir;             /* NULL: the build tree's or the installed one */
     uid_t uid_first, uid_last;    /* dynamic_uids */
     enum conf_log log_level;

@@ -51,19 +51,36 @@ struct ctl_server {
     uint64_t accepted;       /* connections accepted so far */
     unsigned refused;        /* refused since the last warning */
     uint64_t refused_log_ms; /* when that warning was */
+    bool from_modules;       /* serve our own descendants (control_from_modules) */
+    unsigned module_refused; /* refused as a module since the last warning */
+    uint64_t module_log_ms;  /* when that warning was */
 };
 
 /* ---- the socket file ---- */
 
+/* The socket's directory: made if missing (0755), and then it must be
+ * ours (or root's) and writable by nobody else, or another user could put
+ * their own socket, or a symlink, where uipcctl looks.  -EPERM, with why. */
 static int make_parent_dir(const char *path)
 {
     char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    struct stat st;
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
+    if (!slash)
         return 0;
-    *slash = '\0';
-    return mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+    *(slash == dir ? slash + 1 : slash) = '\0';
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    if (lstat(dir, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+        sv_error("control: %s must be a directory that only this user (or root) can write, "
+                 "not %s, owner %u, mode %04o", dir, S_ISDIR(st.st_mode) ? "a directory" : "a link or file",
+                 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        return -EPERM;
+    }
+    return 0;
 }
 
 /* A socket file nobody listens on is left over from a supervisor that
@@ -96,17 +113,18 @@ static int listen_on(struct ctl_server *s, const char *path)
     s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s->lfd < 0)
         return -errno;
-    /* 0600 from the start: no moment where another user could connect */
+    /* 0600 from the start: no moment where another user could connect,
+     * and no chmod afterwards (it would follow a symlink put there) */
     mode_t old = umask(0177);
     r = bind(s->lfd, (struct sockaddr *)&s->addr, sizeof(s->addr));
     umask(old);
-    if (r < 0 || chmod(path, 0600) < 0 || listen(s->lfd, 16) < 0)
+    if (r < 0 || listen(s->lfd, 16) < 0)
         return -errno;
     return epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev) < 0 ? -errno : 0;
 }
 
-int ctl_open(const char *path, ctl_handler_fn handler, ctl_release_fn release, void *ctx,
-             struct ctl_server **out)
+int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
+             void *ctx, struct ctl_server **out)
 {
     struct ctl_server *s = calloc(1, sizeof(*s));
     if (!s)
@@ -115,6 +133,7 @@ int ctl_open(const char *path, ctl_handler_fn handler, ctl_release_fn release, v
     s->release = release;
     s->ctx = ctx;
     s->uid = geteuid();
+    s->from_modules = from_modules;
     s->lfd = -1;
     for (int i = 0; i < CTL_MAX_CLIENTS; i++)
         s->conn[i].fd = -1;
@@ -311,6 +330,31 @@ static int free_entry(struct ctl_server *s, pid_t pid)
     return victim;
 }
 
+/* Whether pid is one of ours: a module, a process it made, or one of
+ * those reparented to us (we are their subreaper).  Its parents, from
+ * /proc/PID/stat, up to us or to pid 1. */
+static bool our_descendant(pid_t pid)
+{
+    pid_t self = getpid();
+    for (int depth = 0; pid > 1 && depth < 64; depth++) {
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (fd >= 0)
+            close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        const char *paren = strrchr(buf, ')');
+        int ppid = 0;
+        if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1)
+            return false;
+        if (ppid == self)
+            return true;
+        pid = ppid;
+    }
+    return false;
+}
+
 /* At most one warning a second, with the count. */
 static void refused_one(struct ctl_server *s)
 {
@@ -350,6 +394,15 @@ static void on_accept(struct ctl_server *s)
         if (!cred_ok || (cred.uid != 0 && cred.uid != s->uid)) {
             sv_warn("control: connection from uid %d refused", (int)cred.uid);
             refuse(s, c, "permission denied: not the supervisor's user or root");
+        } else if (!s->from_modules && our_descendant(cred.pid)) {
+            uint64_t now = sv_now_ms();
+            if (s->module_refused++ == 0 || now - s->module_log_ms >= 1000) {
+                sv_warn("control: connection from pid %d refused: a module of this supervisor, or "
+                        "one of its processes (control_from_modules = no)", (int)cred.pid);
+                s->module_refused = 0;
+                s->module_log_ms = now;
+            }
+            refuse(s, c, "permission denied: a module of this supervisor (control_from_modules = no)");
         }
     }
 }

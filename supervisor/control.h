@@ -4,6 +4,7 @@
 #ifndef UIPC_SV_CONTROL_H
 #define UIPC_SV_CONTROL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "control.pb-c.h"
@@ -18,11 +19,14 @@ typedef void (*ctl_handler_fn)(void *ctx, const Uipc__Control__Request *req, Uip
 /* Frees what the handler put into rep (after it was sent). */
 typedef void (*ctl_release_fn)(void *ctx, Uipc__Control__Reply *rep);
 
-/* Listens on path: the directory is created if missing (0755), a stale
- * socket replaced, a live one refused (-EADDRINUSE); the socket is mode
- * 0600.  Only peers with the supervisor's uid, or root, are served. */
-int ctl_open(const char *path, ctl_handler_fn handler, ctl_release_fn release, void *ctx,
-             struct ctl_server **out);
+/* Listens on path: the directory is created if missing (0755) and must be
+ * writable by this user (or root) alone (-EPERM), a stale socket
+ * replaced, a live one refused (-EADDRINUSE); the socket is mode 0600.
+ * Only peers with the supervisor's uid, or root, are served, and, unless
+ * from_modules, none of the supervisor's own descendants (a module that
+ * runs as root or as its user could stop or kill its siblings). */
+int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
+             void *ctx, struct ctl_server **out);
 /* Closes every connection and removes the socket file. */
 void ctl_close(struct ctl_server *s);
 /* One fd for the supervisor's epoll: readable when ctl_process has work. */

@@ -945,7 +945,8 @@ int sv_run(struct conf *c)
     /* Every sender is connected: nobody else may connect to a bell now. */
     for (unsigned i = 0; i < c->nmod; i++)
         uipc__bell_seal(&s.mod[i].bell);
-    if (err == 0 && (err = ctl_open(c->control_socket, sv_control, sv_control_release, &s, &s.ctl)) < 0)
+    if (err == 0 && (err = ctl_open(c->control_socket, c->control_from_modules, sv_control, sv_control_release,
+                                     &s, &s.ctl)) < 0)
         sv_error("supervisor: control socket %s: %s", c->control_socket,
                  err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err));
     if (err == 0 && ep_add(&s, ctl_fd(s.ctl), EV_CONTROL, 0) < 0)

@@ -871,7 +871,9 @@ static pid_t flood_begin(const char *seconds)
     /* It floods the control socket as a local root process could: the
      * host's view and root's uid (a module's own uid, in its read-only
      * view, cannot reach the socket at all). */
-    write_conf("%s[module flood]\nexec = %s\n" BAD_POLICY "user = root\nnamespaces = none\n"
+    write_conf("[supervisor]\ncontrol_from_modules = yes\n"
+               "; the flood stands for any local process: a module is how the test runs one\n"
+               "%s[module flood]\nexec = %s\n" BAD_POLICY "user = root\nnamespaces = none\n"
                "args = flood-ctl %s %s usr1\nrestart = never\n",
                pair("8"), env_path("UIPC_BAD_MODULE"), ctl_path, seconds);
     pid_t sv = start_supervisor();

@@ -1518,6 +1518,64 @@ static void test_errors(void **state)
     assert_int_equal(stop_supervisor(sv), 0);
 }
 
+/* A module asks the control socket to stop its sibling: refused, even as
+ * root and in the host's view, unless control_from_modules = yes. */
+static void from_module(bool allowed)
+{
+    char text[800];
+    snprintf(text, sizeof(text), "#!/bin/sh\n%s --socket %s stop echo; echo \"uipcctl exit $?\"\nexec sleep 60\n",
+             env_path("UIPC_UIPCCTL"), ctl_path);
+    const char *script = write_script("ask.sh", text);
+    write_conf("[supervisor]\ncontrol_from_modules = %s\n"
+               "[module echo]\nexec = %s\nprovides = echo\n"
+               "[module asker]\nexec = %s\nafter = echo\nrestart = never\n"
+               "user = root\nnamespaces = none\npolicy = none\n; a shell running uipcctl, as root\n",
+               allowed ? "yes" : "no", env_path("UIPC_ECHO_SERVER"), script);
+    pid_t sv = start_supervisor();
+    wait_log("asker: uipcctl exit", 1);
+    if (allowed) {
+        log_has("asker: uipcctl exit 0");
+        wait_log("echo: exited with code 0", 1);
+    } else {
+        log_has("control: connection from pid ");
+        log_has("refused: a module of this supervisor, or one of its processes");
+        log_has("permission denied: a module of this supervisor");
+        log_lacks("asker: uipcctl exit 0");
+        log_lacks("echo: stopping");
+    }
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
+static void test_from_module_refused(void **state)
+{
+    (void)state;
+    from_module(false);
+}
+
+static void test_from_module_allowed(void **state)
+{
+    (void)state;
+    from_module(true);
+}
+
+/* A socket directory other users may write to is refused at start. */
+static void test_socket_dir_shared(void **state)
+{
+    (void)state;
+    char shared[400], sock[460];
+    snprintf(shared, sizeof(shared), "%s/shared", dir);
+    assert_int_equal(mkdir(shared, 0777), 0);
+    assert_int_equal(chmod(shared, 01777), 0);
+    snprintf(sock, sizeof(sock), "%s/control.sock", shared);
+    write_conf("[supervisor]\ncontrol_socket = %s\n[module echo]\nexec = %s\nprovides = echo\n", sock,
+               env_path("UIPC_ECHO_SERVER"));
+    pid_t sv = start_supervisor();
+    int st;
+    assert_int_equal(waitpid(sv, &st, 0), sv);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+    log_has("must be a directory that only this user (or root) can write");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1539,6 +1597,9 @@ int main(void)
         cmocka_unit_test_teardown(test_empty, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_peer_uid, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_socket_file, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_from_module_refused, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_from_module_allowed, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_socket_dir_shared, svtest_kill_leftover),
     };
     return cmocka_run_group_tests(tests, svtest_setup, svtest_teardown);
 }
