@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
@@ -111,41 +112,67 @@ static int attach(int tree, const char *at)
     return r;
 }
 
+#define MAX_REACH 17 /* the program and up to 16 library directories */
+
 /* dir, which the module's ids cannot search, becomes a read-only tmpfs
- * holding only child (cloned from the original, read-only like the rest):
- * the module reaches what it runs without seeing anything else there. */
-static int overmount(const char *dir, const char *child)
+ * holding only the next step of the way to each target under it (each
+ * cloned from the original, read-only like the rest): the module reaches
+ * what it runs without seeing anything else there.  A target that does
+ * not exist is skipped. */
+static int overmount(const char *dir, char targets[][PATH_MAX], unsigned n)
 {
     struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-    int tree = open_tree(AT_FDCWD, child, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-    if (tree < 0)
-        return -1;
-    if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0 ||
-        make_mount_point(tree, child) < 0) {
-        int e = errno;
-        close(tree);
-        errno = e;
-        return -1;
+    char child[MAX_REACH][PATH_MAX];
+    int tree[MAX_REACH];
+    unsigned k = 0;
+    size_t dl = strlen(dir);
+    for (unsigned i = 0; i < n; i++) {
+        const char *t = targets[i];
+        if (strncmp(t, dir, dl) != 0 || t[dl] != '/')
+            continue;
+        const char *next = strchr(t + dl + 1, '/');
+        snprintf(child[k], PATH_MAX, "%.*s", next ? (int)(next - t) : (int)strlen(t), t);
+        bool seen = false;
+        for (unsigned j = 0; j < k; j++)
+            seen = seen || strcmp(child[j], child[k]) == 0;
+        if (!seen && (tree[k] = open_tree(AT_FDCWD, child[k], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)) >= 0)
+            k++;
     }
-    if (attach(tree, child) < 0)
-        return -1;
-    return mount_setattr(AT_FDCWD, dir, 0, &ro, sizeof(ro));
+    int r = mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k");
+    for (unsigned j = 0; j < k; j++) {
+        if (r == 0 && make_mount_point(tree[j], child[j]) == 0)
+            r = attach(tree[j], child[j]);
+        else
+            close(tree[j]);
+    }
+    return r < 0 ? r : mount_setattr(AT_FDCWD, dir, 0, &ro, sizeof(ro));
 }
 
-/* Makes every directory on the way to path searchable for the module's
- * ids (a checkout in root's home, mode 0700, or in a mkdtemp directory). */
-static int reach(const char *path, uid_t uid, gid_t gid)
+/* Makes every directory on the way to the module's program, and to the
+ * library directories of LD_LIBRARY_PATH, searchable for its ids (a
+ * checkout in root's home, mode 0700, or in a mkdtemp directory). */
+static int reach(const char *exec, uid_t uid, gid_t gid)
 {
-    char dir[PATH_MAX], child[PATH_MAX];
+    static char targets[MAX_REACH][PATH_MAX];
+    unsigned n = 0;
+    snprintf(targets[n++], PATH_MAX, "%s", exec);
+    const char *lib = getenv("LD_LIBRARY_PATH");
+    for (const char *p = lib; p && *p && n < MAX_REACH; p += strcspn(p, ":"), p += *p == ':') {
+        size_t len = strcspn(p, ":");
+        if (len && p[0] == '/')
+            snprintf(targets[n++], PATH_MAX, "%.*s", (int)len, p);
+    }
     struct stat st;
-    for (const char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-        const char *next = strchr(slash + 1, '/');
-        snprintf(child, sizeof(child), "%.*s", next ? (int)(next - path) : (int)strlen(path), path);
-        if (stat(dir, &st) < 0)
-            return -1;
-        if (!searchable(&st, uid, gid) && overmount(dir, child) < 0)
-            return -1;
+    char dir[PATH_MAX];
+    for (unsigned i = 0; i < n; i++) {
+        const char *t = targets[i];
+        for (const char *slash = strchr(t + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+            snprintf(dir, sizeof(dir), "%.*s", (int)(slash - t), t);
+            if (stat(dir, &st) < 0)
+                break; /* a library directory that is not there */
+            if (!searchable(&st, uid, gid) && overmount(dir, targets, n) < 0)
+                return -1;
+        }
     }
     return 0;
 }
