@@ -72,12 +72,11 @@ static int make_parent_dir(const char *path)
     *(slash == dir ? slash + 1 : slash) = '\0';
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return -errno;
-    if (lstat(dir, &st) < 0)
+    if (stat(dir, &st) < 0)
         return -errno;
     if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
         sv_error("control: %s must be a directory that only this user (or root) can write, "
-                 "not %s, owner %u, mode %04o", dir, S_ISDIR(st.st_mode) ? "a directory" : "a link or file",
-                 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+                 "not one of owner %u, mode %04o", dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
         return -EPERM;
     }
     return 0;

@@ -149,7 +149,7 @@ static _Noreturn void module(const struct sv_spawn *s, int out_w, int sync)
         _exit(127);
     if (s->sb->prog)
         load_seccomp(s, sync);
-    execve(s->argv[0], s->argv, envp);
+    execve(s->sb->exec, s->argv, envp); /* absolute (sv.c); argv[0] as configured */
     child_fail(sync, SB_EXEC, errno);
 }
 

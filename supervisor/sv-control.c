@@ -14,6 +14,8 @@
 
 #include "latency.h"
 #include "log.h"
+#include "policy.h"
+#include "sandbox-report.h"
 #include "sv-internal.h"
 
 /* ---- status ---- */
@@ -270,6 +272,46 @@ static int fault(struct sv *s, unsigned i, const Uipc__Control__FaultRequest *f,
     return r;
 }
 
+/* ---- sandbox: what the running process has ---- */
+
+/* The module's own process: with a pid namespace, the init's one child. */
+static pid_t module_process(const struct sv_mod *m)
+{
+    pid_t pid = m->ch.pid;
+    if (!(m->sb.namespaces & CLONE_NEWPID) || pid <= 0)
+        return pid;
+    char path[96];
+    long child = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f && fscanf(f, "%ld", &child) != 1)
+        child = 0;
+    if (f)
+        fclose(f);
+    return (pid_t)child;
+}
+
+static int sandbox(struct sv *s, unsigned i, Uipc__Control__Reply *rep, char *err, size_t len)
+{
+    struct sv_mod *m = &s->mod[i];
+    pid_t pid = module_process(m);
+    if (pid <= 0) {
+        snprintf(err, len, "%s is not running", m->cf->name);
+        return -ESRCH;
+    }
+    Uipc__Control__SandboxReport *r = malloc(sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    uipc__control__sandbox_report__init(r);
+    r->module = (char *)m->cf->name;
+    r->policy = m->cf->pol ? m->cf->pol->path : (char *)"none";
+    rep->sandbox = r;
+    int e = sandbox_report(pid, r);
+    if (e == -ESRCH)
+        snprintf(err, len, "%s: process %d is gone", m->cf->name, (int)pid);
+    return e;
+}
+
 /* ---- dispatch ---- */
 
 void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep)
@@ -308,6 +350,10 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
     case UIPC__CONTROL__REQUEST__COMMAND_DRAIN:
         sv_drain(s, !req->drain->off);
         break;
+    case UIPC__CONTROL__REQUEST__COMMAND_SANDBOX:
+        if ((i = find_module(s, req->sandbox->module, rep, err, sizeof(err))) >= 0)
+            r = sandbox(s, (unsigned)i, rep, err, sizeof(err));
+        break;
     default:
         snprintf(err, sizeof(err), "no command in the request");
         r = -EINVAL;
@@ -330,4 +376,8 @@ void sv_control_release(void *sv, Uipc__Control__Reply *rep)
     for (size_t i = 0; i < rep->n_channels; i++)
         free(rep->channels[i]);
     free(rep->channels);
+    if (rep->sandbox) {
+        sandbox_report_free(rep->sandbox);
+        free(rep->sandbox);
+    }
 }

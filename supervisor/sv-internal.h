@@ -4,6 +4,7 @@
 #ifndef UIPC_SV_INTERNAL_H
 #define UIPC_SV_INTERNAL_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ enum sv_state { ST_STOPPED, ST_WAITING, ST_RUNNING, ST_BACKOFF, ST_FAILED };
 
 struct sv_mod {
     const struct conf_module *cf;
+    char exec[PATH_MAX];      /* cf->exec made absolute: what the child runs */
     enum sv_state state;
     struct sv_child ch;       /* ch.pid == 0: no process */
     struct uipc_bell bell;    /* its bell's receiver (bell.c) */

@@ -133,7 +133,11 @@ static void sandbox_of(struct sv_mod *m, bool root, int *userns)
                     cf->name);
         ns = *userns ? ns : 0;
     }
-    m->sb = (struct sandbox){ .name = cf->name, .exec = cf->exec, .namespaces = ns,
+    /* Absolute: the way to it is opened in the view, and the module may
+     * not be able to search the directory it was started in. */
+    if (!realpath(cf->exec, m->exec))
+        snprintf(m->exec, sizeof(m->exec), "%s", cf->exec);
+    m->sb = (struct sandbox){ .name = cf->name, .exec = m->exec, .namespaces = ns,
                               .set_ids = cf->has_user || cf->has_group || own_ids,
                               .uid = cf->has_user || own_ids ? cf->uid : getuid(),
                               .gid = cf->has_group || cf->has_user || own_ids ? cf->gid : getgid(),

@@ -46,6 +46,7 @@ static const struct command {
     { "kill", UIPC__CONTROL__REQUEST__COMMAND_KILL, true },
     { "fault", UIPC__CONTROL__REQUEST__COMMAND_FAULT, true },
     { "drain", UIPC__CONTROL__REQUEST__COMMAND_DRAIN, false },
+    { "sandbox", UIPC__CONTROL__REQUEST__COMMAND_SANDBOX, true },
 };
 
 struct args {
@@ -80,6 +81,9 @@ static int usage(FILE *f, int code)
             "                            attack N %% 5 (default random): 0 garbage completion,\n"
             "                            1 forged status, 2 false report, 3 jam and hang,\n"
             "                            4 lie and die\n"
+            "  sandbox NAME              what module NAME's process has (from /proc): uid,\n"
+            "                            gid, capabilities, no_new_privs, seccomp, policy,\n"
+            "                            namespaces, mounts, limits, oom_score_adj\n"
             "  drain [--off]             new calls fail at once (as if every service were\n"
             "                            restarting) while calls in flight finish; --off: undo\n"
             "options:\n"
@@ -355,6 +359,7 @@ static int call(const struct args *a, const char *path, Uipc__Control__Reply **r
     case UIPC__CONTROL__REQUEST__COMMAND_KILL: req.kill = &kill; break;
     case UIPC__CONTROL__REQUEST__COMMAND_FAULT: req.fault = &fault; break;
     case UIPC__CONTROL__REQUEST__COMMAND_DRAIN: req.drain = &drain; break;
+    case UIPC__CONTROL__REQUEST__COMMAND_SANDBOX: req.sandbox = &mod; break;
     default: return 1;
     }
     return exchange(path, &req, a->timeout_ms, rep);
@@ -615,6 +620,77 @@ static void json_stats(const Uipc__Control__Reply *rep, FILE *f)
     fputs("]}\n", f);
 }
 
+/* ---- sandbox ---- */
+
+static void join(FILE *f, char *const *v, size_t n, const char *none)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s%s", i ? " " : "", v[i]);
+    if (!n)
+        fputs(none, f);
+    fputc('\n', f);
+}
+
+static int print_sandbox(const Uipc__Control__SandboxReport *r, FILE *f)
+{
+    static const char *const seccomp[] = { "0 (none)", "1 (strict)", "2 (filter)" };
+    fprintf(f, "module         %s, pid %d\n", str(r->module), (int)r->pid);
+    fprintf(f, "uid            %s\ngid            %s\ngroups         %s\n", str(r->uid), str(r->gid),
+            *str(r->groups) ? r->groups : "(none)");
+    fprintf(f, "capabilities   effective %s permitted %s inheritable %s\n", str(r->cap_eff),
+            str(r->cap_prm), str(r->cap_inh));
+    fprintf(f, "               bounding %s ambient %s\n", str(r->cap_bnd), str(r->cap_amb));
+    fprintf(f, "no_new_privs   %u\nseccomp        %s, policy %s\n", r->no_new_privs,
+            r->seccomp < 3 ? seccomp[r->seccomp] : "?", str(r->policy));
+    fputs("namespaces     ", f);
+    join(f, r->namespaces, r->n_namespaces, "(the supervisor's)");
+    fprintf(f, "root           %s\nwritable       ", r->root_read_only ? "read-only" : "read-write");
+    join(f, r->writable, r->n_writable, "(none)");
+    fputs("limits        ", f);
+    for (size_t i = 0; i < r->n_limits; i++)
+        fprintf(f, " %s=%s/%s", r->limits[i]->name, r->limits[i]->soft, r->limits[i]->hard);
+    fprintf(f, "\noom_score_adj  %d\n", (int)r->oom_score_adj);
+    return 0;
+}
+
+static void json_strings(FILE *f, const char *key, char *const *v, size_t n)
+{
+    fprintf(f, ", \"%s\": [", key);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", " : "", f);
+        json_str(f, v[i]);
+    }
+    fputc(']', f);
+}
+
+static void json_sandbox(const Uipc__Control__SandboxReport *r, FILE *f)
+{
+    const struct { const char *key, *val; } text[] = {
+        { "module", r->module }, { "uid", r->uid }, { "gid", r->gid }, { "groups", r->groups },
+        { "cap_inh", r->cap_inh }, { "cap_prm", r->cap_prm }, { "cap_eff", r->cap_eff },
+        { "cap_bnd", r->cap_bnd }, { "cap_amb", r->cap_amb }, { "policy", r->policy },
+    };
+    fputs("{\"ok\": true, \"sandbox\": {", f);
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", text[i].key);
+        json_str(f, text[i].val);
+    }
+    fprintf(f, ", \"pid\": %d, \"no_new_privs\": %u, \"seccomp\": %u, \"root_read_only\": %s, "
+               "\"oom_score_adj\": %d", (int)r->pid, r->no_new_privs, r->seccomp,
+            r->root_read_only ? "true" : "false", (int)r->oom_score_adj);
+    json_strings(f, "namespaces", r->namespaces, r->n_namespaces);
+    json_strings(f, "writable", r->writable, r->n_writable);
+    fputs(", \"limits\": {", f);
+    for (size_t i = 0; i < r->n_limits; i++) {
+        fprintf(f, "%s\"%s\": {\"soft\": ", i ? ", " : "", r->limits[i]->name);
+        json_str(f, r->limits[i]->soft);
+        fputs(", \"hard\": ", f);
+        json_str(f, r->limits[i]->hard);
+        fputc('}', f);
+    }
+    fputs("}}}\n", f);
+}
+
 /* ---- main ---- */
 
 /* Prints the reply as a asks; the exit status. */
@@ -640,6 +716,15 @@ static int show(const struct args *a, const Uipc__Control__Reply *rep)
         if (!a->json)
             return print_stats(rep, stdout);
         json_stats(rep, stdout);
+        return 0;
+    case UIPC__CONTROL__REQUEST__COMMAND_SANDBOX:
+        if (!rep->sandbox) {
+            fprintf(stderr, "uipcctl: the supervisor sent no sandbox report\n");
+            return 1;
+        }
+        if (!a->json)
+            return print_sandbox(rep->sandbox, stdout);
+        json_sandbox(rep->sandbox, stdout);
         return 0;
     default:
         if (a->json)

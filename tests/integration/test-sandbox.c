@@ -387,6 +387,90 @@ static void test_escapes_nonroot(void **state)
     assert_int_equal(chown(dir, 0, 0), 0);
 }
 
+/* A /proc/PID/limits value (soft) for a label such as "Max open files". */
+static void limit_of(pid_t pid, const char *label, char *out, size_t len)
+{
+    char path[64], buf[4096] = "";
+    snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *at = strstr(buf, label);
+    if (!at || sscanf(at + strlen(label), " %63s", out) != 1)
+        fail_msg("%s: no \"%s\"", path, label);
+    (void)len;
+}
+
+/* uipcctl sandbox says what the kernel says: /proc/PID/status, the
+ * namespaces, mountinfo's root and limits, for a module with the
+ * defaults and for one given more. */
+static void test_sandbox_report(void **state)
+{
+    (void)state;
+    write_conf("[module echo]\nexec = %s\nprovides = echo\n"
+               "[module loose]\nexec = %s\nuser = root\nnamespaces = none\npolicy = none\n"
+               "capabilities = net_bind_service\nrlimits = nofile=77\nenv = PROBE=idle\n",
+               env_path("UIPC_ECHO_SERVER"), env_path("UIPC_PROBE"));
+    pid_t sv = start_supervisor();
+    wait_log("loose: probe: done", 1);
+    wait_log("echo: ready after", 1);
+    struct { const char *module, *status_keys[6], *json_keys[6]; } want[] = {
+        { "echo", { "Uid", "Gid", "CapEff", "CapBnd", "CapAmb", NULL },
+          { "uid", "gid", "cap_eff", "cap_bnd", "cap_amb", NULL } },
+        { "loose", { "Uid", "Gid", "CapEff", "CapBnd", "CapAmb", NULL },
+          { "uid", "gid", "cap_eff", "cap_bnd", "cap_amb", NULL } },
+    };
+    for (unsigned k = 0; k < 2; k++) {
+        svtest_ctl_ok(svtest_ctl(5000, "--json", "sandbox", want[k].module, NULL), "uipcctl sandbox");
+        const char *json = svtest_ctl_out;
+        pid_t p = latest_pid(want[k].module);
+        assert_int_equal(json_num(json, "pid"), p);
+        for (unsigned j = 0; want[k].status_keys[j]; j++) {
+            char got[128], kernel[128];
+            json_text(json, want[k].json_keys[j], got, sizeof(got));
+            status_field(p, want[k].status_keys[j], kernel, sizeof(kernel));
+            for (char *t = kernel; *t; t++)
+                *t = *t == '\t' ? ' ' : *t;
+            if (strcmp(got, kernel) != 0)
+                fail_msg("%s %s: uipcctl says '%s', /proc says '%s'", want[k].module, want[k].json_keys[j],
+                         got, kernel);
+        }
+        char nofile[64], got[64];
+        limit_of(p, "Max open files", nofile, sizeof(nofile));
+        const char *lim = strstr(json, "\"nofile\": {");
+        assert_non_null(lim);
+        json_text(lim, "soft", got, sizeof(got));
+        assert_string_equal(got, nofile);
+    }
+    /* the defaults: not root, nothing kept, its own view, the default policy */
+    svtest_ctl_ok(svtest_ctl(5000, "--json", "sandbox", "echo", NULL), "uipcctl sandbox echo");
+    assert_null(strstr(svtest_ctl_out, "\"uid\": \"0 "));
+    assert_non_null(strstr(svtest_ctl_out, "\"cap_eff\": \"0000000000000000\""));
+    assert_int_equal(json_num(svtest_ctl_out, "no_new_privs"), 1);
+    assert_int_equal(json_num(svtest_ctl_out, "seccomp"), 2);
+    assert_non_null(strstr(svtest_ctl_out, "/default.policy\""));
+    assert_non_null(strstr(svtest_ctl_out, "\"namespaces\": [\"mnt\", \"ipc\", \"uts\"]"));
+    assert_non_null(strstr(svtest_ctl_out, "\"root_read_only\": true"));
+    assert_non_null(strstr(svtest_ctl_out, "\"writable\": [\"/tmp\"]"));
+    assert_non_null(strstr(svtest_ctl_out, "\"nproc\": {\"soft\": \"512\""));
+    assert_non_null(strstr(svtest_ctl_out, "\"core\": {\"soft\": \"0\""));
+    /* loosened: root, one capability, the host's view, no filter */
+    svtest_ctl_ok(svtest_ctl(5000, "--json", "sandbox", "loose", NULL), "uipcctl sandbox loose");
+    assert_non_null(strstr(svtest_ctl_out, "\"uid\": \"0 0 0 0\""));
+    assert_non_null(strstr(svtest_ctl_out, "\"cap_eff\": \"0000000000000400\""));
+    assert_int_equal(json_num(svtest_ctl_out, "seccomp"), 0);
+    assert_non_null(strstr(svtest_ctl_out, "\"policy\": \"none\""));
+    assert_non_null(strstr(svtest_ctl_out, "\"namespaces\": []"));
+    assert_non_null(strstr(svtest_ctl_out, "\"nofile\": {\"soft\": \"77\""));
+    /* and for a person */
+    svtest_ctl_ok(svtest_ctl(5000, "sandbox", "echo", NULL), "uipcctl sandbox echo");
+    assert_non_null(strstr(svtest_ctl_out, "root           read-only\n"));
+    assert_int_not_equal(svtest_ctl(5000, "sandbox", "nosuch", NULL), 0);
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +485,7 @@ int main(void)
         cmocka_unit_test_teardown(test_step_fails, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_escapes_default, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_escapes_nonroot, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_sandbox_report, svtest_kill_leftover),
     };
     return cmocka_run_group_tests(tests, svtest_setup, svtest_teardown);
 }
