@@ -150,8 +150,12 @@ static int overmount(const char *dir, char targets[][PATH_MAX], unsigned n)
 
 /* Makes every directory on the way to the module's program, and to the
  * library directories of LD_LIBRARY_PATH, searchable for its ids (a
- * checkout in root's home, mode 0700, or in a mkdtemp directory). */
-static int reach(const char *exec, uid_t uid, gid_t gid)
+ * checkout in root's home, mode 0700, or in a mkdtemp directory).  In a
+ * user namespace the owners of the host's files are not mapped (stat
+ * shows the overflow id), and we are already the module's ids there, so
+ * the kernel's own check answers (access, as no capability of ours
+ * reaches unmapped owners). */
+static int reach(const char *exec, uid_t uid, gid_t gid, bool userns)
 {
     static char targets[MAX_REACH][PATH_MAX];
     unsigned n = 0;
@@ -170,7 +174,8 @@ static int reach(const char *exec, uid_t uid, gid_t gid)
             snprintf(dir, sizeof(dir), "%.*s", (int)(slash - t), t);
             if (stat(dir, &st) < 0)
                 break; /* a library directory that is not there */
-            if (!searchable(&st, uid, gid) && overmount(dir, targets, n) < 0)
+            bool ok = userns ? access(dir, X_OK) == 0 : searchable(&st, uid, gid);
+            if (!ok && overmount(dir, targets, n) < 0)
                 return -1;
         }
     }
@@ -223,8 +228,9 @@ static int mount_view(const struct sandbox *sb, int *step)
     STEP(SB_MOUNT_TMP, mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTIONS));
     if (tree > 0)
         STEP(SB_MOUNT_KEEP, make_mount_point(tree, top) < 0 ? -1 : attach(tree, top));
-    if (sb->set_ids)
-        STEP(SB_MOUNT_REACH, reach(sb->exec, sb->uid, sb->gid));
+    bool userns = sb->namespaces & CLONE_NEWUSER;
+    if (sb->set_ids || userns)
+        STEP(SB_MOUNT_REACH, reach(sb->exec, sb->uid, sb->gid, userns));
     for (unsigned i = 0; i < sb->nwritable; i++) {
         const char *w = sb->writable[i];
         if (strncmp(w, "/tmp/", 5) == 0)

@@ -154,11 +154,16 @@ static int check_reach(const struct sv_mod *m)
     const struct sandbox *sb = &m->sb;
     char dir[PATH_MAX];
     struct stat st;
-    if (!sb->set_ids)
+    bool userns = sb->namespaces & CLONE_NEWUSER;
+    if (!sb->set_ids && !userns)
         return 0;
-    if (!(sb->namespaces & CLONE_NEWNS) && sandbox_unreachable(sb->exec, sb->uid, sb->gid, dir, sizeof(dir))) {
-        sv_error("%s: uid %u cannot reach its exec %s: %s is not searchable for it (chmod o+x %s, "
-                 "or keep the default mount namespace)", m->cf->name, (unsigned)sb->uid, sb->exec, dir, dir);
+    /* A user namespace's module cannot clone what its ids cannot reach,
+     * so its view cannot open the way either. */
+    if ((!(sb->namespaces & CLONE_NEWNS) || userns) &&
+        sandbox_unreachable(sb->exec, sb->uid, sb->gid, dir, sizeof(dir))) {
+        sv_error("%s: uid %u cannot reach its exec %s: %s is not searchable for it (chmod o+x %s%s)",
+                 m->cf->name, (unsigned)sb->uid, sb->exec, dir, dir,
+                 userns ? ", or no user namespace" : ", or keep the default mount namespace");
         return -EACCES;
     }
     for (unsigned i = 0; i < sb->nwritable; i++) {

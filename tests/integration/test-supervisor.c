@@ -186,7 +186,9 @@ static void test_fd_module_idle(void **state)
                "policy = none\n; its own epoll loop, not in base.policy\n"
                "[module client]\nexec = %s\nconnects = echo\nafter = echo\nrestart = never\n"
                "policy = none\n; a shell script: /bin/sh needs more than base.policy\n"
-               "namespaces = none\n; it runs the build tree's echo-client, which a private /tmp hides\n"
+               "namespaces = none\nuser = root\n"
+               "; it runs the build tree's echo-client, which a private /tmp hides, and the tree\n"
+               "; may be in a directory only root may enter\n"
                "hang_timeout_ms = 10000\n", /* its shell sleeps first, without beating */
                env_path("UIPC_FD_SERVER"), late);
     pid_t sv = start_supervisor();
