@@ -148,16 +148,10 @@ static int overmount(const char *dir, char targets[][PATH_MAX], unsigned n)
     return r < 0 ? r : mount_setattr(AT_FDCWD, dir, 0, &ro, sizeof(ro));
 }
 
-/* Makes every directory on the way to the module's program, and to the
- * library directories of LD_LIBRARY_PATH, searchable for its ids (a
- * checkout in root's home, mode 0700, or in a mkdtemp directory).  In a
- * user namespace the owners of the host's files are not mapped (stat
- * shows the overflow id), and we are already the module's ids there, so
- * the kernel's own check answers (access, as no capability of ours
- * reaches unmapped owners). */
-static int reach(const char *exec, uid_t uid, gid_t gid, bool userns)
+/* What the module must reach: its program, and the library directories
+ * of LD_LIBRARY_PATH (the loader looks there).  Returns how many. */
+static unsigned reach_targets(const char *exec, char targets[][PATH_MAX])
 {
-    static char targets[MAX_REACH][PATH_MAX];
     unsigned n = 0;
     snprintf(targets[n++], PATH_MAX, "%s", exec);
     const char *lib = getenv("LD_LIBRARY_PATH");
@@ -166,6 +160,17 @@ static int reach(const char *exec, uid_t uid, gid_t gid, bool userns)
         if (len && p[0] == '/')
             snprintf(targets[n++], PATH_MAX, "%.*s", (int)len, p);
     }
+    return n;
+}
+
+/* Makes every directory on the way to each target searchable for the
+ * module's ids (a checkout in root's home, mode 0700, or in a mkdtemp
+ * directory).  In a user namespace the owners of the host's files are not
+ * mapped (stat shows the overflow id), and we are already the module's
+ * ids there, so the kernel's own check answers (access, as no capability
+ * of ours reaches unmapped owners). */
+static int reach(char targets[][PATH_MAX], unsigned n, uid_t uid, gid_t gid, bool userns)
+{
     struct stat st;
     char dir[PATH_MAX];
     for (unsigned i = 0; i < n; i++) {
@@ -182,15 +187,26 @@ static int reach(const char *exec, uid_t uid, gid_t gid, bool userns)
     return 0;
 }
 
-/* A module installed under /tmp (a checkout there, say) would vanish under
- * its private /tmp: its top directory there, "/tmp/NAME", is carried over,
- * read-only like the rest.  Returns 0 when there is nothing to keep. */
-static int keep_tmp_home(const char *exec, char *top, size_t len)
+/* A module installed under /tmp (a checkout there, say) would vanish
+ * under its private /tmp, and so would its libraries: the top directory
+ * there, "/tmp/NAME", of each target is cloned before the tmpfs (tops[],
+ * trees[]; the same top once), and carried over read-only like the rest.
+ * Returns how many. */
+static unsigned keep_tmp_tops(char targets[][PATH_MAX], unsigned n, char tops[][PATH_MAX], int *trees)
 {
-    if (strncmp(exec, "/tmp/", 5) != 0)
-        return 0;
-    snprintf(top, len, "/tmp/%.*s", (int)strcspn(exec + 5, "/"), exec + 5);
-    return open_tree(AT_FDCWD, top, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const char *t = targets[i];
+        if (strncmp(t, "/tmp/", 5) != 0)
+            continue;
+        snprintf(tops[k], PATH_MAX, "/tmp/%.*s", (int)strcspn(t + 5, "/"), t + 5);
+        bool seen = false;
+        for (unsigned j = 0; j < k; j++)
+            seen = seen || strcmp(tops[j], tops[k]) == 0;
+        if (!seen && (trees[k] = open_tree(AT_FDCWD, tops[k], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)) >= 0)
+            k++;
+    }
+    return k;
 }
 
 /* mkdir -p, for a writable path under the private /tmp. */
@@ -215,22 +231,23 @@ static int make_dirs(const char *path)
 static int mount_view(const struct sandbox *sb, int *step)
 {
     struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-    char top[PATH_MAX];
-    int tree, rw[CONF_MAX_LIST];
+    static char targets[MAX_REACH][PATH_MAX], tops[MAX_REACH][PATH_MAX];
+    int trees[MAX_REACH], rw[CONF_MAX_LIST];
+    unsigned n = reach_targets(sb->exec, targets);
     STEP(SB_MOUNT_PRIVATE, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
     /* Cloned before the read-only pass: they stay writable. */
     for (unsigned i = 0; i < sb->nwritable; i++)
         STEP(SB_MOUNT_WRITABLE, rw[i] = open_tree(AT_FDCWD, sb->writable[i],
                                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
     STEP(SB_MOUNT_RDONLY, mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)));
-    STEP(SB_MOUNT_KEEP, tree = keep_tmp_home(sb->exec, top, sizeof(top)));
+    unsigned ntops = keep_tmp_tops(targets, n, tops, trees);
     /* New mounts after the read-only pass stay writable. */
     STEP(SB_MOUNT_TMP, mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTIONS));
-    if (tree > 0)
-        STEP(SB_MOUNT_KEEP, make_mount_point(tree, top) < 0 ? -1 : attach(tree, top));
+    for (unsigned i = 0; i < ntops; i++)
+        STEP(SB_MOUNT_KEEP, make_mount_point(trees[i], tops[i]) < 0 ? -1 : attach(trees[i], tops[i]));
     bool userns = sb->namespaces & CLONE_NEWUSER;
     if (sb->set_ids || userns)
-        STEP(SB_MOUNT_REACH, reach(sb->exec, sb->uid, sb->gid, userns));
+        STEP(SB_MOUNT_REACH, reach(targets, n, sb->uid, sb->gid, userns));
     for (unsigned i = 0; i < sb->nwritable; i++) {
         const char *w = sb->writable[i];
         if (strncmp(w, "/tmp/", 5) == 0)
