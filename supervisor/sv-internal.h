@@ -124,4 +124,14 @@ int sv_fault(struct sv *s, unsigned i, uint32_t fault, uint32_t ms);
 void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep);
 void sv_control_release(void *sv, Uipc__Control__Reply *rep);
 
+/* sv-sandbox.c */
+/* m->sb from its config: root (can give ids) or not; *userns: -1 until a
+ * user namespace was tried, then whether one works here. */
+void sv_sandbox_of(struct sv_mod *m, bool root, int *userns);
+/* 0, or -EACCES (logged) when the module's ids cannot reach its exec or a
+ * writable path where its view cannot open the way. */
+int sv_sandbox_reach(const struct sv_mod *m);
+/* Our own oom_score_adj to SV_OOM_SCORE_ADJ (root), or a warning. */
+void sv_protect_from_oom(void);
+
 #endif

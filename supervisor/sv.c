@@ -97,106 +97,6 @@ static void start_order(struct sv *s)
     }
 }
 
-/* Whether this (unprivileged) supervisor may give a module a user
- * namespace, and so the mount view of the defaults: one throw-away child
- * tries. */
-static bool userns_works(void)
-{
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0 ? 0 : 1);
-    int st;
-    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-/* A module's sandbox, from its config and what this supervisor can do: one
- * that is not root gives its modules its own uid (it has no other), and
- * the default mount view in a user namespace if it can. */
-static void sandbox_of(struct sv_mod *m, bool root, int *userns)
-{
-    const struct conf_module *cf = m->cf;
-    bool own_ids = cf->dynamic_user && root;
-    int ns = cf->namespaces;
-    if (cf->dynamic_user && !root)
-        sv_warn("%s: runs as uid %u, the supervisor's (not root: no uid of its own)", cf->name,
-                (unsigned)getuid());
-    else if (own_ids)
-        sv_info("%s: runs as uid %u, gid %u (dynamic_uids)", cf->name, (unsigned)cf->uid,
-                (unsigned)cf->gid);
-    if (cf->default_namespaces && !root) {
-        if (*userns < 0)
-            *userns = userns_works();
-        if (*userns)
-            ns |= CLONE_NEWUSER;
-        else
-            sv_warn("%s: no namespaces, no read-only view (not root, and no user namespaces here)",
-                    cf->name);
-        ns = *userns ? ns : 0;
-    }
-    /* Absolute: the way to it is opened in the view, and the module may
-     * not be able to search the directory it was started in. */
-    if (!realpath(cf->exec, m->exec))
-        snprintf(m->exec, sizeof(m->exec), "%s", cf->exec);
-    m->sb = (struct sandbox){ .name = cf->name, .exec = m->exec, .namespaces = ns,
-                              .set_ids = cf->has_user || cf->has_group || own_ids,
-                              .uid = cf->has_user || own_ids ? cf->uid : getuid(),
-                              .gid = cf->has_group || cf->has_user || own_ids ? cf->gid : getgid(),
-                              .caps = cf->caps, .rlimit = cf->rlimit,
-                              .writable = cf->writable, .nwritable = cf->nwritable,
-                              .prog = cf->pol ? &cf->pol->prog : NULL };
-}
-
-/* What the module's ids must reach on the host: its program (without a
- * mount view, which would open the way), and its writable paths but those
- * under /tmp (made in its private /tmp).  0, or -EACCES and why. */
-static int check_reach(const struct sv_mod *m)
-{
-    const struct sandbox *sb = &m->sb;
-    char dir[PATH_MAX];
-    struct stat st;
-    bool userns = sb->namespaces & CLONE_NEWUSER;
-    if (!sb->set_ids && !userns)
-        return 0;
-    /* A user namespace's module cannot clone what its ids cannot reach,
-     * so its view cannot open the way either. */
-    if ((!(sb->namespaces & CLONE_NEWNS) || userns) &&
-        sandbox_unreachable(sb->exec, sb->uid, sb->gid, dir, sizeof(dir))) {
-        sv_error("%s: uid %u cannot reach its exec %s: %s is not searchable for it (chmod o+x %s%s)",
-                 m->cf->name, (unsigned)sb->uid, sb->exec, dir, dir,
-                 userns ? ", or no user namespace" : ", or keep the default mount namespace");
-        return -EACCES;
-    }
-    for (unsigned i = 0; i < sb->nwritable; i++) {
-        const char *w = sb->writable[i];
-        if (strncmp(w, "/tmp/", 5) == 0 && (sb->namespaces & CLONE_NEWNS))
-            continue;
-        if (stat(w, &st) < 0) {
-            sv_error("%s: writable %s: %s", m->cf->name, w, strerror(errno));
-            return -errno;
-        }
-        if (sandbox_unreachable(w, sb->uid, sb->gid, dir, sizeof(dir))) {
-            sv_error("%s: uid %u cannot reach its writable %s: %s is not searchable for it",
-                     m->cf->name, (unsigned)sb->uid, w, dir);
-            return -EACCES;
-        }
-    }
-    return 0;
-}
-
-/* The kernel's OOM killer takes the supervisor last: its modules are
- * SV_OOM_MODULE_ABOVE above it anyway (spawn.c), and a module cannot
- * change it (another uid, a read-only /proc in its view).  Lowering needs
- * CAP_SYS_RESOURCE. */
-static void protect_from_oom(void)
-{
-    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, SV_OOM_SCORE_ADJ, strlen(SV_OOM_SCORE_ADJ)) < 0)
-        sv_warn("supervisor: oom_score_adj %s: %s (modules are still %d above it)", SV_OOM_SCORE_ADJ,
-                strerror(errno), SV_OOM_MODULE_ABOVE);
-    if (fd >= 0)
-        close(fd);
-}
-
 static int init_modules(struct sv *s)
 {
     bool root = sandbox_privileged();
@@ -204,8 +104,8 @@ static int init_modules(struct sv *s)
     for (unsigned i = 0; i < s->c->nmod; i++) {
         struct sv_mod *m = &s->mod[i];
         m->cf = &s->c->mod[i];
-        sandbox_of(m, root, &userns);
-        int bad = check_reach(m);
+        sv_sandbox_of(m, root, &userns);
+        int bad = sv_sandbox_reach(m);
         if (bad < 0)
             return bad;
         if (!m->cf->pol)
@@ -967,7 +867,7 @@ int sv_run(struct conf *c)
     }
     s.watchdog_ms = sv_sd_watchdog_ms();
     if (sandbox_privileged())
-        protect_from_oom();
+        sv_protect_from_oom();
     start_order(&s);
     sv_info("supervisor: %u modules, %u channels", c->nmod, s.nchan);
     if (!sandbox_privileged())
