@@ -177,6 +177,11 @@ static _Noreturn void child(const struct sv_spawn *s, int out_w, int sync, int s
     int step = 0, r;
     char go;
 
+    /* The supervisor is not dumpable (sv.c), so /proc/self is root's until
+     * the child is again: its own oom_score_adj, the id maps the
+     * supervisor writes.  Its exec decides its dumpability anew. */
+    if (prctl(PR_SET_DUMPABLE, 1) < 0)
+        _exit(127);
     /* Dies with the supervisor, and not at all if it is already gone
      * (then its end of the sync socket is closed). */
     struct pollfd alive = { .fd = sync, .events = POLLRDHUP };
@@ -188,7 +193,7 @@ static _Noreturn void child(const struct sv_spawn *s, int out_w, int sync, int s
     if (setsid() < 0)
         child_fail(sync, SB_SETSID, errno);
     /* With our own credentials: a uid change (the user namespace's root,
-     * below) makes the process undumpable, and /proc/self root's. */
+     * below) makes the process undumpable again. */
     raise_oom_score(sync);
 
     if (s->sb->namespaces & CLONE_NEWUSER) {
@@ -235,7 +240,12 @@ static int map_ids(pid_t pid, const struct sandbox *sb)
     char path[64], map[64];
     int err;
     snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
-    if ((err = write_file(path, "deny")) < 0)
+    /* The child starts undumpable, as we are (sv.c), so its /proc files
+     * are root's until its first step makes it dumpable: a supervisor that
+     * is not root waits for that (microseconds; a second at most). */
+    for (int tries = 0; (err = write_file(path, "deny")) == -EACCES && tries < 1000; tries++)
+        usleep(1000);
+    if (err < 0)
         return err;
     snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
     snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)(sb->set_ids ? sb->uid : getuid()));

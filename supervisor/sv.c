@@ -868,6 +868,11 @@ int sv_run(struct conf *c)
     s.watchdog_ms = sv_sd_watchdog_ms();
     if (sandbox_privileged())
         sv_protect_from_oom();
+    /* Not dumpable: a process of our uid (every module of a supervisor
+     * that is not root) cannot ptrace us or open our /proc files, whatever
+     * its seccomp policy lets through.  No core file of the supervisor. */
+    if (prctl(PR_SET_DUMPABLE, 0) < 0)
+        sv_warn("supervisor: PR_SET_DUMPABLE: %s", strerror(errno));
     start_order(&s);
     sv_info("supervisor: %u modules, %u channels", c->nmod, s.nchan);
     if (!sandbox_privileged())

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -357,17 +358,27 @@ static void expect_no_escape(void)
 {
     wait_log("probe: escape: done", 1);
     char needle[160];
+    /* In a sanitized build a module may fork (sanitizer.policy allows
+     * clone outright, for LSan's tracer) and map terabytes (no default
+     * address-space limit: the shadow memory needs it) */
+    bool sanitized = getenv("UIPC_SANITIZED") != NULL;
     for (unsigned i = 0; escapes[i]; i++) {
+        if (sanitized && (strcmp(escapes[i], "fork") == 0 || strcmp(escapes[i], "map 64 GiB") == 0))
+            continue;
         snprintf(needle, sizeof(needle), "probe: escape: %s: refused (", escapes[i]);
         if (!strstr(read_log(), needle))
             fail_msg("not refused: %s\n%s", escapes[i], read_log());
     }
     for (unsigned i = 0; denied_by_policy[i]; i++) {
+        if (sanitized && (strcmp(denied_by_policy[i], "clone") == 0 || strcmp(denied_by_policy[i], "ptrace") == 0))
+            continue; /* sanitizer.policy allows them (LSan's tracer); the kernel refuses the ptrace */
         snprintf(needle, sizeof(needle), "probe: denied by seccomp: %s (", denied_by_policy[i]);
         log_has(needle);
     }
-    log_lacks("ESCAPED");
-    log_has("probe: escape: done, 0 escaped");
+    if (!sanitized) {
+        log_lacks("ESCAPED");
+        log_has("probe: escape: done, 0 escaped");
+    }
 }
 
 /* A module with no sandbox keys at all: its own uid, a read-only view,
@@ -407,15 +418,19 @@ static void test_escapes_nonroot(void **state)
                       (unsigned)uid);
         skip();
     }
-    assert_int_equal(chown(dir, uid, uid), 0); /* its control socket */
-    write_conf("[module echo]\nexec = %s\nprovides = echo\n"
+    /* its control socket, in a directory of its own */
+    char own[400], sock[460];
+    snprintf(own, sizeof(own), "%s/nonroot", dir);
+    snprintf(sock, sizeof(sock), "%s/control.sock", own);
+    assert_true(mkdir(own, 0755) == 0 || errno == EEXIST);
+    assert_int_equal(chown(own, uid, uid), 0);
+    write_conf("[supervisor]\ncontrol_socket = %s\n[module echo]\nexec = %s\nprovides = echo\n"
                "[module probe]\nexec = %s\nconnects = echo\nafter = echo\n",
-               env_path("UIPC_ECHO_SERVER"), env_path("UIPC_ESCAPE_PROBE"));
+               sock, env_path("UIPC_ECHO_SERVER"), env_path("UIPC_ESCAPE_PROBE"));
     pid_t sv = start_supervisor_as(uid);
     expect_no_escape();
     log_has("probe: runs as uid 61183, the supervisor's (not root: no uid of its own)");
     assert_int_equal(stop_supervisor(sv), 0);
-    assert_int_equal(chown(dir, 0, 0), 0);
 }
 
 /* A /proc/PID/limits value (soft) for a label such as "Max open files". */
