@@ -704,8 +704,10 @@ static bool sandbox_defaults(struct parse *p, unsigned i)
     struct conf *c = p->c;
     struct conf_module *m = &c->mod[i];
     for (int r = 0; r < RL_COUNT; r++)
-        if (m->rlimit[r] == CONF_RLIM_UNSET)
+        if (m->rlimit[r] == CONF_RLIM_UNSET) {
             m->rlimit[r] = default_rlimit(p, (enum conf_rlimit)r);
+            m->rlimit_default |= 1u << r;
+        }
     if (!(m->seen & (1u << K_NAMESPACES))) {
         m->namespaces = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
         m->default_namespaces = true;

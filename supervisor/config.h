@@ -62,6 +62,7 @@ struct conf_module {
     char *writable[CONF_MAX_LIST];/* absolute paths bound writable into its view */
     unsigned nwritable;
     uint64_t rlimit[RL_COUNT];    /* CONF_RLIM_UNSET or a value */
+    unsigned rlimit_default;      /* bit per RL_*: a default, not this module's key */
     unsigned seen;                /* keys seen, as bits (duplicate detection) */
 };
 

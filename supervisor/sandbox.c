@@ -297,8 +297,15 @@ static int set_rlimits(const struct sandbox *sb)
     for (int i = 0; i < RL_COUNT; i++) {
         if (sb->rlimit[i] == CONF_RLIM_UNSET)
             continue;
-        rlim_t v = sb->rlimit[i] == CONF_RLIM_INFINITY ? RLIM_INFINITY : (rlim_t)sb->rlimit[i];
-        struct rlimit rl = { v, v };
+        struct rlimit rl = { (rlim_t)sb->rlimit[i], (rlim_t)sb->rlimit[i] }, now;
+        /* infinity, and a default: at most the supervisor's own hard
+         * limit, which raising past would need CAP_SYS_RESOURCE (valgrind,
+         * a container without it, a systemd LimitNOFILE=).  A value the
+         * config asks for fails the start instead. */
+        bool at_most = sb->rlimit[i] == CONF_RLIM_INFINITY || (sb->rlimit_default & (1u << i));
+        if (at_most && getrlimit(resource[i], &now) == 0 &&
+            (sb->rlimit[i] == CONF_RLIM_INFINITY || rl.rlim_max > now.rlim_max))
+            rl.rlim_cur = rl.rlim_max = now.rlim_max;
         if (setrlimit(resource[i], &rl) < 0)
             return -1;
     }

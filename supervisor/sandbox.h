@@ -35,6 +35,7 @@ struct sandbox {
     char *const *writable;         /* bound writable into the mount view */
     unsigned nwritable;
     const uint64_t *rlimit;        /* RL_COUNT entries, config.h */
+    unsigned rlimit_default;       /* bit per RL_*: a default, kept under the hard limit */
     struct sock_fprog *prog;       /* NULL: no seccomp filter.  The child binds
                                     * SELF in its own copy (fork, not a thread) */
 };

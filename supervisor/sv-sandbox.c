@@ -61,7 +61,7 @@ void sv_sandbox_of(struct sv_mod *m, bool root, int *userns)
                               .set_ids = cf->has_user || cf->has_group || own_ids,
                               .uid = cf->has_user || own_ids ? cf->uid : getuid(),
                               .gid = cf->has_group || cf->has_user || own_ids ? cf->gid : getgid(),
-                              .caps = cf->caps, .rlimit = cf->rlimit,
+                              .caps = cf->caps, .rlimit = cf->rlimit, .rlimit_default = cf->rlimit_default,
                               .writable = cf->writable, .nwritable = cf->nwritable,
                               .prog = cf->pol ? &cf->pol->prog : NULL };
 }
