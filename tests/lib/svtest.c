@@ -308,7 +308,8 @@ static bool section_sets(const char *p, const char *key)
  * namespaces key runs with none: the default policy is a seccomp filter
  * and the default namespaces include a mount view, which valgrind cannot
  * build (tests/valgrind.md); without an rlimits key, with no address-space
- * limit (memcheck's own mappings).  Returns a new string. */
+ * limit (memcheck's own mappings) and the open-file limit valgrind keeps
+ * (it refuses any other hard limit).  Returns a new string. */
 static char *for_valgrind(const char *text)
 {
     size_t cap = strlen(text) + 4096, n = 0;
@@ -322,7 +323,7 @@ static char *for_valgrind(const char *text)
             n += (size_t)snprintf(out + n, cap - n, "%.*s\n%s%s%s", (int)len, p,
                                   section_sets(p + len, "policy") ? "" : "policy = none\n",
                                   section_sets(p + len, "namespaces") ? "" : "namespaces = none\n",
-                                  section_sets(p + len, "rlimits") ? "" : "rlimits = memory=infinity\n");
+                                  section_sets(p + len, "rlimits") ? "" : "rlimits = memory=infinity nofile=infinity\n");
         } else if (v) {
             unsigned long ms = strtoul(v, NULL, 10) * svtest_slowdown();
             n += (size_t)snprintf(out + n, cap - n, "hang_timeout_ms = %lu\n",
