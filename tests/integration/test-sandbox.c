@@ -471,26 +471,24 @@ static void test_sandbox_report(void **state)
     pid_t sv = start_supervisor();
     wait_log("loose: probe: done", 1);
     wait_log("echo: ready after", 1);
-    struct { const char *module, *status_keys[6], *json_keys[6]; } want[] = {
-        { "echo", { "Uid", "Gid", "CapEff", "CapBnd", "CapAmb", NULL },
-          { "uid", "gid", "cap_eff", "cap_bnd", "cap_amb", NULL } },
-        { "loose", { "Uid", "Gid", "CapEff", "CapBnd", "CapAmb", NULL },
-          { "uid", "gid", "cap_eff", "cap_bnd", "cap_amb", NULL } },
+    /* /proc/PID/status key, and the report's */
+    static const char *const keys[][2] = {
+        { "Uid", "uid" }, { "Gid", "gid" }, { "CapEff", "cap_eff" }, { "CapBnd", "cap_bnd" }, { "CapAmb", "cap_amb" },
     };
+    static const char *const modules[] = { "echo", "loose" };
     for (unsigned k = 0; k < 2; k++) {
-        svtest_ctl_ok(svtest_ctl(5000, "--json", "sandbox", want[k].module, NULL), "uipcctl sandbox");
+        svtest_ctl_ok(svtest_ctl(5000, "--json", "sandbox", modules[k], NULL), "uipcctl sandbox");
         const char *json = svtest_ctl_out;
-        pid_t p = latest_pid(want[k].module);
+        pid_t p = latest_pid(modules[k]);
         assert_int_equal(json_num(json, "pid"), p);
-        for (unsigned j = 0; want[k].status_keys[j]; j++) {
+        for (unsigned j = 0; j < sizeof(keys) / sizeof(keys[0]); j++) {
             char got[128], kernel[128];
-            json_text(json, want[k].json_keys[j], got, sizeof(got));
-            status_field(p, want[k].status_keys[j], kernel, sizeof(kernel));
+            json_text(json, keys[j][1], got, sizeof(got));
+            status_field(p, keys[j][0], kernel, sizeof(kernel));
             for (char *t = kernel; *t; t++)
                 *t = *t == '\t' ? ' ' : *t;
             if (strcmp(got, kernel) != 0)
-                fail_msg("%s %s: uipcctl says '%s', /proc says '%s'", want[k].module, want[k].json_keys[j],
-                         got, kernel);
+                fail_msg("%s %s: uipcctl says '%s', /proc says '%s'", modules[k], keys[j][1], got, kernel);
         }
         char nofile[64], got[64];
         limit_of(p, "Max open files", nofile, sizeof(nofile));
