@@ -114,16 +114,13 @@ static int attach(int tree, const char *at)
 
 #define MAX_REACH 17 /* the program and up to 16 library directories */
 
-/* dir, which the module's ids cannot search, becomes a read-only tmpfs
- * holding only the next step of the way to each target under it (each
- * cloned from the original, read-only like the rest): the module reaches
- * what it runs without seeing anything else there.  A target that does
- * not exist is skipped. */
-static int overmount(const char *dir, char targets[][PATH_MAX], unsigned n)
+/* The next step under dir on the way to each target under it, each once
+ * (steps[]), cloned with what lies below it (trees[]) before dir is
+ * covered by a tmpfs.  A step that does not exist is skipped.  Returns
+ * how many. */
+static unsigned clone_steps(const char *dir, char targets[][PATH_MAX], unsigned n, char steps[][PATH_MAX],
+                            int *trees)
 {
-    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-    char child[MAX_REACH][PATH_MAX];
-    int tree[MAX_REACH];
     unsigned k = 0;
     size_t dl = strlen(dir);
     for (unsigned i = 0; i < n; i++) {
@@ -131,13 +128,26 @@ static int overmount(const char *dir, char targets[][PATH_MAX], unsigned n)
         if (strncmp(t, dir, dl) != 0 || t[dl] != '/')
             continue;
         const char *next = strchr(t + dl + 1, '/');
-        snprintf(child[k], PATH_MAX, "%.*s", next ? (int)(next - t) : (int)strlen(t), t);
+        snprintf(steps[k], PATH_MAX, "%.*s", next ? (int)(next - t) : (int)strlen(t), t);
         bool seen = false;
         for (unsigned j = 0; j < k; j++)
-            seen = seen || strcmp(child[j], child[k]) == 0;
-        if (!seen && (tree[k] = open_tree(AT_FDCWD, child[k], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)) >= 0)
+            seen = seen || strcmp(steps[j], steps[k]) == 0;
+        if (!seen && (trees[k] = open_tree(AT_FDCWD, steps[k], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)) >= 0)
             k++;
     }
+    return k;
+}
+
+/* dir, which the module's ids cannot search, becomes a read-only tmpfs
+ * holding only the next step of the way to each target under it (each
+ * cloned from the original, read-only like the rest): the module reaches
+ * what it runs without seeing anything else there. */
+static int overmount(const char *dir, char targets[][PATH_MAX], unsigned n)
+{
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    char child[MAX_REACH][PATH_MAX];
+    int tree[MAX_REACH];
+    unsigned k = clone_steps(dir, targets, n, child, tree);
     int r = mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k");
     for (unsigned j = 0; j < k; j++) {
         if (r == 0 && make_mount_point(tree[j], child[j]) == 0)
@@ -187,28 +197,6 @@ static int reach(char targets[][PATH_MAX], unsigned n, uid_t uid, gid_t gid, boo
     return 0;
 }
 
-/* A module installed under /tmp (a checkout there, say) would vanish
- * under its private /tmp, and so would its libraries: the top directory
- * there, "/tmp/NAME", of each target is cloned before the tmpfs (tops[],
- * trees[]; the same top once), and carried over read-only like the rest.
- * Returns how many. */
-static unsigned keep_tmp_tops(char targets[][PATH_MAX], unsigned n, char tops[][PATH_MAX], int *trees)
-{
-    unsigned k = 0;
-    for (unsigned i = 0; i < n; i++) {
-        const char *t = targets[i];
-        if (strncmp(t, "/tmp/", 5) != 0)
-            continue;
-        snprintf(tops[k], PATH_MAX, "/tmp/%.*s", (int)strcspn(t + 5, "/"), t + 5);
-        bool seen = false;
-        for (unsigned j = 0; j < k; j++)
-            seen = seen || strcmp(tops[j], tops[k]) == 0;
-        if (!seen && (trees[k] = open_tree(AT_FDCWD, tops[k], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)) >= 0)
-            k++;
-    }
-    return k;
-}
-
 /* mkdir -p, for a writable path under the private /tmp. */
 static int make_dirs(const char *path)
 {
@@ -240,7 +228,11 @@ static int mount_view(const struct sandbox *sb, int *step)
         STEP(SB_MOUNT_WRITABLE, rw[i] = open_tree(AT_FDCWD, sb->writable[i],
                                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
     STEP(SB_MOUNT_RDONLY, mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof(ro)));
-    unsigned ntops = keep_tmp_tops(targets, n, tops, trees);
+    /* A module installed under /tmp (a checkout there, say) would vanish
+     * under its private /tmp, and so would its libraries: the top
+     * directory there, "/tmp/NAME", of each way is carried over,
+     * read-only like the rest. */
+    unsigned ntops = clone_steps("/tmp", targets, n, tops, trees);
     /* New mounts after the read-only pass stay writable. */
     STEP(SB_MOUNT_TMP, mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTIONS));
     for (unsigned i = 0; i < ntops; i++)
