@@ -96,11 +96,7 @@ static void test_bad_config(void **state)
     (void)state;
     write_conf("[supervisor]\ncontrol_socket = %s\n[module echo]\nexec = %s\nprovides = echo\n"
                "connects = nobody\n", ctl_path, env_path("UIPC_ECHO_SERVER"));
-    pid_t sv = start_supervisor();
-    int st;
-    assert_int_equal(waitpid(sv, &st, 0), sv);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 2);
+    assert_int_equal(supervisor_refuses(), 2);
     /* the line as written (under valgrind write_conf adds some: svtest.h) */
     FILE *f = fopen(conf_path, "re");
     assert_non_null(f);

@@ -415,6 +415,15 @@ pid_t start_supervisor_as(uid_t uid)
     return pid;
 }
 
+int supervisor_refuses(void)
+{
+    pid_t sv = start_supervisor();
+    int st;
+    assert_int_equal(waitpid(sv, &st, 0), sv);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
 pid_t start_supervisor(void)
 {
     bool vg = false;

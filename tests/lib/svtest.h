@@ -28,6 +28,9 @@ const char *svtest_state_dir(void);
 pid_t start_supervisor_as(uid_t uid);
 /* uipc-supervisor --config conf_path, its output to log_path. */
 pid_t start_supervisor(void);
+/* start_supervisor() for a config it must refuse: waits for it to exit,
+ * and returns its exit status. */
+int supervisor_refuses(void);
 /* SIGTERM, waits up to 10 s (times the slowdown), returns the wait status. */
 int stop_supervisor(pid_t sv);
 char *read_log(void);
