@@ -22,8 +22,9 @@
  * reader from raising SIGPIPE.  With one sender per writer, a shutdown()
  * or connect() on a sender only silences that writer, and a datagram
  * socket's shutdown does not reach its peer.  The receiver is bound to a
- * path in a private directory only while the senders connect; afterwards
- * the path is gone and nobody else can connect.
+ * path in a private directory (mkdtemp: 0700), which only its owner's uid
+ * can enter.  The test bed seals it (the path gone) once every sender is
+ * connected; the supervisor keeps it, to connect a channel a reload adds.
  */
 
 int uipc__bell_open(struct uipc_bell *b)

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "reclaim.h"
@@ -166,6 +168,64 @@ void sv_check_violations(struct sv *s)
         on_report(s, ch, UIPC_CLIENT);
         try_finish_reset(s, ch);
     }
+}
+
+/* ---- channels made and dropped ---- */
+
+/* Each end's position in its UIPC_CHANNELS, in channel order (the order
+ * sv-start.c lists them in).  A module's numbers change only when its own
+ * channels do, and then it is restarted. */
+void sv_number_channels(struct sv *s)
+{
+    unsigned next[SV_MAX_MODULES] = { 0 };
+    for (unsigned k = 0; k < s->nchan; k++) {
+        s->chan[k].idx[UIPC_SERVER] = next[s->chan[k].server]++;
+        s->chan[k].idx[UIPC_CLIENT] = next[s->chan[k].client]++;
+    }
+}
+
+int sv_chan_open(struct sv *s, unsigned client, unsigned server, const struct conf_connect *cn)
+{
+    if (s->nchan == s->chan_cap) {
+        unsigned cap = s->chan_cap ? 2 * s->chan_cap : 16;
+        struct sv_chan *bigger = realloc(s->chan, cap * sizeof(*bigger));
+        if (!bigger)
+            return -ENOMEM;
+        s->chan = bigger;
+        s->chan_cap = cap;
+    }
+    struct sv_chan *ch = &s->chan[s->nchan];
+    memset(ch, 0, sizeof(*ch));
+    ch->client = (int)client;
+    ch->server = (int)server;
+    ch->ring[UIPC_SERVER] = uipc__bell_sender(&s->mod[server].bell);
+    ch->ring[UIPC_CLIENT] = uipc__bell_sender(&s->mod[client].bell);
+    int err = ch->ring[UIPC_SERVER] < 0 ? ch->ring[UIPC_SERVER] : ch->ring[UIPC_CLIENT];
+    if (err >= 0)
+        err = uipc__region_create(cn->service, cn->slots ? cn->slots : UIPC_DEFAULT_SLOTS,
+                                  cn->slot_size ? cn->slot_size : UIPC_DEFAULT_SLOT_SIZE, &ch->fd);
+    if (err == 0 && (err = uipc__region_map(ch->fd, &ch->r)) < 0)
+        close(ch->fd);
+    if (err < 0) {
+        sv_error("%s: channel to %s: %s", s->mod[client].cf->name, cn->service, strerror(-err));
+        for (int role = 0; role < 2; role++)
+            if (ch->ring[role] >= 0)
+                close(ch->ring[role]);
+        return err;
+    }
+    s->nchan++;
+    return 0;
+}
+
+void sv_chan_close(struct sv *s, unsigned k)
+{
+    struct sv_chan *ch = &s->chan[k];
+    uipc__region_unmap(&ch->r);
+    close(ch->fd);
+    close(ch->ring[UIPC_SERVER]);
+    close(ch->ring[UIPC_CLIENT]);
+    memmove(ch, ch + 1, (s->nchan - k - 1) * sizeof(*ch));
+    s->nchan--;
 }
 
 /* ---- deaths and starts ---- */

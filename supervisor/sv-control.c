@@ -20,23 +20,23 @@
 
 /* ---- status ---- */
 
+/* The lifecycle's states, as operators have always seen them. */
 enum sv_shown sv_shown_state(const struct sv_mod *m)
 {
-    switch (m->state) {
-    case ST_WAITING: return SHOWN_STARTING;
-    case ST_RUNNING: return m->ready ? SHOWN_READY : SHOWN_STARTING;
-    case ST_BACKOFF: return SHOWN_BACKOFF;
-    case ST_FAILED: return SHOWN_FAILED;
-    case ST_STOPPED: break;
-    }
-    return SHOWN_STOPPED;
+    static const enum sv_shown shown[LC_STATES] = {
+        [LC_WAITING] = SHOWN_STARTING, [LC_SPAWNING] = SHOWN_STARTING, [LC_STARTING] = SHOWN_STARTING,
+        [LC_READY] = SHOWN_READY, [LC_STOPPING] = SHOWN_STOPPING, [LC_TERMINATING] = SHOWN_STOPPING,
+        [LC_KILLED] = SHOWN_STOPPING, [LC_BACKOFF] = SHOWN_BACKOFF, [LC_FAILED] = SHOWN_FAILED,
+        [LC_STOPPED] = SHOWN_STOPPED, [LC_DONE] = SHOWN_STOPPED,
+    };
+    return shown[m->lc.state];
 }
 
 const char *sv_state_name(const struct sv_mod *m)
 {
     static const char *const names[SHOWN_COUNT] = {
         [SHOWN_STARTING] = "starting", [SHOWN_READY] = "ready", [SHOWN_BACKOFF] = "backoff",
-        [SHOWN_FAILED] = "failed", [SHOWN_STOPPED] = "stopped",
+        [SHOWN_FAILED] = "failed", [SHOWN_STOPPED] = "stopped", [SHOWN_STOPPING] = "stopping",
     };
     return names[sv_shown_state(m)];
 }
@@ -51,7 +51,7 @@ static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
     st->name = (char *)m->cf->name;
     st->state = (char *)sv_state_name(m);
     st->pid = m->ch.pid;
-    st->uptime_ms = m->ch.pid ? sv_now_ms() - m->started_ms : 0;
+    st->uptime_ms = m->ch.pid ? sv_now_ms() - m->lc.since_ms : 0;
     st->restarts = m->starts ? m->starts - 1 : 0;
     st->last_exit = (char *)m->last_exit;
     st->last_reason = (char *)m->last_reason;
@@ -71,11 +71,13 @@ static int status(struct sv *s, Uipc__Control__Reply *rep)
     me->loop_max_ms = s->loop_max_ms;
     me->loop_turns = s->loop_turns;
     rep->supervisor = me;
-    rep->modules = calloc(s->c->nmod, sizeof(*rep->modules));
+    rep->modules = calloc(s->nmod ? s->nmod : 1, sizeof(*rep->modules));
     if (!rep->modules)
         return -ENOMEM;
-    for (unsigned i = 0; i < s->c->nmod; i++) {
-        if (!(rep->modules[i] = module_status(&s->mod[i])))
+    for (unsigned i = 0; i < s->nmod; i++) {
+        if (!s->mod[i].cf)
+            continue;
+        if (!(rep->modules[rep->n_modules] = module_status(&s->mod[i])))
             return -ENOMEM;
         rep->n_modules++;
     }
@@ -170,7 +172,7 @@ static int stats(struct sv *s, Uipc__Control__Reply *rep)
 
 static int find_module(const struct sv *s, const char *name, Uipc__Control__Reply *rep, char *err, size_t len)
 {
-    int i = name ? conf_module_index(s->c, name) : -1;
+    int i = name ? sv_find(s, name) : -1;
     if (i < 0) {
         snprintf(err, len, "no module named '%s'", name ? name : "");
         rep->error = err;
@@ -178,59 +180,52 @@ static int find_module(const struct sv *s, const char *name, Uipc__Control__Repl
     return i;
 }
 
-static int start(struct sv *s, unsigned i, char *err, size_t len)
+/* start, stop, restart: an event for the module's lifecycle, delivered by
+ * the loop once this request is answered. */
+static int lifecycle_event(struct sv *s, unsigned i, enum lc_event ev, char *err, size_t len)
 {
     struct sv_mod *m = &s->mod[i];
-    if (m->ch.pid > 0) {
-        snprintf(err, len, "%s is running (pid %d)", m->cf->name, (int)m->ch.pid);
+    if (s->stopping && ev != LE_STOP) {
+        snprintf(err, len, "the supervisor is shutting down");
+        return -ESHUTDOWN;
+    }
+    if (!lc_accepts(m->lc.state, ev)) {
+        if (m->ch.pid > 0)
+            snprintf(err, len, "%s is running (pid %d)", m->cf->name, (int)m->ch.pid);
+        else
+            snprintf(err, len, "%s is %s", m->cf->name, sv_state_name(m));
         return -EBUSY;
     }
-    sv_info("%s: started by the operator", m->cf->name);
-    m->held = false;
-    m->ndeaths = 0; /* a fresh start: the restart intensity begins anew */
-    sv_start_module(s, i);
-    return 0;
+    /* Leaves room for the loop's own events (reaping, hangs). */
+    if (s->npending >= SV_PENDING / 2) {
+        snprintf(err, len, "too many requests at once; try again");
+        return -EAGAIN;
+    }
+    /* A restart of what does not run is a start. */
+    bool live = lc_live(m->lc.state);
+    if (ev != LE_STOP || live)
+        sv_info("%s: %s by the operator", m->cf->name,
+                ev == LE_STOP ? "stop asked for" : ev == LE_RESTART && live ? "restarted" : "started");
+    return sv_post_event(s, i, ev);
 }
 
-static int stop(struct sv *s, unsigned i)
+/* The module's own process: with a pid namespace that is the init's one
+ * child, not the init (which would drop most signals); 0 when it has
+ * none, or when the init's is gone: then the init, with or_init. */
+static pid_t module_process(const struct sv_mod *m, bool or_init)
 {
-    struct sv_mod *m = &s->mod[i];
-    m->held = true;
-    m->restart_now = false;
-    if (m->ch.pid > 0)
-        sv_request_stop(s, i);
-    else
-        m->state = ST_STOPPED;
-    return 0;
-}
-
-static int restart(struct sv *s, unsigned i, char *err, size_t len)
-{
-    struct sv_mod *m = &s->mod[i];
-    if (m->ch.pid == 0)
-        return start(s, i, err, len);
-    sv_info("%s: restarted by the operator", m->cf->name);
-    m->held = false;
-    m->restart_now = true;
-    sv_request_stop(s, i);
-    return 0;
-}
-
-/* The module's own process gets the signal: with a pid namespace that is
- * the init's child, not the init (which would drop most signals). */
-static pid_t module_pid(const struct sv_mod *m)
-{
-    char path[64];
-    int child = 0;
-    if (!(m->cf->namespaces & CLONE_NEWPID))
-        return m->ch.pid;
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)m->ch.pid, (int)m->ch.pid);
+    pid_t pid = m->ch.pid;
+    if (!(m->sb.namespaces & CLONE_NEWPID) || pid <= 0)
+        return pid;
+    char path[96];
+    long child = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
     FILE *f = fopen(path, "re");
-    if (f && fscanf(f, "%d", &child) != 1)
+    if (f && fscanf(f, "%ld", &child) != 1)
         child = 0;
     if (f)
         fclose(f);
-    return child > 0 ? child : m->ch.pid;
+    return child > 0 ? (pid_t)child : or_init ? pid : 0;
 }
 
 static int kill_module(struct sv *s, unsigned i, int sig, char *err, size_t len)
@@ -246,7 +241,7 @@ static int kill_module(struct sv *s, unsigned i, int sig, char *err, size_t len)
         snprintf(err, len, "%s is not running", m->cf->name);
         return -ESRCH;
     }
-    pid_t pid = module_pid(m);
+    pid_t pid = module_process(m, true);
     sv_info("%s: %s sent by the operator to pid %d", m->cf->name, sv_signame(sig).s, (int)pid);
     if (kill(pid, sig) < 0) {
         snprintf(err, len, "kill %d: %s", (int)pid, strerror(errno));
@@ -274,27 +269,10 @@ static int fault(struct sv *s, unsigned i, const Uipc__Control__FaultRequest *f,
 
 /* ---- sandbox: what the running process has ---- */
 
-/* The module's own process: with a pid namespace, the init's one child. */
-static pid_t module_process(const struct sv_mod *m)
-{
-    pid_t pid = m->ch.pid;
-    if (!(m->sb.namespaces & CLONE_NEWPID) || pid <= 0)
-        return pid;
-    char path[96];
-    long child = 0;
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f && fscanf(f, "%ld", &child) != 1)
-        child = 0;
-    if (f)
-        fclose(f);
-    return (pid_t)child;
-}
-
 static int sandbox(struct sv *s, unsigned i, Uipc__Control__Reply *rep, char *err, size_t len)
 {
     struct sv_mod *m = &s->mod[i];
-    pid_t pid = module_process(m);
+    pid_t pid = module_process(m, false);
     if (pid <= 0) {
         snprintf(err, len, "%s is not running", m->cf->name);
         return -ESRCH;
@@ -329,15 +307,15 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
         break;
     case UIPC__CONTROL__REQUEST__COMMAND_START:
         if ((i = find_module(s, req->start->module, rep, err, sizeof(err))) >= 0)
-            r = start(s, (unsigned)i, err, sizeof(err));
+            r = lifecycle_event(s, (unsigned)i, LE_START, err, sizeof(err));
         break;
     case UIPC__CONTROL__REQUEST__COMMAND_STOP:
         if ((i = find_module(s, req->stop->module, rep, err, sizeof(err))) >= 0)
-            r = stop(s, (unsigned)i);
+            r = lifecycle_event(s, (unsigned)i, LE_STOP, err, sizeof(err));
         break;
     case UIPC__CONTROL__REQUEST__COMMAND_RESTART:
         if ((i = find_module(s, req->restart->module, rep, err, sizeof(err))) >= 0)
-            r = restart(s, (unsigned)i, err, sizeof(err));
+            r = lifecycle_event(s, (unsigned)i, LE_RESTART, err, sizeof(err));
         break;
     case UIPC__CONTROL__REQUEST__COMMAND_KILL:
         if ((i = find_module(s, req->kill->module, rep, err, sizeof(err))) >= 0)

@@ -4,53 +4,46 @@
 #ifndef UIPC_SV_INTERNAL_H
 #define UIPC_SV_INTERNAL_H
 
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "clock.h"
 #include "config.h"
 #include "control.h"
 #include "bell.h"
 #include "region.h"
+#include "lifecycle.h"
 #include "sandbox.h"
 #include "spawn.h"
 
 #define OUT_LINE 1024
+#define SV_PENDING 1024 /* events waiting for the loop */
 
-enum sv_state { ST_STOPPED, ST_WAITING, ST_RUNNING, ST_BACKOFF, ST_FAILED };
 #define READY_POLL_MS 10 /* how often readiness is looked at while someone waits for it */
+#define SV_SPAWN_TIMEOUT_MS 10000 /* a child that never reaches exec is killed (spawn.c) */
 
 struct sv_mod {
-    const struct conf_module *cf;
+    const struct conf_module *cf; /* NULL: an unused slot */
     char exec[PATH_MAX];      /* cf->exec made absolute: what the child runs */
-    enum sv_state state;
+    struct lc_mod lc;         /* its lifecycle (lifecycle.c assigns its state) */
     struct sv_child ch;       /* ch.pid == 0: no process */
     struct uipc_bell bell;    /* its bell's receiver (bell.c) */
     int ring;                 /* our sender to it, shared with the module as its own */
-    uint64_t started_ms;
-    uint64_t restart_at_ms;
-    uint64_t *deaths;         /* times of deaths, a ring of max_restarts + 1 */
-    unsigned ndeaths;
     char line[OUT_LINE];
     size_t linelen;
     int ctl_fd;               /* its control region: where it beats */
     struct uipc_region ctl;
-    const char *hung;         /* why it was killed as hung, or NULL */
-    bool ready;               /* its loop runs (UIPC_CTL_READY) */
     struct sandbox sb;
     unsigned violations;      /* syscalls its policy refused, over all its runs */
-    char stopped_for[48];     /* "seccomp: NAME": why the supervisor killed it */
     uint64_t reported[8];     /* syscalls already logged in this run (log, errno) */
     unsigned starts;          /* processes started, over all its runs */
     char last_exit[96];       /* how the last run ended, "" before any */
     char last_reason[48];     /* "hung", "seccomp: NAME", or "" */
-    uint64_t stop_term_ms;    /* a stop in progress: SIGTERM then, */
-    uint64_t stop_kill_ms;    /* SIGKILL then; 0: no stop in progress */
-    bool held;                /* stopped by the operator: no restart */
     uint32_t epoch;           /* this incarnation's, on its sides of its channels */
     unsigned protocol_reports; /* times a peer reported it (each: the channel reset) */
-    bool restart_now;         /* restarted by the operator: start again at once */
 };
 
 /* A channel's call counts over all its client's incarnations. */
@@ -73,14 +66,20 @@ struct sv_chan {
     unsigned violations;      /* protocol violations reported on it */
 };
 
+/* Configured modules, and those a reload removed while they stop. */
+#define SV_MAX_MODULES (2 * CONF_MAX_MODULES)
+
 struct sv {
-    struct conf *c;
-    struct sv_mod mod[CONF_MAX_MODULES];
-    unsigned order[CONF_MAX_MODULES]; /* start order: every module after its 'after' */
-    struct sv_chan *chan;
-    unsigned nchan;
+    struct conf *c;           /* the configuration in force */
+    struct sv_mod mod[SV_MAX_MODULES]; /* slots: cf == NULL is free; mod[nmod..] all free */
+    unsigned nmod;
+    unsigned order[SV_MAX_MODULES], norder; /* start order: every module after its 'after' */
+    struct sv_chan *chan;     /* in manifest order (sv_number_channels) */
+    unsigned nchan, chan_cap;
     int ep, sigfd;
     bool stopping;            /* shutting down: one module at a time, in reverse order */
+    struct sv_event { unsigned mod; struct lc_in in; } pending[SV_PENDING];
+    unsigned pending_head, npending; /* events for the loop to deliver (sv_post) */
     struct ctl_server *ctl;   /* the control socket, or NULL */
     bool told_ready;          /* READY=1 sent to systemd */
     char told_status[160];    /* the last STATUS= sent */
@@ -96,18 +95,66 @@ struct sv {
 
 enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL };
 
-/* Starts module i now (its 'after' is not waited for). */
-void sv_start_module(struct sv *s, unsigned i);
-/* The stop request, then SIGTERM at half of shutdown_timeout_ms, then
- * SIGKILL at its end. */
-void sv_request_stop(struct sv *s, unsigned i);
+/* An event for module i, delivered by the loop after the current fd's
+ * work (its cell in the lifecycle table decides what it does); -EAGAIN
+ * when SV_PENDING events already wait. */
+static inline int sv_post(struct sv *s, unsigned i, struct lc_in in)
+{
+    if (s->npending == SV_PENDING)
+        return -EAGAIN;
+    s->pending[(s->pending_head + s->npending++) % SV_PENDING] = (struct sv_event){ i, in };
+    return 0;
+}
+static inline int sv_post_event(struct sv *s, unsigned i, enum lc_event ev)
+{
+    return sv_post(s, i, (struct lc_in){ .ev = ev });
+}
+
+/* sv-start.c: starts module i's process now (the LX_SPAWN effect): 0, or
+ * a negative errno, logged, when it could not be started. */
+int sv_start_module(struct sv *s, unsigned i);
+/* sv-reap.c: module i's pidfd is readable: reaped (its group and strays
+ * killed first), logged, and LE_EXITED posted. */
+void sv_reap(struct sv *s, unsigned i);
+/* Our children that are no module's: reaped; with kill_them, SIGKILLed
+ * first and waited for. */
+void sv_strays(const struct sv *s, bool kill_them);
+/* sv-output.c: the module's output, line by line into the log. */
+void sv_output(struct sv *s, unsigned i);
+/* sv-watch.c: heartbeats (LE_HUNG), readiness (LE_READY), protocol
+ * reports; seccomp notifications (LE_VIOLATION). */
+void sv_watch(struct sv *s);
+void sv_seccomp(struct sv *s, unsigned i, uint32_t events);
 /* A module's state as operators see it (uipcctl status, systemd STATUS=);
  * sv-control.c. */
-enum sv_shown { SHOWN_STARTING, SHOWN_READY, SHOWN_BACKOFF, SHOWN_FAILED, SHOWN_STOPPED, SHOWN_COUNT };
+enum sv_shown { SHOWN_STARTING, SHOWN_READY, SHOWN_BACKOFF, SHOWN_FAILED, SHOWN_STOPPED, SHOWN_STOPPING,
+                SHOWN_COUNT };
 enum sv_shown sv_shown_state(const struct sv_mod *m);
 /* "starting", "ready", "backoff", "failed", "stopped" */
 const char *sv_state_name(const struct sv_mod *m);
-/* sv-channel.c: module i was reaped: its channels reclaimed, its client
+/* The slot of the module called name, or -1. */
+static inline int sv_find(const struct sv *s, const char *name)
+{
+    for (unsigned i = 0; i < s->nmod; i++)
+        if (s->mod[i].cf && strcmp(s->mod[i].cf->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* sv-mods.c */
+/* A slot for cf: its sandbox, bell and control region; its index, or a
+ * negative errno (logged). */
+int sv_mod_open(struct sv *s, const struct conf_module *cf, bool root, int *userns);
+/* Closes what sv_mod_open opened (its process is gone) and frees the slot. */
+void sv_mod_close(struct sv *s, unsigned i);
+
+/* sv-channel.c: a channel from client to server (slots) for cn, its
+ * region and both bells' senders; 0 or a negative errno (logged). */
+int sv_chan_open(struct sv *s, unsigned client, unsigned server, const struct conf_connect *cn);
+/* Drops channel k (both its ends are gone or restarting without it). */
+void sv_chan_close(struct sv *s, unsigned k);
+void sv_number_channels(struct sv *s);
+/* Module i was reaped: its channels reclaimed, its client
  * counts folded, channels it broke reset. */
 void sv_channels_dead(struct sv *s, unsigned i);
 /* Module i starts (its epoch set): no reports, no fault pending; the

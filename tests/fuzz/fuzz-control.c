@@ -6,9 +6,9 @@
  * client-side framing (supervisor/ctl-wire.c) and the protobuf-c unpacking
  * of Request and Reply.
  *
- * The supervisor's loop (sv.c) is not linked: sv_start_module and
- * sv_request_stop are stubs below that record the call and touch no
- * process.  The made-up modules either have no process (pid 0) or a pid
+ * The supervisor's loop (sv.c) is not linked, and needs no stand-in:
+ * start, stop and restart only post an event for the loop (sv_post), which
+ * the target checks and drops, so no process is ever started or signalled.  The made-up modules either have no process (pid 0) or a pid
  * no process can have (GHOST_PID, above the kernel's PID_MAX_LIMIT), so a
  * "kill" request ends in kill() failing with ESRCH, checked at start-up.
  * (sv-channel.c's protocol-violation kill is only reached from the loop's
@@ -56,51 +56,52 @@ static struct conf conf;
 static struct sv sv;
 static struct sv_chan chans[NCHAN];
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static unsigned long stub_starts, stub_stops;
 
-/* ---- sv.c, replaced ---- */
-
-void sv_start_module(struct sv *s, unsigned i)
+/* The control handler's only way to the lifecycle: events for the loop.
+ * Each names a made-up module and is one the operator may send, in a
+ * state that accepts it; then it is dropped (no loop runs here). */
+static void check_pending(void)
 {
-    FUZZ_CHECK(s == &sv && i < s->c->nmod);
-    FUZZ_CHECK(s->mod[i].ch.pid == 0); /* sv-control.c starts only what is not running */
-    s->mod[i].state = ST_WAITING;
-    stub_starts++;
-}
-
-void sv_request_stop(struct sv *s, unsigned i)
-{
-    FUZZ_CHECK(s == &sv && i < s->c->nmod);
-    FUZZ_CHECK(s->mod[i].ch.pid != 0);
-    s->mod[i].stop_term_ms = 1;
-    stub_stops++;
+    for (unsigned k = 0; k < sv.npending; k++) {
+        const struct sv_event *e = &sv.pending[(sv.pending_head + k) % SV_PENDING];
+        FUZZ_CHECK(e->mod < NMOD);
+        FUZZ_CHECK(e->in.ev == LE_START || e->in.ev == LE_STOP || e->in.ev == LE_RESTART);
+        FUZZ_CHECK(lc_accepts(sv.mod[e->mod].lc.state, e->in.ev));
+    }
+    sv.npending = sv.pending_head = 0;
 }
 
 /* ---- the made-up supervisor ---- */
 
+/* Each module's state is reached through its lifecycle, by these events. */
 static const struct {
     const char *name;
-    enum sv_state state;
+    enum lc_event path[3];
+    unsigned steps;
     pid_t pid;
     int namespaces;
 } mods[NMOD] = {
-    { "kv", ST_STOPPED, 0, 0 },
-    { "echo", ST_BACKOFF, 0, 0 },
-    { "client", ST_RUNNING, GHOST_PID, CLONE_NEWPID | CLONE_NEWNS }, /* kill reads /proc/PID/task */
-    { "spin", ST_RUNNING, GHOST_PID, 0 },
+    { "kv", { LE_STOP }, 1, 0, 0 },                                    /* stopped */
+    { "echo", { LE_DEPS_READY, LE_SPAWNED, LE_EXITED }, 3, 0, 0 },     /* backoff */
+    { "client", { LE_DEPS_READY, LE_SPAWNED, LE_READY }, 3, GHOST_PID, /* ready */
+      CLONE_NEWPID | CLONE_NEWNS }, /* kill reads /proc/PID/task */
+    { "spin", { LE_DEPS_READY, LE_SPAWNED, LE_READY }, 3, GHOST_PID, 0 },
 };
 
 static void reset_state(void)
 {
+    static uint64_t deaths[NMOD][8];
+    struct lc_policy pol = { .max_restarts = 7, .window_s = 60, .backoff_ms = 100, .backoff_max_ms = 1000 };
+    struct lc_ctx ctx = { .now = 1000, .shutdown_timeout_ms = 1000, .spawn_timeout_ms = 1000 };
     for (unsigned i = 0; i < NMOD; i++) {
         struct sv_mod *m = &sv.mod[i];
-        m->state = mods[i].state;
+        lc_init(&m->lc, deaths[i], 8);
+        for (unsigned k = 0; k < mods[i].steps; k++)
+            lc_apply(&m->lc, &pol, &ctx, (struct lc_in){ .ev = mods[i].path[k] });
         m->ch.pid = mods[i].pid;
-        m->ready = mods[i].state == ST_RUNNING;
-        m->held = m->restart_now = false;
-        m->ndeaths = 0;
-        m->stop_term_ms = 0;
+        m->sb.namespaces = mods[i].namespaces;
     }
+    sv.npending = sv.pending_head = 0;
     for (unsigned k = 0; k < NCHAN; k++) {
         struct uipc_side *c = chans[k].r.side[UIPC_CLIENT];
         memset((char *)c + offsetof(struct uipc_side, issued), 0,
@@ -139,6 +140,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(sv.mod[1].last_exit, sizeof(sv.mod[1].last_exit), "exited with code 1");
     snprintf(sv.mod[1].last_reason, sizeof(sv.mod[1].last_reason), "seccomp: socket");
     sv.c = &conf;
+    sv.nmod = NMOD;
 
     static const struct { const char *service; int client, server; uint32_t slots, size; } ch[NCHAN] = {
         { "kv", 2, 0, 8, 64 }, { "echo", 2, 1, 4, 16 },
@@ -429,5 +431,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3: scribbled_stats(data + 1, size - 1); break;
     case 4: clients(data + 2, size - 2, 1 + data[1] % MAX_PEERS); break;
     }
+    check_pending();
     return 0;
 }

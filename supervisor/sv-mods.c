@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* Module slots: what the supervisor holds for each configured module
+ * whether or not it runs (its bell, its control region, its restart
+ * count), opened when the module is configured and closed once it is
+ * removed and gone.  A slot keeps its index for its module's life: a
+ * reload moves no running module. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sv-internal.h"
+
+static void slot_init(struct sv_mod *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->bell.rx = m->ring = m->ctl_fd = -1;
+    m->ch = (struct sv_child){ .pidfd = -1, .out = -1, .listener = -1, .status = -1 };
+}
+
+int sv_mod_open(struct sv *s, const struct conf_module *cf, bool root, int *userns)
+{
+    unsigned i = 0;
+    while (i < s->nmod && s->mod[i].cf)
+        i++;
+    if (i == SV_MAX_MODULES)
+        return -ENOSPC;
+    struct sv_mod *m = &s->mod[i];
+    slot_init(m);
+    m->cf = cf;
+    if (i == s->nmod)
+        s->nmod++;
+    sv_sandbox_of(m, root, userns);
+    int err = sv_sandbox_reach(m);
+    if (err < 0)
+        goto fail;
+    if (!cf->pol)
+        sv_warn("%s: no policy: every syscall is allowed", cf->name);
+    uint64_t *deaths = calloc(cf->max_restarts + 1, sizeof(uint64_t));
+    if (!deaths) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    lc_init(&m->lc, deaths, cf->max_restarts + 1);
+    err = uipc__bell_open(&m->bell);
+    if (err == 0 && (m->ring = uipc__bell_sender(&m->bell)) < 0)
+        err = m->ring;
+    if (err < 0) {
+        sv_error("%s: bell: %s", cf->name, strerror(-err));
+        goto fail;
+    }
+    /* Its one slot holds the supervisor's words about each of its channels. */
+    err = uipc__region_create("uipc.control", 1, UIPC_CTL_SLOT_SIZE, &m->ctl_fd);
+    if (err == 0 && (err = uipc__region_map(m->ctl_fd, &m->ctl)) < 0) {
+        close(m->ctl_fd);
+        m->ctl_fd = -1;
+    }
+    if (err == 0)
+        return (int)i;
+fail:
+    sv_mod_close(s, i);
+    return err;
+}
+
+void sv_mod_close(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    uipc__bell_close(&m->bell);
+    if (m->ring >= 0)
+        close(m->ring);
+    if (m->ch.out >= 0)
+        close(m->ch.out);
+    free(m->lc.deaths);
+    if (m->ctl.base)
+        uipc__region_unmap(&m->ctl);
+    if (m->ctl_fd >= 0)
+        close(m->ctl_fd);
+    slot_init(m);
+    while (s->nmod && !s->mod[s->nmod - 1].cf)
+        s->nmod--;
+}

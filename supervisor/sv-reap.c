@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/* Reaping a module: its process group and strays killed, its exit read and
+ * logged, LE_EXITED posted (the lifecycle reclaims its channels and
+ * decides about a restart). */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sv-internal.h"
+
+struct exit_info {
+    int code;   /* CLD_EXITED, CLD_KILLED or CLD_DUMPED */
+    int status; /* the exit code or the signal */
+};
+
+/* How the module ended: with a pid namespace its init reported the
+ * module's own wait status before exiting. */
+static struct exit_info module_exit(struct sv_mod *m, const siginfo_t *si)
+{
+    int ws;
+    if (m->ch.status < 0 || read(m->ch.status, &ws, sizeof(ws)) != (ssize_t)sizeof(ws))
+        return (struct exit_info){ si->si_code, si->si_status };
+    if (WIFEXITED(ws))
+        return (struct exit_info){ CLD_EXITED, WEXITSTATUS(ws) };
+    return (struct exit_info){ WCOREDUMP(ws) ? CLD_DUMPED : CLD_KILLED, WTERMSIG(ws) };
+}
+
+static void describe_exit(struct exit_info e, char *buf, size_t len)
+{
+    if (e.code == CLD_EXITED)
+        snprintf(buf, len, "exited with code %d", e.status);
+    else
+        snprintf(buf, len, "killed by signal %s%s", sv_signame(e.status).s,
+                 e.code == CLD_DUMPED ? " (core dumped)" : "");
+}
+
+/* The processes a module forked die with it: they hold its mappings, and
+ * would write into its channels after the reclaim.  Its process group
+ * (its own since setsid) is killed while its leader, a zombie, still
+ * pins the group's id.  Whatever it left is orphaned to us (we are a
+ * child subreaper): once the leader is reaped, every child of ours that
+ * is no module is killed and reaped, so the reclaim runs on a channel no
+ * one else writes; that catches a process that left the group too.  In
+ * a pid namespace the kernel takes everything down with its init. */
+static bool own_pidns(const struct sv_mod *m)
+{
+    return m->sb.namespaces & CLONE_NEWPID;
+}
+
+static bool is_module(const struct sv *s, pid_t pid)
+{
+    for (unsigned i = 0; i < s->nmod; i++)
+        if (s->mod[i].cf && s->mod[i].ch.pid == pid)
+            return true;
+    return false;
+}
+
+/* SIGKILLed processes die in microseconds: waited for at most 1 s. */
+void sv_strays(const struct sv *s, bool kill_them)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    for (int tries = 0; tries < 200; tries++) {
+        FILE *f = fopen(path, "re");
+        int pid, left = 0;
+        while (f && fscanf(f, "%d", &pid) == 1) {
+            if (is_module(s, pid))
+                continue;
+            if (kill_them)
+                kill(pid, SIGKILL);
+            left += waitpid(pid, NULL, WNOHANG) == 0;
+        }
+        if (f)
+            fclose(f);
+        if (!left || !kill_them)
+            return;
+        usleep(5000);
+    }
+    sv_warn("supervisor: orphaned processes still alive after SIGKILL");
+}
+
+/* Its fds out of the loop and closed, but for its output pipe, which stays
+ * open until EOF: its children may still write. */
+static void forget_child(struct sv *s, struct sv_mod *m)
+{
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.pidfd, NULL);
+    if (m->ch.listener >= 0)
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.listener, NULL);
+    int out = m->ch.out;
+    m->ch.out = -1;
+    sv_child_close(&m->ch);
+    m->ch.out = out;
+}
+
+void sv_reap(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    siginfo_t si = { 0 };
+    char why[96];
+
+    /* WNOWAIT: the leader stays a zombie while its group is killed. */
+    if (waitid(P_PIDFD, (id_t)m->ch.pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+        return;
+    if (!own_pidns(m))
+        kill(-m->ch.pid, SIGKILL);
+    if (waitid(P_PIDFD, (id_t)m->ch.pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+        return;
+    m->ch.pid = 0; /* reaped: what it left are strays now */
+    if (!own_pidns(m))
+        sv_strays(s, true);
+    if (m->ch.out >= 0)
+        sv_output(s, i); /* its last words before the news of its death */
+    struct exit_info e = module_exit(m, &si);
+    const char *reason = m->lc.reason[0] ? m->lc.reason : NULL;
+    bool clean = e.code == CLD_EXITED && e.status == 0 && !reason;
+    describe_exit(e, why, sizeof(why));
+    forget_child(s, m);
+    snprintf(m->last_exit, sizeof(m->last_exit), "%s", why);
+    snprintf(m->last_reason, sizeof(m->last_reason), "%s", reason ? reason : "");
+    sv_log(clean ? LOG_INFO : LOG_WARN, "%s: %s%s%s%s after %llu ms", m->cf->name, why,
+           reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
+           (unsigned long long)(sv_now_ms() - m->lc.since_ms));
+    sv_post(s, i, (struct lc_in){ .ev = LE_EXITED, .clean = clean });
+}
