@@ -98,7 +98,7 @@ static void forge(struct uipc_srv *s, struct uipc_req *req)
 /* ---- 2: false report ---- */
 
 /* The client reported for a violation it did not commit: our end stops
- * and says so in our control region, which reads as a report (module.c,
+ * and says so in our control region, which reads as a report (report.c,
  * uipc__report_halt).  The supervisor resets the channel: the client's
  * calls in flight get -UIPC_EPROTO, nobody is killed.  The handler runs,
  * but its answer is dropped (serve.c: a broken end answers nothing). */

@@ -189,8 +189,7 @@ int uipc__parse_fd(const char *s, int *fd);
  * it (bell.c).  Pure. */
 int uipc__parse_bell(const char *s, int *rx, int *tx);
 
-/* module.c */
-int uipc__progress(uipc_module *m, bool deliver);
+/* report.c: in our control region, for the supervisor */
 /* A channel's peer broke the protocol: counted in its region (stats) and,
  * where the peer cannot forge it, in our control region for the
  * supervisor, which kills the peer and resets the channel. */
@@ -208,6 +207,9 @@ static inline bool uipc__reset_asked(const _Atomic uint32_t *reset)
 {
     return reset && uipc_load_acquire(reset) != 0;
 }
+
+/* module.c */
+int uipc__progress(uipc_module *m, bool deliver);
 /* Before a handler runs on request req of server end s: a fault the
  * supervisor asked for (uipc-chaos, uipcctl fault). */
 void uipc__fault_point(uipc_module *m, struct uipc_srv *s, struct uipc_req *req);
