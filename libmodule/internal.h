@@ -210,12 +210,11 @@ static inline bool uipc__reset_asked(const _Atomic uint32_t *reset)
 
 /* module.c */
 int uipc__progress(uipc_module *m, bool deliver);
-/* Before a handler runs on request req of server end s: a fault the
- * supervisor asked for (uipc-chaos, uipcctl fault). */
-void uipc__fault_point(uipc_module *m, struct uipc_srv *s, struct uipc_req *req);
 /* hostile.c: UIPC_FAULT_HOSTILE, the attack `selector` picks, from inside
- * this module's own libmodule, against the client of s. */
-void uipc__hostile(uipc_module *m, struct uipc_srv *s, struct uipc_req *req, uint32_t selector);
+ * this module's own libmodule, against the client of s, before the handler
+ * of req runs.  Returns true when the attack is that our end stops (a false
+ * report): the caller, which owns the end, stops it (serve.c). */
+bool uipc__hostile(uipc_module *m, struct uipc_srv *s, struct uipc_req *req, uint32_t selector);
 /* Broken ends starting over on a reset channel (chan.c, serve.c). */
 void uipc__chan_restart(struct uipc_chan *ch);
 void uipc__srv_restart(struct uipc_srv *s);

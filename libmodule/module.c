@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bell.h"
@@ -256,26 +255,6 @@ int uipc_connect(uipc_module *m, const char *service, uipc_chan **out)
         }
     }
     return -ENOENT;
-}
-
-void uipc__fault_point(uipc_module *m, struct uipc_srv *s, struct uipc_req *req)
-{
-    if (!m->ctl.base)
-        return;
-    struct uipc_side *me = m->ctl.side[UIPC_CLIENT];
-    if (uipc_load_relaxed(&me->fault) == 0) /* one cached load per handler */
-        return;
-    uint32_t fault = atomic_exchange(&me->fault, 0);
-    if (fault == UIPC_FAULT_ABORT)
-        abort();
-    if (fault == UIPC_FAULT_SLOW) {
-        uint32_t ms = uipc_load_relaxed(&me->fault_ms);
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-            ;
-    }
-    if (fault == UIPC_FAULT_HOSTILE)
-        uipc__hostile(m, s, req, uipc_load_relaxed(&me->fault_ms));
 }
 
 int uipc__progress(uipc_module *m, bool deliver)
