@@ -58,7 +58,7 @@ struct uipc_chan {
     uint32_t alive_seen;           /* *alive when we last looked */
     bool broken;
     bool notify_pending; /* calls issued during delivery, peer not yet told */
-    bool reap_first;     /* reap before the next issue (chan.c, issue) */
+    bool reap_first;     /* reap before the next issue (chan.c, uipc__chan_issue) */
     struct uipc_callrec *recs;
     uint32_t *free_stack, nfree;
     uint32_t *ready, ready_head, ready_tail; /* async completions to deliver */
@@ -165,6 +165,14 @@ void uipc__chan_expire(struct uipc_chan *ch, uint64_t now);
 uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch);
 /* Tells every server the calls issued during a delivery batch. */
 void uipc__flush_notifies(uipc_module *m);
+/* Fills a free slot with call and sends it.  Returns the slot index or a
+ * negative code; on failure nothing was sent and no callback will run. */
+int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call);
+/* A sync call in slot i (issued by uipc__chan_issue): true once it is
+ * over, *status then its answer (its reply callback has run, the slot is
+ * free) or -UIPC_ETIMEDOUT (its deadline passed; the slot waits for the
+ * late completion).  The caller turns the loop in between (call.c). */
+bool uipc__chan_sync_done(struct uipc_chan *ch, uint32_t i, int *status);
 
 /* serve.c (server ends) */
 /* epoch: the word holding our epoch, written by the supervisor (in our
