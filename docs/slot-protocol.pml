@@ -288,7 +288,7 @@ inline tell_caller(id, st)
 #define A_READ     2  /* read_answer(): load own and the reply */
 #define A_BADSLOT  4  /* uipc__chan_reap(): a slot index out of range */
 #define A_PG       5  /* peer_gone(): the next record */
-#define A_FAIL     6  /* issue(): the call failed (-UIPC_EPROTO) */
+#define A_FAIL     6  /* uipc__chan_issue(): the call failed (-UIPC_EPROTO) */
 
 /* chan.c: chan_stop() -- the channel stops: every call in flight is
  * completed -UIPC_EPROTO (READY); held slots stay held until the reset */
@@ -374,7 +374,7 @@ active proctype Client()
     bit  brk;         /* ch->broken */
     byte i, g, t, e, k, id;
     byte a;           /* the next shared step of a multi-step operation */
-    byte e0;          /* issue(): the epoch loaded before the SUBMITTED store */
+    byte e0;          /* uipc__chan_issue(): the epoch loaded before the SUBMITTED store */
     bit  rf;          /* ch->reap_first: reap before the next issue (a new incarnation) */
     bit  np;          /* uipc__chan_reap(): popped an entry (n > 0) */
 
@@ -423,26 +423,26 @@ cstart:
 
 end_idle:
         do
-        /* ---- chan.c: uipc_call() -> issue() ---- */
+        /* ---- call.c: uipc_call() -> chan.c: uipc__chan_issue() ---- */
         :: atomic {
-               /* chan.c: issue() -- reap first (below) with reap_first set, or
+               /* chan.c: uipc__chan_issue() -- reap first (below) with reap_first set, or
                 * when `up` is not the incarnation last seen alive (findings 6,
                 * 11).  Up and not the one seen means `alive` changed: the reap
                 * below is enabled.  Down (0): the code reaps, then refuses
                 * the call; the model may also refuse it without the reap. */
                calls < NCALLS && nfree > 0 && !rf && !brk && (up == asn || up == 0) ->
-               /* chan.c: issue() -- the free stack's top */
+               /* chan.c: uipc__chan_issue() -- the free stack's top */
                nfree--;
                i = fstk[nfree]; fstk[nfree] = 0;
                assert(rst[i] == C_FREE);
                id = calls; calls++;
                cst[id] = K_PEND; npending++
            };
-           /* chan.c: issue() -- atomic_load(up) before the SUBMITTED store
+           /* chan.c: uipc__chan_issue() -- atomic_load(up) before the SUBMITTED store
             * (finding 1); fill() before it is private */
            atomic { e0 = up };
            atomic {
-               /* chan.c: issue() -- fill() writes the payload, the header,
+               /* chan.c: uipc__chan_issue() -- fill() writes the payload, the header,
                 * then atomic_store(own = SUBMITTED{gen + 1}) */
                g = rgen[i] + 1;
 #ifndef BYZ_CLIENT
@@ -452,7 +452,7 @@ end_idle:
                own_gen[i] = g;
                own_st[i] = S_SUB
            };
-           /* chan.c: issue() -- atomic_load(up), seq_cst after the store; rec->epoch */
+           /* chan.c: uipc__chan_issue() -- atomic_load(up), seq_cst after the store; rec->epoch */
            atomic {
                e = up;
                rgen[i] = g;
@@ -467,7 +467,7 @@ end_idle:
            do
            :: atomic {
                   e == 0 ->
-                  /* chan.c: issue() -- service down: slot_release() (store own = FREE{gen});
+                  /* chan.c: uipc__chan_issue() -- service down: slot_release() (store own = FREE{gen});
                    * -UIPC_EPEERDIED returned at once */
                   rst[i] = C_FREE; fstk[nfree] = i; nfree++;
                   own_st[i] = S_FREE; own_gen[i] = rgen[i];
@@ -482,7 +482,7 @@ end_idle:
                   :: DIST(sp, sq_head) > FS - 1 ->
 #ifdef BYZ
                      /* -UIPC_EPROTO: slot_release() (nothing was sent: the
-                      * slot is ours again, finding 10), chan_break(); issue()
+                      * slot is ours again, finding 10), chan_break(); uipc__chan_issue()
                       * returns -UIPC_EPROTO */
                      rst[i] = C_FREE; fstk[nfree] = i; nfree++;
                      own_st[i] = S_FREE; own_gen[i] = g;
@@ -508,7 +508,7 @@ end_idle:
                   a = 1
               }
            :: atomic {
-                  /* fifo.h: uipc__fifo_publish_tail(sub); chan.c: issue() -- rec INFLIGHT */
+                  /* fifo.h: uipc__fifo_publish_tail(sub); chan.c: uipc__chan_issue() -- rec INFLIGHT */
                   a == 1 ->
                   sq_tail = sp;
                   rst[i] = C_INFL; rcid[i] = id; rexp[i] = 0; held++;
@@ -617,7 +617,7 @@ end_idle:
            od
 
         /* chan.c: uipc__chan_reap() with nothing waiting and alive unchanged:
-         * fifo.h: uipc__fifo_peek(cmp) -- empty (issue() with reap_first set:
+         * fifo.h: uipc__fifo_peek(cmp) -- empty (uipc__chan_issue() with reap_first set:
          * rf cleared), or corrupted (chan_break); no head published */
         :: atomic {
                !brk && alive == asn && !CQ_HAS(cp) && (rf || !CQ_EMPTY(cp)) ->
@@ -633,7 +633,7 @@ end_idle:
         :: atomic { reset && !brk -> chan_stop() }
 #endif
 
-        /* ---- chan.c: uipc__chan_deliver() / sync_wait() -> finish_rec() ---- */
+        /* ---- chan.c: uipc__chan_deliver() / uipc__chan_sync_done() -> finish_rec() ---- */
         :: atomic {
                (rst[0] == C_READY
 #if NS >= 2
@@ -665,7 +665,7 @@ end_idle:
                   fstk[nfree] = i; nfree++; held--;
                   own_st[i] = S_FREE; own_gen[i] = rgen[i]
                fi;
-               /* chan.c: complete(status), or uipc_call() returns status */
+               /* chan.c: complete(status), or call.c: uipc_call() returns status */
                tell_caller(id, t);
                i = 0; id = 0; t = 0
            }
@@ -694,7 +694,7 @@ end_idle:
                fi;
                tos++;
                if
-               :: /* chan.c: sync_wait() -- deadline: ABANDONED, -UIPC_ETIMEDOUT */
+               :: /* chan.c: uipc__chan_sync_done() -- deadline: ABANDONED, -UIPC_ETIMEDOUT */
                   rst[i] = C_ABAND; tell_caller(rcid[i], ST_TIME)
                :: /* chan.c: uipc__chan_expire() -- expired, complete_rec(-UIPC_ETIMEDOUT) */
                   rst[i] = C_READY; rexp[i] = 1; rstat[i] = ST_TIME

@@ -360,9 +360,7 @@ uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch)
     return next;
 }
 
-/* Fills a free slot and sends it.  Returns the slot index or a negative
- * code; on failure nothing was sent and no callback will run. */
-static int issue(struct uipc_chan *ch, const struct uipc_call *call)
+int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call)
 {
     /* A server incarnation we have not seen alive gets no call before we
      * have consumed what its predecessors left in the completion FIFO:
@@ -440,44 +438,21 @@ static int issue(struct uipc_chan *ch, const struct uipc_call *call)
     return (int)i;
 }
 
-/* Waits inline for slot i's completion, serving our own services meanwhile
- * so that call cycles finish.  Called and returns with m->lock held. */
-static int sync_wait(struct uipc_chan *ch, uint32_t i)
+bool uipc__chan_sync_done(struct uipc_chan *ch, uint32_t i, int *status)
 {
-    uipc_module *m = ch->m;
     struct uipc_callrec *rec = &ch->recs[i];
-    struct uipc_waitset ws;
-
-    for (;;) {
-        uipc__progress(m, false);
-        if (rec->state == CALL_READY) {
-            int status = rec->status;
-            finish_rec(ch, i);
-            return status;
-        }
-        if (rec->deadline_ns && uipc__now_ns() >= rec->deadline_ns) {
-            rec->state = CALL_ABANDONED;
-            count_completion(ch, rec, -UIPC_ETIMEDOUT);
-            return -UIPC_ETIMEDOUT;
-        }
-        uipc__waitset_build(m, &ws);
-        pthread_mutex_unlock(&m->lock);
-        uipc__wait(m, &ws, rec->deadline_ns, true);
-        pthread_mutex_lock(&m->lock);
+    if (rec->state == CALL_READY) {
+        *status = rec->status;
+        finish_rec(ch, i);
+        return true;
     }
-}
-
-int uipc_call(uipc_chan *ch, const struct uipc_call *call)
-{
-    if (!ch || !call || !call->fill)
-        return -EINVAL;
-    uipc_module *m = ch->m;
-    pthread_mutex_lock(&m->lock);
-    int r = issue(ch, call);
-    if (r >= 0)
-        r = call->complete ? 0 : sync_wait(ch, (uint32_t)r);
-    pthread_mutex_unlock(&m->lock);
-    return r;
+    if (rec->deadline_ns && uipc__now_ns() >= rec->deadline_ns) {
+        rec->state = CALL_ABANDONED; /* the slot waits for its late completion */
+        count_completion(ch, rec, -UIPC_ETIMEDOUT);
+        *status = -UIPC_ETIMEDOUT;
+        return true;
+    }
+    return false;
 }
 
 int uipc_chan_stats(uipc_chan *ch, struct uipc_chan_stats *out)

@@ -8,7 +8,7 @@
  * module's control region, which no peer maps.
  *
  * It runs inside a server, after serve.c took a request and before its
- * handler runs (module.c, uipc__fault_point), with the module lock held.
+ * handler runs (serve.c, fault_point), with the module lock held.
  * The attacks are those of tests/modules/hostile-module.c and attacker.c,
  * from inside.  The selector (fault_ms, from uipc-chaos's seeded schedule
  * or `uipcctl fault --ms`) picks one, modulo UIPC_HOSTILE_ATTACKS, in the order of
@@ -98,14 +98,12 @@ static void forge(struct uipc_srv *s, struct uipc_req *req)
 /* ---- 2: false report ---- */
 
 /* The client reported for a violation it did not commit: our end stops
- * and says so in our control region, which reads as a report (module.c,
+ * and says so in our control region, which reads as a report (report.c,
  * uipc__report_halt).  The supervisor resets the channel: the client's
  * calls in flight get -UIPC_EPROTO, nobody is killed.  The handler runs,
- * but its answer is dropped (serve.c: a broken end answers nothing). */
-static void false_report(struct uipc_srv *s)
-{
-    uipc__srv_halt(s);
-}
+ * but its answer is dropped (serve.c: a broken end answers nothing).
+ * serve.c stops its end (uipc__srv_halt) when uipc__hostile says so:
+ * this file, called from serve.c, never calls back into it. */
 
 /* ---- 3: jam and hang ---- */
 
@@ -189,12 +187,12 @@ static _Noreturn void lie_and_die(struct uipc_srv *s)
 }
 
 /* s: the server end whose request req is about to be handled. */
-void uipc__hostile(uipc_module *m, struct uipc_srv *s, struct uipc_req *req, uint32_t selector)
+bool uipc__hostile(uipc_module *m, struct uipc_srv *s, struct uipc_req *req, uint32_t selector)
 {
     switch (selector % UIPC_HOSTILE_ATTACKS) {
-    case 0: garbage(s); return;
-    case 1: forge(s, req); return;
-    case 2: false_report(s); return;
+    case 0: garbage(s); return false;
+    case 1: forge(s, req); return false;
+    case 2: return true; /* false report: our end stops */
     case 3: jam(m);
     default: lie_and_die(s);
     }

@@ -58,7 +58,7 @@ struct uipc_chan {
     uint32_t alive_seen;           /* *alive when we last looked */
     bool broken;
     bool notify_pending; /* calls issued during delivery, peer not yet told */
-    bool reap_first;     /* reap before the next issue (chan.c, issue) */
+    bool reap_first;     /* reap before the next issue (chan.c, uipc__chan_issue) */
     struct uipc_callrec *recs;
     uint32_t *free_stack, nfree;
     uint32_t *ready, ready_head, ready_tail; /* async completions to deliver */
@@ -151,28 +151,9 @@ static inline int uipc__clamp_status(int status)
     return uipc_is_transport_error(status) ? -UIPC_EBADSTATUS : status;
 }
 
-/* chan.c (client ends) */
-int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int peer_bell);
-/* Points the channel at the supervisor's words about it, in our control
- * region, and adopts the slots our predecessor left.  Required before the
- * first call: a client hears of its server's death only through them. */
-void uipc__chan_bind(struct uipc_chan *ch, const _Atomic uint32_t *up, const _Atomic uint32_t *alive,
-                     const _Atomic uint32_t *reset);
-void uipc__chan_fini(struct uipc_chan *ch);
-int uipc__chan_reap(struct uipc_chan *ch);
-int uipc__chan_deliver(struct uipc_chan *ch);
-void uipc__chan_expire(struct uipc_chan *ch, uint64_t now);
-uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch);
-/* Tells every server the calls issued during a delivery batch. */
-void uipc__flush_notifies(uipc_module *m);
-
-/* serve.c (server ends) */
-/* epoch: the word holding our epoch, written by the supervisor (in our
- * control region); NULL: the region's own (a test bed). */
-int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_bell,
-                   const _Atomic uint32_t *epoch);
-void uipc__srv_fini(struct uipc_srv *s);
-int uipc__srv_process(struct uipc_srv *s);
+/* From here on, by file, lowest layer first: each calls only the files
+ * before it, wait.c and the other headers' leaves (region, fifo, bell),
+ * never one after it (scripts/call-cycles.sh checks it). */
 
 /* manifest.c: what the supervisor hands a module, in UIPC_CHANNELS:
  * comma-separated "S:service:region_fd:peer_bell_fd" (S: we serve it) or
@@ -189,8 +170,7 @@ int uipc__parse_fd(const char *s, int *fd);
  * it (bell.c).  Pure. */
 int uipc__parse_bell(const char *s, int *rx, int *tx);
 
-/* module.c */
-int uipc__progress(uipc_module *m, bool deliver);
+/* report.c: in our control region, for the supervisor */
 /* A channel's peer broke the protocol: counted in its region (stats) and,
  * where the peer cannot forge it, in our control region for the
  * supervisor, which kills the peer and resets the channel. */
@@ -208,17 +188,54 @@ static inline bool uipc__reset_asked(const _Atomic uint32_t *reset)
 {
     return reset && uipc_load_acquire(reset) != 0;
 }
-/* Before a handler runs on request req of server end s: a fault the
- * supervisor asked for (uipc-chaos, uipcctl fault). */
-void uipc__fault_point(uipc_module *m, struct uipc_srv *s, struct uipc_req *req);
+
 /* hostile.c: UIPC_FAULT_HOSTILE, the attack `selector` picks, from inside
- * this module's own libmodule, against the client of s. */
-void uipc__hostile(uipc_module *m, struct uipc_srv *s, struct uipc_req *req, uint32_t selector);
-/* Broken ends starting over on a reset channel (chan.c, serve.c). */
-void uipc__chan_restart(struct uipc_chan *ch);
-void uipc__srv_restart(struct uipc_srv *s);
-/* The supervisor asked: stop using the channel (chan.c, serve.c). */
+ * this module's own libmodule, against the client of s, before the handler
+ * of req runs.  Returns true when the attack is that our end stops (a false
+ * report): the caller, which owns the end, stops it (serve.c). */
+bool uipc__hostile(uipc_module *m, struct uipc_srv *s, struct uipc_req *req, uint32_t selector);
+
+/* chan.c (client ends) */
+int uipc__chan_init(struct uipc_chan *ch, uipc_module *m, int region_fd, int peer_bell);
+/* Points the channel at the supervisor's words about it, in our control
+ * region, and adopts the slots our predecessor left.  Required before the
+ * first call: a client hears of its server's death only through them. */
+void uipc__chan_bind(struct uipc_chan *ch, const _Atomic uint32_t *up, const _Atomic uint32_t *alive,
+                     const _Atomic uint32_t *reset);
+void uipc__chan_fini(struct uipc_chan *ch);
+int uipc__chan_reap(struct uipc_chan *ch);
+int uipc__chan_deliver(struct uipc_chan *ch);
+void uipc__chan_expire(struct uipc_chan *ch, uint64_t now);
+uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch);
+/* Tells every server the calls issued during a delivery batch. */
+void uipc__flush_notifies(uipc_module *m);
+/* Fills a free slot with call and sends it.  Returns the slot index or a
+ * negative code; on failure nothing was sent and no callback will run. */
+int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call);
+/* A sync call in slot i (issued by uipc__chan_issue): true once it is
+ * over, *status then its answer (its reply callback has run, the slot is
+ * free) or -UIPC_ETIMEDOUT (its deadline passed; the slot waits for the
+ * late completion).  The caller turns the loop in between (call.c). */
+bool uipc__chan_sync_done(struct uipc_chan *ch, uint32_t i, int *status);
+/* The supervisor asked: stop using the channel. */
 void uipc__chan_halt(struct uipc_chan *ch);
+/* A broken end starting over on a reset channel. */
+void uipc__chan_restart(struct uipc_chan *ch);
+
+/* serve.c (server ends) */
+/* epoch: the word holding our epoch, written by the supervisor (in our
+ * control region); NULL: the region's own (a test bed). */
+int uipc__srv_init(struct uipc_srv *s, uipc_module *m, int region_fd, int peer_bell,
+                   const _Atomic uint32_t *epoch);
+void uipc__srv_fini(struct uipc_srv *s);
+int uipc__srv_process(struct uipc_srv *s);
+/* The supervisor asked: stop using the channel. */
 void uipc__srv_halt(struct uipc_srv *s);
+/* A broken end starting over on a reset channel. */
+void uipc__srv_restart(struct uipc_srv *s);
+
+/* module.c: one turn of the module's loop over every end (call.c's sync
+ * wait turns it too). */
+int uipc__progress(uipc_module *m, bool deliver);
 
 #endif

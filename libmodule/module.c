@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bell.h"
@@ -256,47 +255,6 @@ int uipc_connect(uipc_module *m, const char *service, uipc_chan **out)
         }
     }
     return -ENOENT;
-}
-
-void uipc__report_halt(uipc_module *m, unsigned index)
-{
-    if (m->ctl.base && index < UIPC_LAT_BUCKETS)
-        atomic_fetch_add(&m->ctl.side[UIPC_CLIENT]->chan_violations[index], 1);
-}
-
-void uipc__report_violation(uipc_module *m, struct uipc_side *mine, unsigned index)
-{
-    atomic_fetch_add(&mine->violations, 1);
-    uipc__report_halt(m, index);
-}
-
-bool uipc__violation_cleared(uipc_module *m, unsigned index, const _Atomic uint32_t *reset)
-{
-    /* The supervisor clears the request, then (release) the report: a
-     * report seen cleared means the request was cleared before it. */
-    return m->ctl.base && index < UIPC_LAT_BUCKETS &&
-           uipc_load_acquire(&m->ctl.side[UIPC_CLIENT]->chan_violations[index]) == 0 &&
-           !uipc__reset_asked(reset);
-}
-
-void uipc__fault_point(uipc_module *m, struct uipc_srv *s, struct uipc_req *req)
-{
-    if (!m->ctl.base)
-        return;
-    struct uipc_side *me = m->ctl.side[UIPC_CLIENT];
-    if (uipc_load_relaxed(&me->fault) == 0) /* one cached load per handler */
-        return;
-    uint32_t fault = atomic_exchange(&me->fault, 0);
-    if (fault == UIPC_FAULT_ABORT)
-        abort();
-    if (fault == UIPC_FAULT_SLOW) {
-        uint32_t ms = uipc_load_relaxed(&me->fault_ms);
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-            ;
-    }
-    if (fault == UIPC_FAULT_HOSTILE)
-        uipc__hostile(m, s, req, uipc_load_relaxed(&me->fault_ms));
 }
 
 int uipc__progress(uipc_module *m, bool deliver)

@@ -63,8 +63,9 @@ void uipc__words_started(struct uipc_ctl_chan *srv, struct uipc_ctl_chan *cli, u
  * would keep the slot waiting for the next incarnation, which never saw
  * the call (finding 9c: a dying liar may also write them).  DONE words
  * stay: an answer pushed before the death is read from them.  A client
- * storing SUBMITTED meanwhile sees the service down (issue) and frees the
- * slot itself; the exchange leaves its word alone.  Returns how many. */
+ * storing SUBMITTED meanwhile sees the service down (uipc__chan_issue)
+ * and frees the slot itself; the exchange leaves its word alone.  Returns
+ * how many. */
 static int free_held(struct uipc_region *r)
 {
     int n = 0;
@@ -83,9 +84,9 @@ static int free_held(struct uipc_region *r)
 int uipc__reclaim_server(struct uipc_region *r, struct uipc_ctl_chan *cli, struct uipc_side *cli_ctl,
                          int client_bell)
 {
-    /* seq_cst, paired with the client's submit (chan.c: issue loads the
-     * same word): after this store, either the client sees the service
-     * down, or we see its slot below. */
+    /* seq_cst, paired with the client's submit (chan.c: uipc__chan_issue
+     * loads the same word): after this store, either the client sees the
+     * service down, or we see its slot below. */
     atomic_store(&cli->epoch, 0);
     side_down(r->side[UIPC_SERVER]);
     drain_submits(r);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -125,6 +126,31 @@ static bool take(struct uipc_srv *s, uint32_t i, uint32_t gen, struct uipc_req *
     return true;
 }
 
+/* Before a handler runs on req: a fault the supervisor asked for
+ * (uipc-chaos, uipcctl fault), in our control region, which no peer maps.
+ * A hostile fault that stops our end (a false report) leaves the stop to
+ * us: the end is this file's. */
+static void fault_point(struct uipc_srv *s, struct uipc_req *req)
+{
+    uipc_module *m = s->m;
+    if (!m->ctl.base)
+        return;
+    struct uipc_side *me = m->ctl.side[UIPC_CLIENT];
+    if (uipc_load_relaxed(&me->fault) == 0) /* one cached load per handler */
+        return;
+    uint32_t fault = atomic_exchange(&me->fault, 0);
+    if (fault == UIPC_FAULT_ABORT)
+        abort();
+    if (fault == UIPC_FAULT_SLOW) {
+        uint32_t ms = uipc_load_relaxed(&me->fault_ms);
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+    if (fault == UIPC_FAULT_HOSTILE && uipc__hostile(m, s, req, uipc_load_relaxed(&me->fault_ms)))
+        uipc__srv_halt(s);
+}
+
 int uipc__srv_process(struct uipc_srv *s)
 {
     uint32_t i, gen, tag;
@@ -170,7 +196,7 @@ int uipc__srv_process(struct uipc_srv *s)
          * beats before each handler, so only a handler that itself runs
          * past the hang timeout (without uipc_alive) can look hung. */
         uipc__beat(s->m);
-        uipc__fault_point(s->m, s, req);
+        fault_point(s, req);
         int status = s->fn(req, s->ctx);
         if (!req->deferred && req->busy)
             answer(req, uipc__clamp_status(status));
