@@ -243,11 +243,13 @@ static int resolve_targets(const struct conf *c, const struct opts *o, unsigned 
 
 /* ---- the supervisor ---- */
 
-/* --supervisor, else next to us (the build tree), ../sbin (installed),
- * else uipc-supervisor on PATH. */
+/* --supervisor, else next to us (an install whose bindir is its sbindir),
+ * ../supervisor (the build tree: we are in build/tools), ../sbin
+ * (installed), else uipc-supervisor on PATH. */
 static const char *supervisor_path(const struct opts *o, char *buf, size_t len)
 {
-    static const char *const rel[] = { "uipc-supervisor", "../sbin/uipc-supervisor" };
+    static const char *const rel[] = { "uipc-supervisor", "../supervisor/uipc-supervisor",
+                                       "../sbin/uipc-supervisor" };
     char self[PATH_MAX / 2];
     if (o->supervisor)
         return o->supervisor;
