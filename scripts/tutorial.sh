@@ -137,7 +137,7 @@ row() {
 
 # ---- the files, exactly as printed ----
 [ -f "$doc" ] || fail "no $doc"
-for f in "$build/supervisor/uipc-supervisor" "$build/supervisor/uipcctl" \
+for f in "$build/supervisor/uipc-supervisor" "$build/tools/uipcctl" \
          "$build/meson-uninstalled/uipc-module-uninstalled.pc" "$build/policies/base.policy"; do
     [ -e "$f" ] || fail "$f is missing: build first (ninja -C $build)"
 done
@@ -157,11 +157,13 @@ mv "$work/greet.policy.new" "$work/greet.policy"
 ls -l "$work"
 
 # ---- the environment of "Before you start", for a build directory ----
-export PATH="$build/supervisor:$PATH"
+export PATH="$build/supervisor:$build/tools:$PATH"
 export PKG_CONFIG_PATH="$build/meson-uninstalled"
 export LD_LIBRARY_PATH="$build/libmodule${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 [ "$(command -v uipc-supervisor)" = "$build/supervisor/uipc-supervisor" ] ||
     fail "uipc-supervisor on PATH is $(command -v uipc-supervisor), not $build's"
+[ "$(command -v uipcctl)" = "$build/tools/uipcctl" ] ||
+    fail "uipcctl on PATH is $(command -v uipcctl), not $build's"
 
 # ---- build, check, run ----
 step build

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* supervisor/chaos-schedule.c: the fault schedule is the seed's alone,
+/* tools/chaos-schedule.c: the fault schedule is the seed's alone,
  * within its bounds, and made only of the faults asked for; an event's wait
  * for its target ends when the next one is due; hostile faults carry an
  * attack drawn from the seed, and are not among the defaults. */

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* uipc-chaos's fault phase: the seeded schedule's faults, each through the
+ * control socket when its moment comes and its target is running. */
+#include <signal.h>
+
+#include "chaos.h"
+
+/* Signals through `kill`; abort, slow and hostile through `fault`, with
+ * the slow time or the hostile attack in its ms. */
+static bool inject(const char *sock, const char *module, const struct chaos_event *ev, uint32_t slow_ms,
+                   uint64_t by)
+{
+    static const int sig[FAULT_COUNT] = { [FAULT_KILL] = SIGKILL, [FAULT_SEGV] = SIGSEGV,
+                                          [FAULT_STOP] = SIGSTOP };
+    enum chaos_fault f = ev->fault;
+    Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
+    Uipc__Control__KillRequest kill = UIPC__CONTROL__KILL_REQUEST__INIT;
+    Uipc__Control__FaultRequest fault = UIPC__CONTROL__FAULT_REQUEST__INIT;
+    if (f == FAULT_ABORT || f == FAULT_SLOW || f == FAULT_HOSTILE) {
+        req.command_case = UIPC__CONTROL__REQUEST__COMMAND_FAULT;
+        req.fault = &fault;
+        fault.module = (char *)module;
+        fault.kind = (char *)chaos_fault_name(f);
+        fault.ms = f == FAULT_HOSTILE ? ev->attack : slow_ms;
+    } else {
+        req.command_case = UIPC__CONTROL__REQUEST__COMMAND_KILL;
+        req.kill = &kill;
+        kill.module = (char *)module;
+        kill.signal = sig[f];
+    }
+    Uipc__Control__Reply *rep = chaos_ask(sock, &req, by);
+    bool ok = rep && rep->ok;
+    chaos_reply_free(rep);
+    return ok;
+}
+
+/* Runs the schedule, which ends at start + duration whatever the targets
+ * do.  A target that is not running at its moment (still restarting from
+ * the last fault, its backoff maybe seconds by now) is waited for only
+ * until the next fault is due (chaos_event_deadline), else the fault is
+ * skipped: waiting longer would push every later fault back, pile the
+ * late ones onto one incarnation, and stretch the run by up to the
+ * backoff per fault.  Faults the duration left no time for are skipped
+ * too. */
+void chaos_run_schedule(const struct chaos_opts *o, const char *sock, struct chaos_sup *sv,
+                        const struct conf *c, const unsigned *targets, const struct chaos_event *ev,
+                        unsigned nev, struct chaos_tally *t)
+{
+    uint64_t t0 = chaos_now_ms(), end = t0 + o->duration_ms;
+    unsigned k;
+    for (k = 0; k < nev && !chaos_interrupted() && chaos_now_ms() < end; k++) {
+        chaos_sleep_until(t0 + ev[k].at_ms, true);
+        if (chaos_interrupted())
+            return;
+        if (!chaos_alive(sv)) {
+            t->broken = "the supervisor died";
+            return;
+        }
+        unsigned i = targets[ev[k].target];
+        uint64_t until = t0 + chaos_event_deadline(ev, nev, k, o->duration_ms);
+        if (!chaos_wait_ready(sock, sv, c, &i, 1, until, end) ||
+            !inject(sock, c->mod[i].name, &ev[k], o->slow_ms, end)) {
+            t->skipped++;
+            continue;
+        }
+        t->injected[ev[k].fault]++;
+        t->faults++;
+    }
+    if (!chaos_interrupted())
+        t->skipped += nev - k;
+}

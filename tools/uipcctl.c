@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/* uipcctl: the operator's command-line tool for the supervisor's control
+ * socket (schemas/control.proto).  One request, one reply, printed as a
+ * table or as JSON:
+ *   uipcctl [--config FILE | --socket PATH] [--json] [--timeout-ms N] COMMAND [ARGS]
+ * This file is the table of commands, what each asks and prints, and main. */
+#include <errno.h>
+#include <string.h>
+
+#include "uipcctl.h"
+
+/* ---- requests: each sets its command and its part of the Request ---- */
+
+static void req_status(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    static Uipc__Control__StatusRequest status = UIPC__CONTROL__STATUS_REQUEST__INIT;
+    (void)a;
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_STATUS;
+    req->status = &status;
+}
+
+static void req_stats(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    static Uipc__Control__StatsRequest stats = UIPC__CONTROL__STATS_REQUEST__INIT;
+    (void)a;
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_STATS;
+    req->stats = &stats;
+}
+
+/* restart, stop, start and sandbox name a module and nothing else. */
+static Uipc__Control__ModuleRequest *module_request(const struct ctl_args *a)
+{
+    static Uipc__Control__ModuleRequest mod = UIPC__CONTROL__MODULE_REQUEST__INIT;
+    mod.module = a->name;
+    return &mod;
+}
+
+static void req_restart(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_RESTART;
+    req->restart = module_request(a);
+}
+
+static void req_stop(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_STOP;
+    req->stop = module_request(a);
+}
+
+static void req_start(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_START;
+    req->start = module_request(a);
+}
+
+static void req_sandbox(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_SANDBOX;
+    req->sandbox = module_request(a);
+}
+
+static void req_kill(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    static Uipc__Control__KillRequest kill = UIPC__CONTROL__KILL_REQUEST__INIT;
+    kill.module = a->name;
+    kill.signal = a->signal;
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_KILL;
+    req->kill = &kill;
+}
+
+static void req_fault(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    static Uipc__Control__FaultRequest fault = UIPC__CONTROL__FAULT_REQUEST__INIT;
+    fault.module = a->name;
+    fault.kind = a->fault;
+    fault.ms = a->fault_ms;
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_FAULT;
+    req->fault = &fault;
+}
+
+static void req_drain(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    static Uipc__Control__DrainRequest drain = UIPC__CONTROL__DRAIN_REQUEST__INIT;
+    drain.off = (a->opts & CTL_OPT_OFF) != 0;
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_DRAIN;
+    req->drain = &drain;
+}
+
+/* ---- replies, once the supervisor said yes ---- */
+
+static int show_status(const struct ctl_args *a, const Uipc__Control__Reply *rep)
+{
+    if (!a->json)
+        return ctl_text_status(rep, stdout);
+    ctl_json_status(rep, stdout);
+    return 0;
+}
+
+static int show_stats(const struct ctl_args *a, const Uipc__Control__Reply *rep)
+{
+    if (!a->json)
+        return ctl_text_stats(rep, stdout);
+    ctl_json_stats(rep, stdout);
+    return 0;
+}
+
+static int show_sandbox(const struct ctl_args *a, const Uipc__Control__Reply *rep)
+{
+    if (!rep->sandbox) {
+        fprintf(stderr, "uipcctl: the supervisor sent no sandbox report\n");
+        return 1;
+    }
+    if (!a->json)
+        return ctl_text_sandbox(rep->sandbox, stdout);
+    ctl_json_sandbox(rep->sandbox, stdout);
+    return 0;
+}
+
+/* A command that acts says nothing but, with --json, that it was done. */
+static int show_done(const struct ctl_args *a, const Uipc__Control__Reply *rep)
+{
+    (void)rep;
+    if (a->json)
+        ctl_json_ok(stdout);
+    return 0;
+}
+
+/* ---- the commands ---- */
+
+/* name, NAME operand, own options, check, request, reply, exit status when refused */
+static const struct ctl_command commands[] = {
+    { "status",  false, 0,              NULL,            req_status,  show_status,  1 },
+    { "stats",   false, 0,              NULL,            req_stats,   show_stats,   1 },
+    { "restart", true,  0,              NULL,            req_restart, show_done,    1 },
+    { "stop",    true,  0,              NULL,            req_stop,    show_done,    1 },
+    { "start",   true,  0,              NULL,            req_start,   show_done,    1 },
+    { "kill",    true,  CTL_OPT_SIGNAL, ctl_check_kill,  req_kill,    show_done,    1 },
+    { "fault",   true,  CTL_OPT_MS,     ctl_check_fault, req_fault,   show_done,    1 },
+    { "drain",   false, CTL_OPT_OFF,    NULL,            req_drain,   show_done,    1 },
+    { "sandbox", true,  0,              NULL,            req_sandbox, show_sandbox, 1 },
+};
+
+/* The supervisor said no: why, on stderr and with --json as JSON; the
+ * command's exit status for it. */
+static int refused(const struct ctl_args *a, const Uipc__Control__Reply *rep)
+{
+    const char *err = *ctl_str(rep->error) ? rep->error : "the supervisor refused the request";
+    if (a->json)
+        ctl_json_refused(err, stdout);
+    fprintf(stderr, "uipcctl: %s\n", err);
+    return a->cmd->refused;
+}
+
+/* The command a asks for, at path; the exit status. */
+static int run(const struct ctl_args *a, const char *path)
+{
+    Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
+    Uipc__Control__Reply *rep = NULL;
+    a->cmd->request(a, &req);
+    int code = ctl_exchange(path, &req, a->timeout_ms, &rep);
+    if (code)
+        return code;
+    code = rep->ok ? a->cmd->reply(a, rep) : refused(a, rep);
+    protobuf_c_message_free_unpacked(&rep->base, NULL);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    struct ctl_args a;
+    bool done;
+    int code = ctl_parse_args(argc, argv, commands, sizeof(commands) / sizeof(commands[0]), &a, &done);
+    if (done)
+        return code;
+
+    struct conf *c;
+    const char *path;
+    code = ctl_socket_path(&a, &c, &path);
+    if (code == 0)
+        code = run(&a, path);
+    if (c)
+        conf_free(c);
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        fprintf(stderr, "uipcctl: cannot write the output: %s\n", strerror(errno));
+        return 1;
+    }
+    return code;
+}
