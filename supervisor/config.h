@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* modules.conf: what the supervisor runs, parsed and checked as a whole
- * before anything starts.  Pure apart from reading the file and checking
- * that each exec is an executable file. */
+ * before anything starts.  The reading and checking are pure; config-os.c
+ * asks the system for users, groups, exec files, policies and free uids. */
 #ifndef UIPC_SV_CONFIG_H
 #define UIPC_SV_CONFIG_H
 

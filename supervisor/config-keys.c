@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/* modules.conf's keys: which exist in which section (the keys table), and
+ * each one's value parsed, checked and stored in struct conf. */
+#include <ctype.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/capability.h>
+
+#include "config-parse.h"
+#include "region.h"
+
+struct key_def {
+    const char *name;
+    enum key key;
+    bool module; /* a [module] key, else a [supervisor] one */
+};
+
+static const struct key_def keys[] = {
+    { "heartbeat_interval_ms", K_HEARTBEAT, false },
+    { "hang_timeout_ms", K_HANG, false },
+    { "shutdown_timeout_ms", K_SHUTDOWN, false },
+    { "control_socket", K_SOCKET, false },
+    { "log_level", K_LOGLEVEL, false },
+    { "policy_dir", K_POLICY_DIR, false },
+    { "dynamic_uids", K_DYNAMIC_UIDS, false },
+    { "rlimits", K_SV_RLIMITS, false },
+    { "control_from_modules", K_CTL_MODULES, false },
+    { "exec", K_EXEC, true },
+    { "args", K_ARGS, true },
+    { "env", K_ENV, true },
+    { "provides", K_PROVIDES, true },
+    { "connects", K_CONNECTS, true },
+    { "restart", K_RESTART, true },
+    { "max_restarts", K_MAXRESTARTS, true },
+    { "restart_window_s", K_WINDOW, true },
+    { "after", K_AFTER, true },
+    { "policy", K_POLICY, true },
+    { "hang_timeout_ms", K_MOD_HANG, true },
+    { "backoff_ms", K_BACKOFF, true },
+    { "backoff_max_ms", K_BACKOFF_MAX, true },
+    { "capabilities", K_CAPS, true },
+    { "user", K_USER, true },
+    { "group", K_GROUP, true },
+    { "namespaces", K_NAMESPACES, true },
+    { "rlimits", K_RLIMITS, true },
+    { "writable", K_WRITABLE, true },
+};
+
+static bool parse_uint(struct parse *p, const char *v, unsigned min, unsigned max, unsigned *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)*v))
+        return conf__fail(p, p->line, "'%s' is not a number", v);
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return conf__fail(p, p->line, "'%s' is not a number from %u to %u", v, min, max);
+    *out = (unsigned)n;
+    return true;
+}
+
+/* Splits v on whitespace (and commas when commas is set) into at most
+ * CONF_MAX_LIST tokens, calling fn on each. */
+static bool each_token(struct parse *p, const char *v, bool commas,
+                       bool (*fn)(struct parse *, char *tok))
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", v);
+    const char *sep = commas ? " \t," : " \t";
+    char *save, *tok = strtok_r(buf, sep, &save);
+    for (unsigned n = 0; tok; tok = strtok_r(NULL, sep, &save), n++) {
+        if (n == CONF_MAX_LIST)
+            return conf__fail(p, p->line, "more than %d entries", CONF_MAX_LIST);
+        if (!fn(p, tok))
+            return false;
+    }
+    return true;
+}
+
+static bool add_provide(struct parse *p, char *tok)
+{
+    struct conf_module *m = p->mod;
+    if (!conf__valid_name(tok))
+        return conf__fail(p, p->line, "bad service name '%s'", tok);
+    for (unsigned i = 0; i < m->nprovides; i++)
+        if (strcmp(m->provides[i], tok) == 0)
+            return conf__fail(p, p->line, "service '%s' listed twice", tok);
+    snprintf(m->provides[m->nprovides++], CONF_NAME_MAX, "%s", tok);
+    return true;
+}
+
+/* "service" or "service:SLOTSxSIZE" */
+static bool add_connect(struct parse *p, char *tok)
+{
+    struct conf_module *m = p->mod;
+    struct conf_connect *cn = &m->connects[m->nconnects];
+    char *geo = strchr(tok, ':');
+    if (geo) {
+        *geo++ = '\0';
+        char *x = strchr(geo, 'x');
+        if (!x)
+            return conf__fail(p, p->line, "'%s': channel size must be SLOTSxSIZE, e.g. 128x1024", geo);
+        *x++ = '\0';
+        if (!parse_uint(p, geo, 1, 65536, &cn->slots) || !parse_uint(p, x, 16, 16u << 20, &cn->slot_size))
+            return false;
+    }
+    if (!conf__valid_name(tok))
+        return conf__fail(p, p->line, "bad service name '%s'", tok);
+    struct uipc_region_hdr h;
+    if (geo && uipc__region_layout(tok, cn->slots, cn->slot_size, &h) < 0)
+        return conf__fail(p, p->line, "'%s:%ux%u': the channel's region would be over 1 GiB", tok, cn->slots,
+                          cn->slot_size);
+    for (unsigned i = 0; i < m->nconnects; i++)
+        if (strcmp(m->connects[i].service, tok) == 0)
+            return conf__fail(p, p->line, "service '%s' listed twice", tok);
+    snprintf(cn->service, sizeof(cn->service), "%s", tok);
+    m->nconnects++;
+    return true;
+}
+
+static bool add_after(struct parse *p, char *tok)
+{
+    struct conf_module *m = p->mod;
+    if (!conf__valid_name(tok))
+        return conf__fail(p, p->line, "bad module name '%s'", tok);
+    snprintf(m->after[m->nafter++], CONF_NAME_MAX, "%s", tok);
+    return true;
+}
+
+static bool add_arg(struct parse *p, char *tok)
+{
+    unsigned n = 1;
+    while (p->mod->argv[n])
+        n++;
+    return (p->mod->argv[n] = strdup(tok)) != NULL || conf__fail(p, p->line, "out of memory");
+}
+
+static bool add_env(struct parse *p, char *tok)
+{
+    char *eq = strchr(tok, '=');
+    if (!eq || eq == tok)
+        return conf__fail(p, p->line, "env entry '%s' is not KEY=VALUE", tok);
+    for (char *k = tok; k < eq; k++)
+        if (!isalnum((unsigned char)*k) && *k != '_')
+            return conf__fail(p, p->line, "env entry '%s': bad variable name", tok);
+    if (strncmp(tok, "UIPC_", 5) == 0)
+        return conf__fail(p, p->line, "env entry '%s': UIPC_* variables are the supervisor's", tok);
+    unsigned n = 0;
+    while (p->mod->env[n])
+        n++;
+    return (p->mod->env[n] = strdup(tok)) != NULL || conf__fail(p, p->line, "out of memory");
+}
+
+static bool set_string(struct parse *p, char **dst, const char *v)
+{
+    if (!*v)
+        return conf__fail(p, p->line, "empty value");
+    free(*dst);
+    *dst = strdup(v);
+    return *dst || conf__fail(p, p->line, "out of memory");
+}
+
+static bool set_enum(struct parse *p, const char *v, const char *const *names, int *out)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    char list[128] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    return conf__fail(p, p->line, "'%s' is not one of: %s", v, list);
+}
+
+/* ---- sandbox keys ---- */
+
+/* "net_bind_service" or "cap_net_bind_service", any case; "none" */
+static bool add_cap(struct parse *p, char *tok)
+{
+    char name[64];
+    cap_value_t cap;
+    for (char *c = tok; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    if (strcmp(tok, "none") == 0)
+        return true;
+    snprintf(name, sizeof(name), "%s%s", strncmp(tok, "cap_", 4) == 0 ? "" : "cap_", tok);
+    if (cap_from_name(name, &cap) < 0 || cap < 0 || cap > 63)
+        return conf__fail(p, p->line, "unknown capability '%s'", tok);
+    p->mod->caps |= 1ull << cap;
+    return true;
+}
+
+static const struct { const char *name; int flag; } ns_names[] = {
+    { "pid", CLONE_NEWPID }, { "net", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
+    { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "user", CLONE_NEWUSER },
+};
+
+static bool add_namespace(struct parse *p, char *tok)
+{
+    if (strcmp(tok, "none") == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(ns_names) / sizeof(ns_names[0]); i++)
+        if (strcmp(tok, ns_names[i].name) == 0) {
+            p->mod->namespaces |= ns_names[i].flag;
+            return true;
+        }
+    return conf__fail(p, p->line, "unknown namespace '%s' (pid, net, mount, ipc, uts, user)", tok);
+}
+
+static const char *const rlimit_names[RL_COUNT] = { "memory", "nofile", "nproc", "cpu", "core" };
+
+/* NAME=VALUE: a number, with K, M or G (powers of 1024) for memory and
+ * core, or "infinity". */
+static bool add_rlimit(struct parse *p, char *tok)
+{
+    /* [supervisor] rlimits: the defaults, each set once there too */
+    uint64_t *rl = p->sec == SEC_MODULE ? p->mod->rlimit : p->rl_default;
+    char *eq = strchr(tok, '=');
+    if (!eq)
+        return conf__fail(p, p->line, "rlimits entry '%s' is not NAME=VALUE", tok);
+    *eq++ = '\0';
+    int r = 0;
+    while (r < RL_COUNT && strcmp(rlimit_names[r], tok) != 0)
+        r++;
+    if (r == RL_COUNT)
+        return conf__fail(p, p->line, "unknown rlimit '%s' (memory, nofile, nproc, cpu, core)", tok);
+    if (rl[r] != CONF_RLIM_UNSET)
+        return conf__fail(p, p->line, "rlimit '%s' set twice", tok);
+    if (strcmp(eq, "infinity") == 0) {
+        rl[r] = CONF_RLIM_INFINITY;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = isdigit((unsigned char)*eq) ? strtoull(eq, &end, 10) : (end = eq, 0);
+    unsigned shift = 0;
+    if (end != eq && (r == RL_MEMORY || r == RL_CORE) && end[0] && !end[1])
+        shift = end[0] == 'K' ? 10 : end[0] == 'M' ? 20 : end[0] == 'G' ? 30 : 0;
+    if (end == eq || errno || (*end && !shift) || v > (CONF_RLIM_INFINITY - 1) >> shift)
+        return conf__fail(p, p->line, "rlimit %s: '%s' is not a number%s", tok, eq,
+                          r == RL_MEMORY || r == RL_CORE ? " (with K, M or G), or infinity" : " or infinity");
+    rl[r] = (uint64_t)v << shift;
+    return true;
+}
+
+/* "FIRST-LAST": the uids (and gids) modules without a user key get. */
+static bool set_uid_range(struct parse *p, const char *v)
+{
+    unsigned long first, last;
+    int n = 0;
+    if (sscanf(v, "%lu-%lu%n", &first, &last, &n) != 2 || v[n] || first == 0 || last < first ||
+        last >= UINT32_MAX)
+        return conf__fail(p, p->line, "dynamic_uids must be FIRST-LAST, two uids above 0, FIRST <= LAST");
+    if (last - first + 1 < CONF_MAX_MODULES)
+        return conf__fail(p, p->line, "dynamic_uids: at least %d uids (one per module)", CONF_MAX_MODULES);
+    p->c->uid_first = (uid_t)first;
+    p->c->uid_last = (uid_t)last;
+    return true;
+}
+
+/* An absolute directory the module may write to, bound writable into its
+ * read-only view. */
+static bool add_writable(struct parse *p, char *tok)
+{
+    struct conf_module *m = p->mod;
+    if (*tok != '/')
+        return conf__fail(p, p->line, "writable: '%s' is not an absolute path", tok);
+    if (m->nwritable == CONF_MAX_LIST)
+        return conf__fail(p, p->line, "writable: more than %d paths", CONF_MAX_LIST);
+    return (m->writable[m->nwritable++] = strdup(tok)) != NULL || conf__fail(p, p->line, "out of memory");
+}
+
+static const char *const restart_names[] = { "always", "on-failure", "never", NULL };
+static const char *const log_names[] = { "debug", "info", "warn", "error", NULL };
+
+static bool supervisor_key(struct parse *p, enum key k, const char *v)
+{
+    struct conf *c = p->c;
+    int e;
+    switch (k) {
+    case K_HEARTBEAT: return parse_uint(p, v, 10, 60000, &c->heartbeat_interval_ms);
+    case K_HANG: return parse_uint(p, v, 20, 3600000, &c->hang_timeout_ms);
+    case K_SHUTDOWN: return parse_uint(p, v, 0, 600000, &c->shutdown_timeout_ms);
+    case K_SOCKET:
+        if (*v != '/')
+            return conf__fail(p, p->line, "control_socket must be an absolute path");
+        if (strlen(v) >= 108)
+            return conf__fail(p, p->line, "control_socket longer than a UNIX socket path may be");
+        return set_string(p, &c->control_socket, v);
+    case K_LOGLEVEL:
+        if (!set_enum(p, v, log_names, &e))
+            return false;
+        c->log_level = (enum conf_log)e;
+        return true;
+    case K_POLICY_DIR: return set_string(p, &c->policy_dir, v);
+    case K_DYNAMIC_UIDS: return set_uid_range(p, v);
+    case K_SV_RLIMITS: return each_token(p, v, true, add_rlimit);
+    case K_CTL_MODULES:
+        if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+            return conf__fail(p, p->line, "control_from_modules must be yes or no");
+        c->control_from_modules = strcmp(v, "yes") == 0;
+        return true;
+    default: return false;
+    }
+}
+
+static bool module_key(struct parse *p, enum key k, const char *v)
+{
+    struct conf_module *m = p->mod;
+    int e;
+    switch (k) {
+    case K_EXEC: return set_string(p, &m->exec, v);
+    case K_ARGS: return each_token(p, v, false, add_arg);
+    case K_ENV: return each_token(p, v, false, add_env);
+    case K_PROVIDES: return each_token(p, v, true, add_provide);
+    case K_CONNECTS: return each_token(p, v, true, add_connect);
+    case K_AFTER: return each_token(p, v, true, add_after);
+    case K_POLICY: return set_string(p, &m->policy, v);
+    case K_CAPS: return each_token(p, v, true, add_cap);
+    case K_NAMESPACES: return each_token(p, v, true, add_namespace);
+    case K_RLIMITS: return each_token(p, v, true, add_rlimit);
+    case K_USER: return conf__set_user(p, v);
+    case K_WRITABLE: return each_token(p, v, true, add_writable);
+    case K_GROUP: return conf__set_group(p, v);
+    case K_MAXRESTARTS: return parse_uint(p, v, 0, 100000, &m->max_restarts);
+    case K_WINDOW: return parse_uint(p, v, 1, 86400, &m->restart_window_s);
+    case K_MOD_HANG: return parse_uint(p, v, 20, 3600000, &m->hang_timeout_ms);
+    case K_BACKOFF: return parse_uint(p, v, 0, 600000, &m->backoff_ms);
+    case K_BACKOFF_MAX: return parse_uint(p, v, 0, 600000, &m->backoff_max_ms);
+    case K_RESTART:
+        if (!set_enum(p, v, restart_names, &e))
+            return false;
+        m->restart = (enum conf_restart)e;
+        return true;
+    default: return false;
+    }
+}
+
+int conf__key(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    (void)section; /* the reader tracked it, with its line */
+    if (p->failed)
+        return 0;
+    if (p->sec == SEC_NONE)
+        return conf__fail(p, p->line, "'%s' outside any section", name);
+    bool in_module = p->sec == SEC_MODULE;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (keys[i].module != in_module || strcmp(keys[i].name, name) != 0)
+            continue;
+        unsigned *seen = in_module ? &p->mod->seen : &p->c->seen;
+        if (*seen & (1u << keys[i].key))
+            return conf__fail(p, p->line, "'%s' set twice in this section", name);
+        *seen |= 1u << keys[i].key;
+        if (in_module)
+            p->key_line[p->mod - p->c->mod][keys[i].key] = p->line;
+        else
+            p->sup_line[keys[i].key] = p->line;
+        return in_module ? module_key(p, keys[i].key, value) : supervisor_key(p, keys[i].key, value);
+    }
+    return conf__fail(p, p->line, "unknown key '%s' in [%s]", name,
+                      in_module ? "module" : "supervisor");
+}
