@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* modules.conf's keys: which exist in which section (the keys table), and
+/* modules.conf's keys: which exist in which section (the keys tables), and
  * each one's value parsed, checked and stored in struct conf. */
 #include <ctype.h>
 #include <errno.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,41 +15,20 @@
 #include "config-parse.h"
 #include "region.h"
 
+struct key_def;
+typedef bool key_setter(struct parse *p, const struct key_def *k, const char *v);
+
+/* What a key is and how its value is read: a setter, with a field and a
+ * range where several keys share one. */
 struct key_def {
     const char *name;
     enum key key;
-    bool module; /* a [module] key, else a [supervisor] one */
-};
-
-static const struct key_def keys[] = {
-    { "heartbeat_interval_ms", K_HEARTBEAT, false },
-    { "hang_timeout_ms", K_HANG, false },
-    { "shutdown_timeout_ms", K_SHUTDOWN, false },
-    { "control_socket", K_SOCKET, false },
-    { "log_level", K_LOGLEVEL, false },
-    { "policy_dir", K_POLICY_DIR, false },
-    { "dynamic_uids", K_DYNAMIC_UIDS, false },
-    { "rlimits", K_SV_RLIMITS, false },
-    { "control_from_modules", K_CTL_MODULES, false },
-    { "exec", K_EXEC, true },
-    { "args", K_ARGS, true },
-    { "env", K_ENV, true },
-    { "provides", K_PROVIDES, true },
-    { "connects", K_CONNECTS, true },
-    { "restart", K_RESTART, true },
-    { "max_restarts", K_MAXRESTARTS, true },
-    { "restart_window_s", K_WINDOW, true },
-    { "after", K_AFTER, true },
-    { "policy", K_POLICY, true },
-    { "hang_timeout_ms", K_MOD_HANG, true },
-    { "backoff_ms", K_BACKOFF, true },
-    { "backoff_max_ms", K_BACKOFF_MAX, true },
-    { "capabilities", K_CAPS, true },
-    { "user", K_USER, true },
-    { "group", K_GROUP, true },
-    { "namespaces", K_NAMESPACES, true },
-    { "rlimits", K_RLIMITS, true },
-    { "writable", K_WRITABLE, true },
+    key_setter *set;
+    size_t at;           /* set_uint, set_str, set_yes_no: the field's offset in
+                          * struct conf_module, or in struct conf */
+    unsigned min, max;   /* set_uint */
+    bool (*each)(struct parse *, char *tok); /* set_list: one entry */
+    bool commas;         /* set_list: entries are separated by commas too */
 };
 
 static bool parse_uint(struct parse *p, const char *v, unsigned min, unsigned max, unsigned *out)
@@ -156,7 +136,7 @@ static bool add_env(struct parse *p, char *tok)
     return (p->mod->env[n] = strdup(tok)) != NULL || conf__fail(p, p->line, "out of memory");
 }
 
-static bool set_string(struct parse *p, char **dst, const char *v)
+static bool store_string(struct parse *p, char **dst, const char *v)
 {
     if (!*v)
         return conf__fail(p, p->line, "empty value");
@@ -165,7 +145,7 @@ static bool set_string(struct parse *p, char **dst, const char *v)
     return *dst || conf__fail(p, p->line, "out of memory");
 }
 
-static bool set_enum(struct parse *p, const char *v, const char *const *names, int *out)
+static bool parse_enum(struct parse *p, const char *v, const char *const *names, int *out)
 {
     for (int i = 0; names[i]; i++)
         if (strcmp(v, names[i]) == 0) {
@@ -250,8 +230,9 @@ static bool add_rlimit(struct parse *p, char *tok)
 }
 
 /* "FIRST-LAST": the uids (and gids) modules without a user key get. */
-static bool set_uid_range(struct parse *p, const char *v)
+static bool set_dynamic_uids(struct parse *p, const struct key_def *k, const char *v)
 {
+    (void)k;
     unsigned long first, last;
     int n = 0;
     if (sscanf(v, "%lu-%lu%n", &first, &last, &n) != 2 || v[n] || first == 0 || last < first ||
@@ -276,70 +257,132 @@ static bool add_writable(struct parse *p, char *tok)
     return (m->writable[m->nwritable++] = strdup(tok)) != NULL || conf__fail(p, p->line, "out of memory");
 }
 
-static const char *const restart_names[] = { "always", "on-failure", "never", NULL };
-static const char *const log_names[] = { "debug", "info", "warn", "error", NULL };
+/* ---- setters ---- */
 
-static bool supervisor_key(struct parse *p, enum key k, const char *v)
+/* The field k->at of the current module, or of the [supervisor] section. */
+static void *field(struct parse *p, const struct key_def *k)
 {
-    struct conf *c = p->c;
-    int e;
-    switch (k) {
-    case K_HEARTBEAT: return parse_uint(p, v, 10, 60000, &c->heartbeat_interval_ms);
-    case K_HANG: return parse_uint(p, v, 20, 3600000, &c->hang_timeout_ms);
-    case K_SHUTDOWN: return parse_uint(p, v, 0, 600000, &c->shutdown_timeout_ms);
-    case K_SOCKET:
-        if (*v != '/')
-            return conf__fail(p, p->line, "control_socket must be an absolute path");
-        if (strlen(v) >= 108)
-            return conf__fail(p, p->line, "control_socket longer than a UNIX socket path may be");
-        return set_string(p, &c->control_socket, v);
-    case K_LOGLEVEL:
-        if (!set_enum(p, v, log_names, &e))
-            return false;
-        c->log_level = (enum conf_log)e;
-        return true;
-    case K_POLICY_DIR: return set_string(p, &c->policy_dir, v);
-    case K_DYNAMIC_UIDS: return set_uid_range(p, v);
-    case K_SV_RLIMITS: return each_token(p, v, true, add_rlimit);
-    case K_CTL_MODULES:
-        if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
-            return conf__fail(p, p->line, "control_from_modules must be yes or no");
-        c->control_from_modules = strcmp(v, "yes") == 0;
-        return true;
-    default: return false;
-    }
+    return (p->sec == SEC_MODULE ? (char *)p->mod : (char *)p->c) + k->at;
 }
 
-static bool module_key(struct parse *p, enum key k, const char *v)
+static bool set_uint(struct parse *p, const struct key_def *k, const char *v)
 {
-    struct conf_module *m = p->mod;
+    return parse_uint(p, v, k->min, k->max, field(p, k));
+}
+
+static bool set_str(struct parse *p, const struct key_def *k, const char *v)
+{
+    return store_string(p, field(p, k), v);
+}
+
+static bool set_list(struct parse *p, const struct key_def *k, const char *v)
+{
+    return each_token(p, v, k->commas, k->each);
+}
+
+static bool set_yes_no(struct parse *p, const struct key_def *k, const char *v)
+{
+    if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+        return conf__fail(p, p->line, "%s must be yes or no", k->name);
+    *(bool *)field(p, k) = strcmp(v, "yes") == 0;
+    return true;
+}
+
+static bool set_control_socket(struct parse *p, const struct key_def *k, const char *v)
+{
+    (void)k;
+    if (*v != '/')
+        return conf__fail(p, p->line, "control_socket must be an absolute path");
+    if (strlen(v) >= 108)
+        return conf__fail(p, p->line, "control_socket longer than a UNIX socket path may be");
+    return store_string(p, &p->c->control_socket, v);
+}
+
+static bool set_log_level(struct parse *p, const struct key_def *k, const char *v)
+{
+    static const char *const names[] = { "debug", "info", "warn", "error", NULL };
     int e;
-    switch (k) {
-    case K_EXEC: return set_string(p, &m->exec, v);
-    case K_ARGS: return each_token(p, v, false, add_arg);
-    case K_ENV: return each_token(p, v, false, add_env);
-    case K_PROVIDES: return each_token(p, v, true, add_provide);
-    case K_CONNECTS: return each_token(p, v, true, add_connect);
-    case K_AFTER: return each_token(p, v, true, add_after);
-    case K_POLICY: return set_string(p, &m->policy, v);
-    case K_CAPS: return each_token(p, v, true, add_cap);
-    case K_NAMESPACES: return each_token(p, v, true, add_namespace);
-    case K_RLIMITS: return each_token(p, v, true, add_rlimit);
-    case K_USER: return conf__set_user(p, v);
-    case K_WRITABLE: return each_token(p, v, true, add_writable);
-    case K_GROUP: return conf__set_group(p, v);
-    case K_MAXRESTARTS: return parse_uint(p, v, 0, 100000, &m->max_restarts);
-    case K_WINDOW: return parse_uint(p, v, 1, 86400, &m->restart_window_s);
-    case K_MOD_HANG: return parse_uint(p, v, 20, 3600000, &m->hang_timeout_ms);
-    case K_BACKOFF: return parse_uint(p, v, 0, 600000, &m->backoff_ms);
-    case K_BACKOFF_MAX: return parse_uint(p, v, 0, 600000, &m->backoff_max_ms);
-    case K_RESTART:
-        if (!set_enum(p, v, restart_names, &e))
-            return false;
-        m->restart = (enum conf_restart)e;
-        return true;
-    default: return false;
-    }
+    (void)k;
+    if (!parse_enum(p, v, names, &e))
+        return false;
+    p->c->log_level = (enum conf_log)e;
+    return true;
+}
+
+static bool set_restart(struct parse *p, const struct key_def *k, const char *v)
+{
+    static const char *const names[] = { "always", "on-failure", "never", NULL };
+    int e;
+    (void)k;
+    if (!parse_enum(p, v, names, &e))
+        return false;
+    p->mod->restart = (enum conf_restart)e;
+    return true;
+}
+
+/* config-os.c: names are looked up in the system's user and group
+ * databases as they are read. */
+static bool set_user(struct parse *p, const struct key_def *k, const char *v)
+{
+    (void)k;
+    return conf__set_user(p, v);
+}
+
+static bool set_group(struct parse *p, const struct key_def *k, const char *v)
+{
+    (void)k;
+    return conf__set_group(p, v);
+}
+
+#define SV(f) offsetof(struct conf, f)
+#define MOD(f) offsetof(struct conf_module, f)
+
+/* Every key of modules.conf(5), with how its value is read: */
+static const struct key_def sv_keys[] = {
+    { "heartbeat_interval_ms", K_HEARTBEAT, .set = set_uint, .at = SV(heartbeat_interval_ms), .min = 10, .max = 60000 },
+    { "hang_timeout_ms", K_HANG, .set = set_uint, .at = SV(hang_timeout_ms), .min = 20, .max = 3600000 },
+    { "shutdown_timeout_ms", K_SHUTDOWN, .set = set_uint, .at = SV(shutdown_timeout_ms), .min = 0, .max = 600000 },
+    { "control_socket", K_SOCKET, .set = set_control_socket },
+    { "log_level", K_LOGLEVEL, .set = set_log_level },
+    { "policy_dir", K_POLICY_DIR, .set = set_str, .at = SV(policy_dir) },
+    { "dynamic_uids", K_DYNAMIC_UIDS, .set = set_dynamic_uids },
+    { "rlimits", K_SV_RLIMITS, .set = set_list, .each = add_rlimit, .commas = true },
+    { "control_from_modules", K_CTL_MODULES, .set = set_yes_no, .at = SV(control_from_modules) },
+};
+
+static const struct key_def module_keys[] = {
+    { "exec", K_EXEC, .set = set_str, .at = MOD(exec) },
+    { "args", K_ARGS, .set = set_list, .each = add_arg },
+    { "env", K_ENV, .set = set_list, .each = add_env },
+    { "provides", K_PROVIDES, .set = set_list, .each = add_provide, .commas = true },
+    { "connects", K_CONNECTS, .set = set_list, .each = add_connect, .commas = true },
+    { "restart", K_RESTART, .set = set_restart },
+    { "max_restarts", K_MAXRESTARTS, .set = set_uint, .at = MOD(max_restarts), .min = 0, .max = 100000 },
+    { "restart_window_s", K_WINDOW, .set = set_uint, .at = MOD(restart_window_s), .min = 1, .max = 86400 },
+    { "after", K_AFTER, .set = set_list, .each = add_after, .commas = true },
+    { "policy", K_POLICY, .set = set_str, .at = MOD(policy) },
+    { "hang_timeout_ms", K_MOD_HANG, .set = set_uint, .at = MOD(hang_timeout_ms), .min = 20, .max = 3600000 },
+    { "backoff_ms", K_BACKOFF, .set = set_uint, .at = MOD(backoff_ms), .min = 0, .max = 600000 },
+    { "backoff_max_ms", K_BACKOFF_MAX, .set = set_uint, .at = MOD(backoff_max_ms), .min = 0, .max = 600000 },
+    { "capabilities", K_CAPS, .set = set_list, .each = add_cap, .commas = true },
+    { "user", K_USER, .set = set_user },
+    { "group", K_GROUP, .set = set_group },
+    { "namespaces", K_NAMESPACES, .set = set_list, .each = add_namespace, .commas = true },
+    { "rlimits", K_RLIMITS, .set = set_list, .each = add_rlimit, .commas = true },
+    { "writable", K_WRITABLE, .set = set_list, .each = add_writable, .commas = true },
+};
+
+#undef SV
+#undef MOD
+
+static const struct key_def *find_key(bool in_module, const char *name)
+{
+    const struct key_def *k = in_module ? module_keys : sv_keys;
+    size_t n = in_module ? sizeof(module_keys) / sizeof(module_keys[0]) : sizeof(sv_keys) / sizeof(sv_keys[0]);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k[i].name, name) == 0)
+            return &k[i];
+    return NULL;
 }
 
 int conf__key(void *user, const char *section, const char *name, const char *value)
@@ -351,19 +394,16 @@ int conf__key(void *user, const char *section, const char *name, const char *val
     if (p->sec == SEC_NONE)
         return conf__fail(p, p->line, "'%s' outside any section", name);
     bool in_module = p->sec == SEC_MODULE;
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (keys[i].module != in_module || strcmp(keys[i].name, name) != 0)
-            continue;
-        unsigned *seen = in_module ? &p->mod->seen : &p->c->seen;
-        if (*seen & (1u << keys[i].key))
-            return conf__fail(p, p->line, "'%s' set twice in this section", name);
-        *seen |= 1u << keys[i].key;
-        if (in_module)
-            p->key_line[p->mod - p->c->mod][keys[i].key] = p->line;
-        else
-            p->sup_line[keys[i].key] = p->line;
-        return in_module ? module_key(p, keys[i].key, value) : supervisor_key(p, keys[i].key, value);
-    }
-    return conf__fail(p, p->line, "unknown key '%s' in [%s]", name,
-                      in_module ? "module" : "supervisor");
+    const struct key_def *k = find_key(in_module, name);
+    if (!k)
+        return conf__fail(p, p->line, "unknown key '%s' in [%s]", name, in_module ? "module" : "supervisor");
+    unsigned *seen = in_module ? &p->mod->seen : &p->c->seen;
+    if (*seen & (1u << k->key))
+        return conf__fail(p, p->line, "'%s' set twice in this section", name);
+    *seen |= 1u << k->key;
+    if (in_module)
+        p->key_line[p->mod - p->c->mod][k->key] = p->line;
+    else
+        p->sup_line[k->key] = p->line;
+    return k->set(p, k, value);
 }
