@@ -152,7 +152,7 @@ bool conf__check_timeouts(struct parse *p)
 {
     struct conf *c = p->c;
     if (c->hang_timeout_ms <= c->heartbeat_interval_ms)
-        return conf__fail(p, p->sup_line[K_HANG] ? p->sup_line[K_HANG] : p->sup_line[K_HEARTBEAT],
+        return conf__fail(p, c->key_line[K_HANG] ? c->key_line[K_HANG] : c->key_line[K_HEARTBEAT],
                           "hang_timeout_ms (%u) must be longer than heartbeat_interval_ms (%u)",
                           c->hang_timeout_ms, c->heartbeat_interval_ms);
     for (unsigned i = 0; i < c->nmod; i++) {

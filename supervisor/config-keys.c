@@ -404,6 +404,6 @@ int conf__key(void *user, const char *section, const char *name, const char *val
     if (in_module)
         p->key_line[p->mod - p->c->mod][k->key] = p->line;
     else
-        p->sup_line[k->key] = p->line;
+        p->c->key_line[k->key] = p->line;
     return k->set(p, k, value);
 }

@@ -88,6 +88,7 @@ static bool section_header(struct parse *p, char *s)
         if (p->c->seen & (1u << 31))
             return conf__fail(p, p->line, "second [supervisor] section");
         p->c->seen |= 1u << 31;
+        p->c->line = p->line;
         p->sec = SEC_SUPERVISOR;
         return true;
     }

@@ -23,6 +23,13 @@ enum conf_rlimit { RL_MEMORY, RL_NOFILE, RL_NPROC, RL_CPU, RL_CORE, RL_COUNT };
 #define CONF_RLIM_INFINITY (UINT64_MAX - 1)
 
 enum conf_restart { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+
+/* The [supervisor] keys, as indexes of struct conf's key_line. */
+enum conf_sv_key {
+    CONF_SV_HEARTBEAT, CONF_SV_HANG, CONF_SV_SHUTDOWN, CONF_SV_SOCKET, CONF_SV_LOGLEVEL,
+    CONF_SV_POLICY_DIR, CONF_SV_DYNAMIC_UIDS, CONF_SV_RLIMITS, CONF_SV_CTL_MODULES,
+    CONF_SV_KEYS
+};
 enum conf_log { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 struct conf_connect {
@@ -77,6 +84,8 @@ struct conf {
     uid_t uid_first, uid_last;    /* dynamic_uids */
     enum conf_log log_level;
     unsigned seen;
+    int line;                     /* of its [supervisor] header; 0: none */
+    int key_line[CONF_SV_KEYS];   /* of each [supervisor] key; 0: not set */
     struct conf_module mod[CONF_MAX_MODULES];
     unsigned nmod;
 };

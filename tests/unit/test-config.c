@@ -122,6 +122,10 @@ static void test_good(void **state)
     assert_int_equal(c->shutdown_timeout_ms, 2000);
     assert_string_equal(c->control_socket, "/run/uipc/x.sock");
     assert_int_equal(c->log_level, LOG_DEBUG);
+    assert_int_equal(c->line, 2); /* where [supervisor] and its keys are, for reload's messages */
+    assert_int_equal(c->key_line[CONF_SV_HANG], 4);
+    assert_int_equal(c->key_line[CONF_SV_SOCKET], 6);
+    assert_int_equal(c->key_line[CONF_SV_POLICY_DIR], 0);
     assert_int_equal(c->nmod, 2);
 
     const struct conf_module *log = &c->mod[0], *kv = &c->mod[1];
@@ -205,6 +209,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->shutdown_timeout_ms, 3000);
     assert_string_equal(c->control_socket, "/run/uipc/control.sock");
     assert_int_equal(c->log_level, LOG_INFO);
+    assert_int_equal(c->line, 0);
     conf_free(c);
 }
 
