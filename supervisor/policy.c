@@ -81,6 +81,15 @@ void policy_free(struct policy *pol)
     free(pol);
 }
 
+bool policy_same(const struct policy *a, const struct policy *b)
+{
+    if (!a || !b)
+        return a == b;
+    return a->action == b->action && a->err == b->err && a->exec_allowed == b->exec_allowed &&
+           a->prog.len == b->prog.len &&
+           memcmp(a->prog.filter, b->prog.filter, a->prog.len * sizeof(struct sock_filter)) == 0;
+}
+
 /* libseccomp compares a 64-bit argument as two 32-bit halves, each a
  * BPF_JEQ | BPF_K: SELF's low half is the placeholder (its high half 0,
  * as a pid's), which no literal may take (parse_term). */
