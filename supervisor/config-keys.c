@@ -300,10 +300,9 @@ static bool set_control_socket(struct parse *p, const struct key_def *k, const c
 
 static bool set_log_level(struct parse *p, const struct key_def *k, const char *v)
 {
-    static const char *const names[] = { "debug", "info", "warn", "error", NULL };
     int e;
     (void)k;
-    if (!parse_enum(p, v, names, &e))
+    if (!parse_enum(p, v, conf_log_names, &e))
         return false;
     p->c->log_level = (enum conf_log)e;
     return true;

@@ -7,6 +7,8 @@
 #include "config-parse.h"
 #include "policy.h"
 
+const char *const conf_log_names[] = { "debug", "info", "warn", "error", NULL };
+
 int conf_module_index(const struct conf *c, const char *name)
 {
     for (unsigned i = 0; i < c->nmod; i++)

@@ -31,6 +31,9 @@ enum conf_sv_key {
     CONF_SV_KEYS
 };
 enum conf_log { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+/* log_level's values as modules.conf writes them, by enum conf_log; NULL
+ * after the last. */
+extern const char *const conf_log_names[];
 
 struct conf_connect {
     char service[CONF_NAME_MAX];
