@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* What a reload compares between the running config and a new one, both
- * loaded: each module's own settings, and the [supervisor] section's.
- * Pure; nothing here logs or allocates. */
+ * loaded (the new one with conf_load_again, so that dynamic uids stay):
+ * each module's own settings, and the [supervisor] section's.  Pure;
+ * nothing here logs or allocates. */
 #ifndef UIPC_SV_CONFIG_DIFF_H
 #define UIPC_SV_CONFIG_DIFF_H
 

@@ -146,7 +146,7 @@ bool conf__check_policy(struct parse *p, unsigned i)
 }
 
 /* FNV-1a: a module's dynamic uid follows its name, not its place in the
- * file, so it survives edits of the config. */
+ * file, so it survives most edits of the config (conf_load_again: all). */
 static uint32_t name_hash(const char *s)
 {
     uint32_t h = 2166136261u;
@@ -155,34 +155,60 @@ static uint32_t name_hash(const char *s)
     return h;
 }
 
-static bool uid_taken(const struct conf *c, unsigned upto, uid_t uid)
+static bool system_id(uid_t id)
 {
-    for (unsigned j = 0; j < upto; j++)
-        if (c->mod[j].dynamic_user && c->mod[j].uid == uid)
-            return true;
-    return getpwuid(uid) || getgrgid((gid_t)uid);
+    return getpwuid(id) || getgrgid((gid_t)id);
 }
 
+/* Another module's: one before i in the file got it, or one keeps it from
+ * the previous load (wherever it is in the file); or the system's. */
+static bool uid_taken(const struct parse *p, unsigned i, uid_t uid)
+{
+    const struct conf *c = p->c;
+    for (unsigned j = 0; j < c->nmod; j++)
+        if (j != i && (p->pin[j] == uid || (j < i && c->mod[j].dynamic_user && c->mod[j].uid == uid)))
+            return true;
+    return system_id(uid);
+}
+
+/* A module that had a dynamic uid in the previous load keeps it if it is
+ * still in the range and still free of passwd and group entries: probing
+ * from its name's hash would move it whenever a module added before it
+ * takes its place, and a module whose uid moves must restart. */
+void conf__pin_uids(struct parse *p)
+{
+    const struct conf *c = p->c;
+    for (unsigned j = 0; j < c->nmod; j++) {
+        const struct conf_module *m = &c->mod[j];
+        int k = p->prev && !m->has_user && !m->has_group ? conf_module_index(p->prev, m->name) : -1;
+        if (k < 0 || !p->prev->mod[k].dynamic_user)
+            continue;
+        uid_t uid = p->prev->mod[k].uid;
+        if (uid >= c->uid_first && uid <= c->uid_last && !system_id(uid))
+            p->pin[j] = uid;
+    }
+}
 
 /* A module without user and group keys: a uid and gid of its own from
- * dynamic_uids (modules.conf(5)). */
+ * dynamic_uids (modules.conf(5)), its pinned one or the first free one
+ * from its name's hash on.  (0 is never in dynamic_uids.) */
 bool conf__dynamic_uid(struct parse *p, unsigned i)
 {
     struct conf *c = p->c;
     struct conf_module *m = &c->mod[i];
     if (m->has_user || m->has_group)
         return true;
+    uid_t uid = p->pin[i];
     uint32_t span = c->uid_last - c->uid_first + 1;
     uint32_t k = name_hash(m->name) % span;
-    for (uint32_t tries = 0; tries < span; tries++, k = (k + 1) % span) {
-        uid_t uid = c->uid_first + k;
-        if (!uid_taken(c, i, uid)) {
-            m->dynamic_user = true;
-            m->uid = uid;
-            m->gid = (gid_t)uid;
-            return true;
-        }
-    }
-    return conf__fail(p, m->line, "no free uid left in dynamic_uids %u-%u", (unsigned)c->uid_first,
-                      (unsigned)c->uid_last);
+    for (uint32_t tries = 0; !uid && tries < span; tries++, k = (k + 1) % span)
+        if (!uid_taken(p, i, c->uid_first + k))
+            uid = c->uid_first + k;
+    if (!uid)
+        return conf__fail(p, m->line, "no free uid left in dynamic_uids %u-%u", (unsigned)c->uid_first,
+                          (unsigned)c->uid_last);
+    m->dynamic_user = true;
+    m->uid = uid;
+    m->gid = (gid_t)uid;
+    return true;
 }

@@ -37,6 +37,8 @@ struct parse {
     struct conf_module *mod;       /* current [module] */
     int key_line[CONF_MAX_MODULES][K_COUNT];
     uint64_t rl_default[RL_COUNT]; /* [supervisor] rlimits */
+    const struct conf *prev;       /* conf_load_again's, else NULL */
+    uid_t pin[CONF_MAX_MODULES];   /* the dynamic uid a module keeps from prev; 0: none */
     bool failed;
     char *err;
     size_t errlen;
@@ -61,6 +63,9 @@ int conf__key(void *user, const char *section, const char *name, const char *val
 bool conf__set_user(struct parse *p, const char *v);
 bool conf__set_group(struct parse *p, const char *v);
 bool conf__check_exec(struct parse *p, unsigned i);
+/* Before any module gets its dynamic uid: which ones keep theirs from
+ * p->prev. */
+void conf__pin_uids(struct parse *p);
 bool conf__dynamic_uid(struct parse *p, unsigned i);
 bool conf__check_policy(struct parse *p, unsigned i);
 

@@ -96,6 +96,13 @@ struct conf {
 /* Loads and checks path.  On failure returns -EINVAL (or -errno when the
  * file cannot be read) and writes one line, "FILE:LINE: problem", to err. */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+/* conf_load for a reload: a module that prev has too, by name, and that
+ * had a dynamic uid there keeps that uid when it still has no user or
+ * group key and the uid is still inside dynamic_uids and still no passwd
+ * or group entry's; the other modules get theirs around those.  prev is
+ * only read, and may be NULL (then this is conf_load). */
+int conf_load_again(const char *path, const struct conf *prev, struct conf **out, char *err,
+                    size_t errlen);
 void conf_free(struct conf *c);
 /* The module providing service, or -1. */
 int conf_provider(const struct conf *c, const char *service);

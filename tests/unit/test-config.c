@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* supervisor/config.c: a good modules.conf loads with every value and
- * default; every kind of bad one fails with the right FILE:LINE. */
+/* supervisor/config*.c: a good modules.conf loads with every value and
+ * default; every kind of bad one fails with the right FILE:LINE; loaded
+ * again for a reload (conf_load_again), modules keep their dynamic uids. */
 #include <errno.h>
 #include <pwd.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config-diff.h"
 #include "policy.h"
 
 static char dir[] = "/tmp/uipc-test-config-XXXXXX";
@@ -357,6 +360,99 @@ static void test_whole_file(void **state)
     assert_non_null(strstr(err, "/nonexistent/modules.conf: "));
 }
 
+/* ---- conf_load_again: dynamic uids stay across a reload ---- */
+
+static struct conf *load_again(const char *text, const struct conf *prev)
+{
+    struct conf *c = NULL;
+    char err[CONF_ERR_MAX] = "";
+    write_file(conf_path, text, 0644);
+    if (conf_load_again(conf_path, prev, &c, err, sizeof(err)) != 0)
+        fail_msg("unexpected error: %s", err);
+    return c;
+}
+
+static const struct conf_module *module(const struct conf *c, const char *name)
+{
+    int i = conf_module_index(c, name);
+    assert_true(i >= 0);
+    return &c->mod[i];
+}
+
+#define RANGE "[supervisor]\ndynamic_uids = 3000000-3000127\n"
+#define SPAN 128u
+
+/* config-os.c's: FNV-1a of the name, in the range */
+static unsigned slot(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 16777619u;
+    return h % SPAN;
+}
+
+static void test_uid_kept(void **state)
+{
+    (void)state;
+    struct conf *old = load_again(RANGE "[module keep]\nexec = mod\npolicy = none\n", NULL);
+    uid_t kept = old->mod[0].uid;
+    assert_int_equal(kept, 3000000 + slot("keep")); /* nothing else in the range */
+    /* a name whose hash falls on keep's uid */
+    char other[32];
+    for (unsigned n = 0;; n++) {
+        snprintf(other, sizeof(other), "new%u", n);
+        if (slot(other) == slot("keep"))
+            break;
+    }
+    char text[512];
+    snprintf(text, sizeof(text), RANGE "[module %s]\nexec = mod\npolicy = none\n"
+                                       "[module keep]\nexec = mod\npolicy = none\n", other);
+    /* loaded afresh, the new module, first in the file, takes keep's uid */
+    struct conf *fresh = load_again(text, NULL);
+    assert_int_equal(module(fresh, other)->uid, kept);
+    assert_int_not_equal(module(fresh, "keep")->uid, kept);
+    assert_false(conf_module_same(&old->mod[0], module(fresh, "keep")));
+    /* loaded again after old, keep keeps it: the same module, no restart */
+    struct conf *again = load_again(text, old);
+    assert_int_equal(module(again, "keep")->uid, kept);
+    assert_int_equal(module(again, "keep")->gid, kept);
+    assert_true(module(again, other)->dynamic_user);
+    assert_int_not_equal(module(again, other)->uid, kept);
+    assert_true(conf_module_same(&old->mod[0], module(again, "keep")));
+    /* and again after that: both stay where they are */
+    struct conf *third = load_again(text, again);
+    assert_int_equal(module(third, "keep")->uid, kept);
+    assert_int_equal(module(third, other)->uid, module(again, other)->uid);
+    conf_free(third);
+    conf_free(again);
+    conf_free(fresh);
+    conf_free(old);
+}
+
+static void test_uid_not_kept(void **state)
+{
+    (void)state;
+    struct conf *old = load_again(RANGE "[module keep]\nexec = mod\npolicy = none\n", NULL);
+    /* the range moved away from it: a uid in the new one */
+    struct conf *c = load_again("[supervisor]\ndynamic_uids = 4000000-4000127\n"
+                          "[module keep]\nexec = mod\npolicy = none\n", old);
+    assert_int_equal(c->mod[0].uid, 4000000 + slot("keep"));
+    conf_free(c);
+    /* a user key now: that user */
+    c = load_again(RANGE "[module keep]\nexec = mod\npolicy = none\nuser = 4242424\ngroup = 4242\n", old);
+    assert_false(c->mod[0].dynamic_user);
+    assert_int_equal(c->mod[0].uid, 4242424);
+    conf_free(c);
+    /* a user key before, none now: from its hash, as a new module */
+    struct conf *user = load_again(RANGE "[module x]\nexec = mod\npolicy = none\nuser = 3000000\ngroup = 7\n", NULL);
+    c = load_again(RANGE "[module x]\nexec = mod\npolicy = none\n", user);
+    assert_true(c->mod[0].dynamic_user);
+    assert_int_equal(c->mod[0].uid, 3000000 + slot("x"));
+    conf_free(c);
+    conf_free(user);
+    conf_free(old);
+}
+
 /* One server providing a service to more clients than libmodule can
  * wait on at once. */
 static void test_channel_limit(void **state)
@@ -387,6 +483,8 @@ int main(void)
         cmocka_unit_test(test_sandbox_keys),
         cmocka_unit_test(test_whole_file),
         cmocka_unit_test(test_channel_limit),
+        cmocka_unit_test(test_uid_kept),
+        cmocka_unit_test(test_uid_not_kept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
