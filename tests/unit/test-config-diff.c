@@ -16,58 +16,21 @@
 
 #include "config.h"
 #include "config-diff.h"
-
-static char dir[] = "/tmp/uipc-test-config-diff-XXXXXX";
-static char conf_path[256];
-
-static void write_file(const char *name, const char *text, mode_t mode)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    chmod(path, mode);
-}
+#include "conftest.h"
 
 static int setup(void **state)
 {
-    (void)state;
-    if (!mkdtemp(dir))
+    if (conftest_setup(state) < 0)
         return -1;
-    write_file("mod", "#!/bin/sh\n", 0755);
-    write_file("mod2", "#!/bin/sh\n", 0755);
-    write_file("a.policy", "@default kill\nread\n", 0644);
-    write_file("copy.policy", "@default kill\nread\n", 0644);
-    snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
+    conftest_write("mod2", "#!/bin/sh\n", 0755);
+    conftest_write("a.policy", "@default kill\nread\n", 0644);
+    conftest_write("copy.policy", "@default kill\nread\n", 0644);
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Loads text as modules.conf. */
 static struct conf *load(const char *text)
 {
-    struct conf *c = NULL;
-    char err[CONF_ERR_MAX] = "";
-    write_file("modules.conf", text, 0644);
-    if (conf_load(conf_path, &c, err, sizeof(err)) != 0)
-        fail_msg("unexpected error: %s\nin:\n%s", err, text);
-    return c;
-}
-
-static const struct conf_module *module(const struct conf *c, const char *name)
-{
-    int i = conf_module_index(c, name);
-    assert_true(i >= 0);
-    return &c->mod[i];
+    return conftest_load(text, NULL);
 }
 
 /* ---- conf_module_same ---- */
@@ -107,13 +70,13 @@ static void test_same_when_unchanged(void **state)
     config_text(text, sizeof(text), 3, -1, NULL);
     struct conf *moved = load(text);
     for (unsigned i = 0; i < old->nmod; i++)
-        assert_true(conf_module_same(&old->mod[i], module(moved, old->mod[i].name)));
+        assert_true(conf_module_same(&old->mod[i], conftest_module(moved, old->mod[i].name)));
     assert_int_not_equal(old->mod[0].line, moved->mod[0].line);
     /* connects is the caller's to compare */
     int k = (int)A_KEYS - 1;
     config_text(text, sizeof(text), 0, k, "connects = t, u");
     struct conf *conn = load(text);
-    assert_true(conf_module_same(module(old, "a"), module(conn, "a")));
+    assert_true(conf_module_same(conftest_module(old, "a"), conftest_module(conn, "a")));
     conf_free(conn);
     conf_free(moved);
     conf_free(old);
@@ -149,11 +112,11 @@ static void test_each_setting_differs(void **state)
     for (size_t e = 0; e < sizeof(edits) / sizeof(edits[0]); e++) {
         config_text(text, sizeof(text), 0, edits[e].key, edits[e].line);
         struct conf *c = load(text);
-        if (conf_module_same(module(old, "a"), module(c, "a")))
+        if (conf_module_same(conftest_module(old, "a"), conftest_module(c, "a")))
             fail_msg("'%s' -> '%s': a is the same", a_keys[edits[e].key],
                      edits[e].line ? edits[e].line : "(no key)");
-        assert_true(conf_module_same(module(old, "b"), module(c, "b")));
-        assert_true(conf_module_same(module(old, "c"), module(c, "c")));
+        assert_true(conf_module_same(conftest_module(old, "b"), conftest_module(c, "b")));
+        assert_true(conf_module_same(conftest_module(old, "c"), conftest_module(c, "c")));
         conf_free(c);
     }
     conf_free(old);
@@ -193,13 +156,13 @@ static void test_policy_content(void **state)
     struct conf *old = load(text);
     struct conf *again = load(text);
     assert_true(conf_module_same(&old->mod[0], &again->mod[0]));
-    write_file("a.policy", "@default kill\nread\nwrite\n", 0644);
+    conftest_write("a.policy", "@default kill\nread\nwrite\n", 0644);
     struct conf *edited = load(text);
     assert_false(conf_module_same(&old->mod[0], &edited->mod[0]));
-    write_file("a.policy", "@default log\nread\n", 0644);
+    conftest_write("a.policy", "@default log\nread\n", 0644);
     struct conf *action = load(text);
     assert_false(conf_module_same(&old->mod[0], &action->mod[0]));
-    write_file("a.policy", "@default kill\nread\n", 0644); /* as setup wrote it */
+    conftest_write("a.policy", "@default kill\nread\n", 0644); /* as setup wrote it */
     conf_free(action);
     conf_free(edited);
     conf_free(again);
@@ -247,18 +210,18 @@ static void test_supervisor_restart(void **state)
     struct conf *old = load("[supervisor]\ncontrol_socket = /run/x.sock\n" MOD);
     /* the key's line in the new file, even when live settings changed too */
     snprintf(want, sizeof(want), "%s:4: control_socket cannot change while the supervisor runs (restart it)",
-             conf_path);
+             conftest_conf);
     expect_diff(old, "\n[supervisor]\nlog_level = warn\ncontrol_socket = /run/y.sock\n" MOD, -EINVAL, want);
     snprintf(want, sizeof(want),
-             "%s:3: control_from_modules cannot change while the supervisor runs (restart it)", conf_path);
+             "%s:3: control_from_modules cannot change while the supervisor runs (restart it)", conftest_conf);
     expect_diff(old, "[supervisor]\ncontrol_socket = /run/x.sock\ncontrol_from_modules = yes\n" MOD, -EINVAL,
                 want);
     /* the key is gone: its section's header; the section is gone: line 1 */
     snprintf(want, sizeof(want), "%s:2: control_socket cannot change while the supervisor runs (restart it)",
-             conf_path);
+             conftest_conf);
     expect_diff(old, "\n[supervisor]\nlog_level = warn\n" MOD, -EINVAL, want);
     snprintf(want, sizeof(want), "%s:1: control_socket cannot change while the supervisor runs (restart it)",
-             conf_path);
+             conftest_conf);
     expect_diff(old, MOD, -EINVAL, want);
     conf_free(old);
 }
@@ -288,5 +251,5 @@ int main(void)
         cmocka_unit_test(test_supervisor_restart),
         cmocka_unit_test(test_supervisor_msg_len),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, conftest_teardown);
 }
