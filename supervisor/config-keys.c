@@ -24,9 +24,10 @@ struct key_def {
     const char *name;
     enum key key;
     key_setter *set;
-    size_t at;           /* set_uint, set_str, set_yes_no: the field's offset in
-                          * struct conf_module, or in struct conf */
+    size_t at;           /* set_uint, set_str, set_yes_no, set_enum: the field's
+                          * offset in struct conf_module, or in struct conf */
     unsigned min, max;   /* set_uint */
+    const char *const *names; /* set_enum: the values, by number; NULL after the last */
     bool (*each)(struct parse *, char *tok); /* set_list: one entry */
     bool commas;         /* set_list: entries are separated by commas too */
 };
@@ -298,26 +299,21 @@ static bool set_control_socket(struct parse *p, const struct key_def *k, const c
     return store_string(p, &p->c->control_socket, v);
 }
 
-static bool set_log_level(struct parse *p, const struct key_def *k, const char *v)
+/* An enum field: the value's number in k->names.  (struct conf's enums
+ * are int-sized, asserted below; GCC and clang make them unsigned int,
+ * which an int lvalue may access.) */
+static bool set_enum(struct parse *p, const struct key_def *k, const char *v)
 {
-    int e;
-    (void)k;
-    if (!parse_enum(p, v, conf_log_names, &e))
+    int e = 0;
+    if (!parse_enum(p, v, k->names, &e))
         return false;
-    p->c->log_level = (enum conf_log)e;
+    *(int *)field(p, k) = e;
     return true;
 }
+_Static_assert(sizeof(enum conf_log) == sizeof(int) && sizeof(enum conf_restart) == sizeof(int),
+               "set_enum stores an enum as an int");
 
-static bool set_restart(struct parse *p, const struct key_def *k, const char *v)
-{
-    static const char *const names[] = { "always", "on-failure", "never", NULL };
-    int e;
-    (void)k;
-    if (!parse_enum(p, v, names, &e))
-        return false;
-    p->mod->restart = (enum conf_restart)e;
-    return true;
-}
+static const char *const restart_names[] = { "always", "on-failure", "never", NULL };
 
 /* config-os.c: names are looked up in the system's user and group
  * databases as they are read. */
@@ -342,7 +338,7 @@ static const struct key_def sv_keys[] = {
     { "hang_timeout_ms", K_HANG, .set = set_uint, .at = SV(hang_timeout_ms), .min = 20, .max = 3600000 },
     { "shutdown_timeout_ms", K_SHUTDOWN, .set = set_uint, .at = SV(shutdown_timeout_ms), .min = 0, .max = 600000 },
     { "control_socket", K_SOCKET, .set = set_control_socket },
-    { "log_level", K_LOGLEVEL, .set = set_log_level },
+    { "log_level", K_LOGLEVEL, .set = set_enum, .at = SV(log_level), .names = conf_log_names },
     { "policy_dir", K_POLICY_DIR, .set = set_str, .at = SV(policy_dir) },
     { "dynamic_uids", K_DYNAMIC_UIDS, .set = set_dynamic_uids },
     { "rlimits", K_SV_RLIMITS, .set = set_list, .each = add_rlimit, .commas = true },
@@ -355,7 +351,7 @@ static const struct key_def module_keys[] = {
     { "env", K_ENV, .set = set_list, .each = add_env },
     { "provides", K_PROVIDES, .set = set_list, .each = add_provide, .commas = true },
     { "connects", K_CONNECTS, .set = set_list, .each = add_connect, .commas = true },
-    { "restart", K_RESTART, .set = set_restart },
+    { "restart", K_RESTART, .set = set_enum, .at = MOD(restart), .names = restart_names },
     { "max_restarts", K_MAXRESTARTS, .set = set_uint, .at = MOD(max_restarts), .min = 0, .max = 100000 },
     { "restart_window_s", K_WINDOW, .set = set_uint, .at = MOD(restart_window_s), .min = 1, .max = 86400 },
     { "after", K_AFTER, .set = set_list, .each = add_after, .commas = true },
