@@ -38,23 +38,22 @@ static bool same_strv(char *const *a, char *const *b)
     return !*a && !*b;
 }
 
-static bool same_paths(char *const *a, unsigned na, char *const *b, unsigned nb)
+/* n strings on each side, the i-th at list + i * stride, or pointed to
+ * from there (indirect): provides and after hold names, writable holds
+ * pointers. */
+static bool same_list(const void *a, unsigned na, const void *b, unsigned nb, size_t stride, bool indirect)
 {
     if (na != nb)
         return false;
-    for (unsigned i = 0; i < na; i++)
-        if (strcmp(a[i], b[i]) != 0)
+    for (unsigned i = 0; i < na; i++) {
+        const char *x = (const char *)a + i * stride, *y = (const char *)b + i * stride;
+        if (indirect) {
+            x = *(char *const *)x;
+            y = *(char *const *)y;
+        }
+        if (strcmp(x, y) != 0)
             return false;
-    return true;
-}
-
-static bool same_names(const char (*a)[CONF_NAME_MAX], unsigned na, const char (*b)[CONF_NAME_MAX], unsigned nb)
-{
-    if (na != nb)
-        return false;
-    for (unsigned i = 0; i < na; i++)
-        if (strcmp(a[i], b[i]) != 0)
-            return false;
+    }
     return true;
 }
 
@@ -65,9 +64,9 @@ bool conf_module_same(const struct conf_module *a, const struct conf_module *b)
             return false;
     /* argv[0] is exec */
     return same_strv(a->argv, b->argv) && same_strv(a->env, b->env) &&
-           same_names(a->provides, a->nprovides, b->provides, b->nprovides) &&
-           same_names(a->after, a->nafter, b->after, b->nafter) &&
-           same_paths(a->writable, a->nwritable, b->writable, b->nwritable) &&
+           same_list(a->provides, a->nprovides, b->provides, b->nprovides, sizeof(a->provides[0]), false) &&
+           same_list(a->after, a->nafter, b->after, b->nafter, sizeof(a->after[0]), false) &&
+           same_list(a->writable, a->nwritable, b->writable, b->nwritable, sizeof(char *), true) &&
            same_str(a->policy, b->policy) && policy_same(a->pol, b->pol);
 }
 
