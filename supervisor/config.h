@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* modules.conf: what the supervisor runs, parsed and checked as a whole
- * before anything starts.  Pure apart from reading the file and checking
- * that each exec is an executable file. */
+ * before anything starts.  The reading and checking are pure; config-os.c
+ * asks the system for users, groups, exec files, policies and free uids. */
 #ifndef UIPC_SV_CONFIG_H
 #define UIPC_SV_CONFIG_H
 
@@ -23,7 +23,17 @@ enum conf_rlimit { RL_MEMORY, RL_NOFILE, RL_NPROC, RL_CPU, RL_CORE, RL_COUNT };
 #define CONF_RLIM_INFINITY (UINT64_MAX - 1)
 
 enum conf_restart { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+
+/* The [supervisor] keys, as indexes of struct conf's key_line. */
+enum conf_sv_key {
+    CONF_SV_HEARTBEAT, CONF_SV_HANG, CONF_SV_SHUTDOWN, CONF_SV_SOCKET, CONF_SV_LOGLEVEL,
+    CONF_SV_POLICY_DIR, CONF_SV_DYNAMIC_UIDS, CONF_SV_RLIMITS, CONF_SV_CTL_MODULES,
+    CONF_SV_KEYS
+};
 enum conf_log { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+/* log_level's values as modules.conf writes them, by enum conf_log; NULL
+ * after the last. */
+extern const char *const conf_log_names[];
 
 struct conf_connect {
     char service[CONF_NAME_MAX];
@@ -77,6 +87,8 @@ struct conf {
     uid_t uid_first, uid_last;    /* dynamic_uids */
     enum conf_log log_level;
     unsigned seen;
+    int line;                     /* of its [supervisor] header; 0: none */
+    int key_line[CONF_SV_KEYS];   /* of each [supervisor] key; 0: not set */
     struct conf_module mod[CONF_MAX_MODULES];
     unsigned nmod;
 };
@@ -84,6 +96,13 @@ struct conf {
 /* Loads and checks path.  On failure returns -EINVAL (or -errno when the
  * file cannot be read) and writes one line, "FILE:LINE: problem", to err. */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen);
+/* conf_load for a reload: a module that prev has too, by name, and that
+ * had a dynamic uid there keeps that uid when it still has no user or
+ * group key and the uid is still inside dynamic_uids and still no passwd
+ * or group entry's; the other modules get theirs around those.  prev is
+ * only read, and may be NULL (then this is conf_load). */
+int conf_load_again(const char *path, const struct conf *prev, struct conf **out, char *err,
+                    size_t errlen);
 void conf_free(struct conf *c);
 /* The module providing service, or -1. */
 int conf_provider(const struct conf *c, const char *service);

@@ -33,6 +33,12 @@ struct policy {
 int policy_load(const char *path, struct policy **out, char *err, size_t errlen);
 void policy_free(struct policy *p);
 
+/* Whether a and b do the same to a module: the same BPF program, byte for
+ * byte, and the same default action, errno and exec_allowed.  Paths are
+ * not compared (an edited file under the same path differs; a copy under
+ * another path does not).  NULL, no policy, is the same only as NULL. */
+bool policy_same(const struct policy *a, const struct policy *b);
+
 /* In the module's own process, just before loading prog (its copy of the
  * supervisor's): every SELF becomes pid.  Returns how many. */
 unsigned policy_bind_self(struct sock_fprog *prog, pid_t pid);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* modules.conf (supervisor/config.c): conf_load on the input, in a scratch
+/* modules.conf (supervisor/config*.c): conf_load on the input, in a scratch
  * directory laid out like the examples and tests/unit/test-config.c.
  *
  * Input: the modules.conf text, then optionally a NUL and the text of a
@@ -15,7 +15,7 @@
  *                                        the repository's *.policy files, for
  *                                        "policies/x" and "../policies/x"
  *
- * Nothing is executed: config.c only stat()s the exec paths.  Policies
+ * Nothing is executed: config-os.c only stat()s the exec paths.  Policies
  * resolved outside the scratch directory are refused by the realpath fence
  * (fuzz-fence.c), so an input cannot make the policy compiler read an
  * arbitrary file of this machine. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Seccomp policies (supervisor/policy.c): policy_load, parse and compile,
+/* Seccomp policies (supervisor/policy*.c): policy_load, parse and compile,
  * on the input, then policy_free.
  *
  * Input: up to four policy files separated by NUL bytes, written to

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* supervisor/config.c: a good modules.conf loads with every value and
- * default; every kind of bad one fails with the right FILE:LINE. */
+/* supervisor/config*.c: a good modules.conf loads with every value and
+ * default; every kind of bad one fails with the right FILE:LINE; loaded
+ * again for a reload (conf_load_again), modules keep their dynamic uids. */
 #include <errno.h>
 #include <pwd.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,57 +19,26 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "conftest.h"
+#include "config-diff.h"
 #include "policy.h"
-
-static char dir[] = "/tmp/uipc-test-config-XXXXXX";
-static char conf_path[256];
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    chmod(path, mode);
-}
 
 static int setup(void **state)
 {
-    (void)state;
-    if (!mkdtemp(dir))
+    if (conftest_setup(state) < 0)
         return -1;
-    char path[256];
-    snprintf(path, sizeof(path), "%s/mod", dir); /* a relative exec target */
-    write_file(path, "#!/bin/sh\n", 0755);
-    snprintf(path, sizeof(path), "%s/notexec", dir);
-    write_file(path, "data\n", 0644);
-    snprintf(path, sizeof(path), "%s/policies", dir);
+    char path[300];
+    conftest_write("notexec", "data\n", 0644);
+    snprintf(path, sizeof(path), "%s/policies", conftest_dir);
     mkdir(path, 0755);
-    snprintf(path, sizeof(path), "%s/policies/kv.policy", dir);
-    write_file(path, "@default kill\nread\nsocket: arg0 == AF_UNIX\n", 0644);
-    snprintf(path, sizeof(path), "%s/policies/bad.policy", dir);
-    write_file(path, "@default kill\nread\nsokcet\n", 0644);
-    snprintf(conf_path, sizeof(conf_path), "%s/modules.conf", dir);
+    conftest_write("policies/kv.policy", "@default kill\nread\nsocket: arg0 == AF_UNIX\n", 0644);
+    conftest_write("policies/bad.policy", "@default kill\nread\nsokcet\n", 0644);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 static struct conf *load_ok(const char *text)
 {
-    struct conf *c = NULL;
-    char err[CONF_ERR_MAX] = "";
-    write_file(conf_path, text, 0644);
-    int r = conf_load(conf_path, &c, err, sizeof(err));
-    if (r != 0)
-        fail_msg("unexpected error: %s", err);
-    return c;
+    return conftest_load(text, NULL);
 }
 
 /* Loads text and expects an error at `line` whose message contains want. */
@@ -75,10 +46,10 @@ static void load_bad(const char *text, int line, const char *want)
 {
     struct conf *c = NULL;
     char err[CONF_ERR_MAX] = "", prefix[300];
-    write_file(conf_path, text, 0644);
-    assert_int_equal(conf_load(conf_path, &c, err, sizeof(err)), -EINVAL);
+    conftest_write("modules.conf", text, 0644);
+    assert_int_equal(conf_load(conftest_conf, &c, err, sizeof(err)), -EINVAL);
     assert_null(c);
-    snprintf(prefix, sizeof(prefix), "%s:%d: ", conf_path, line);
+    snprintf(prefix, sizeof(prefix), "%s:%d: ", conftest_conf, line);
     if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, want))
         fail_msg("expected \"%s...%s\", got \"%s\"", prefix, want, err);
 }
@@ -122,11 +93,15 @@ static void test_good(void **state)
     assert_int_equal(c->shutdown_timeout_ms, 2000);
     assert_string_equal(c->control_socket, "/run/uipc/x.sock");
     assert_int_equal(c->log_level, LOG_DEBUG);
+    assert_int_equal(c->line, 2); /* where [supervisor] and its keys are, for reload's messages */
+    assert_int_equal(c->key_line[CONF_SV_HANG], 4);
+    assert_int_equal(c->key_line[CONF_SV_SOCKET], 6);
+    assert_int_equal(c->key_line[CONF_SV_POLICY_DIR], 0);
     assert_int_equal(c->nmod, 2);
 
     const struct conf_module *log = &c->mod[0], *kv = &c->mod[1];
     char want[300];
-    snprintf(want, sizeof(want), "%s/mod", dir);
+    snprintf(want, sizeof(want), "%s/mod", conftest_dir);
     assert_string_equal(log->exec, want);
     assert_string_equal(log->argv[0], want);
     assert_null(log->argv[1]);
@@ -160,7 +135,7 @@ static void test_good(void **state)
     assert_int_equal(kv->restart_window_s, 30);
     assert_int_equal(kv->nafter, 1);
     assert_string_equal(kv->after[0], "log");
-    snprintf(want, sizeof(want), "%s/policies/kv.policy", dir);
+    snprintf(want, sizeof(want), "%s/policies/kv.policy", conftest_dir);
     assert_string_equal(kv->policy, want);
     assert_non_null(kv->pol);
     assert_true(kv->pol->prog.len > 0);
@@ -205,6 +180,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->shutdown_timeout_ms, 3000);
     assert_string_equal(c->control_socket, "/run/uipc/control.sock");
     assert_int_equal(c->log_level, LOG_INFO);
+    assert_int_equal(c->line, 0);
     conf_free(c);
 }
 
@@ -288,10 +264,10 @@ static void test_sandbox_keys(void **state)
     load_bad(MOD_A "\npolicy = policies/none.policy\n", 4, "policies/none.policy: No such file or directory");
     struct conf *bad = NULL;
     char err[CONF_ERR_MAX], want[400];
-    write_file(conf_path, MOD_A "policy = policies/bad.policy\n", 0644);
-    assert_int_equal(conf_load(conf_path, &bad, err, sizeof(err)), -EINVAL);
+    conftest_write("modules.conf", MOD_A "policy = policies/bad.policy\n", 0644);
+    assert_int_equal(conf_load(conftest_conf, &bad, err, sizeof(err)), -EINVAL);
     assert_null(bad);
-    snprintf(want, sizeof(want), "%s/policies/bad.policy:3: unknown syscall 'sokcet'", dir);
+    snprintf(want, sizeof(want), "%s/policies/bad.policy:3: unknown syscall 'sokcet'", conftest_dir);
     assert_string_equal(err, want);
     /* "none": no filter; a policy_dir without default.policy: the module's
      * header, and the way out */
@@ -352,6 +328,83 @@ static void test_whole_file(void **state)
     assert_non_null(strstr(err, "/nonexistent/modules.conf: "));
 }
 
+/* ---- conf_load_again: dynamic uids stay across a reload ---- */
+
+#define RANGE "[supervisor]\ndynamic_uids = 3000000-3000127\n"
+#define SPAN 128u
+
+/* config-os.c's: FNV-1a of the name, in the range */
+static unsigned slot(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 16777619u;
+    return h % SPAN;
+}
+
+static void test_uid_kept(void **state)
+{
+    (void)state;
+    struct conf *old = conftest_load(RANGE "[module keep]\nexec = mod\npolicy = none\n", NULL);
+    uid_t kept = old->mod[0].uid;
+    assert_int_equal(kept, 3000000 + slot("keep")); /* nothing else in the range */
+    /* a name whose hash falls on keep's uid */
+    char other[32];
+    for (unsigned n = 0;; n++) {
+        snprintf(other, sizeof(other), "new%u", n);
+        if (slot(other) == slot("keep"))
+            break;
+    }
+    char text[512];
+    snprintf(text, sizeof(text), RANGE "[module %s]\nexec = mod\npolicy = none\n"
+                                       "[module keep]\nexec = mod\npolicy = none\n", other);
+    /* loaded afresh, the new module, first in the file, takes keep's uid */
+    struct conf *fresh = conftest_load(text, NULL);
+    assert_int_equal(conftest_module(fresh, other)->uid, kept);
+    assert_int_not_equal(conftest_module(fresh, "keep")->uid, kept);
+    assert_false(conf_module_same(&old->mod[0], conftest_module(fresh, "keep")));
+    /* loaded again after old, keep keeps it: the same module, no restart */
+    struct conf *again = conftest_load(text, old);
+    assert_int_equal(conftest_module(again, "keep")->uid, kept);
+    assert_int_equal(conftest_module(again, "keep")->gid, kept);
+    assert_true(conftest_module(again, other)->dynamic_user);
+    assert_int_not_equal(conftest_module(again, other)->uid, kept);
+    assert_true(conf_module_same(&old->mod[0], conftest_module(again, "keep")));
+    /* and again after that: both stay where they are */
+    struct conf *third = conftest_load(text, again);
+    assert_int_equal(conftest_module(third, "keep")->uid, kept);
+    assert_int_equal(conftest_module(third, other)->uid, conftest_module(again, other)->uid);
+    conf_free(third);
+    conf_free(again);
+    conf_free(fresh);
+    conf_free(old);
+}
+
+static void test_uid_not_kept(void **state)
+{
+    (void)state;
+    struct conf *old = conftest_load(RANGE "[module keep]\nexec = mod\npolicy = none\n", NULL);
+    /* the range moved away from it: a uid in the new one */
+    struct conf *c = conftest_load("[supervisor]\ndynamic_uids = 4000000-4000127\n"
+                          "[module keep]\nexec = mod\npolicy = none\n", old);
+    assert_int_equal(c->mod[0].uid, 4000000 + slot("keep"));
+    conf_free(c);
+    /* a user key now: that user */
+    c = conftest_load(RANGE "[module keep]\nexec = mod\npolicy = none\nuser = 4242424\ngroup = 4242\n", old);
+    assert_false(c->mod[0].dynamic_user);
+    assert_int_equal(c->mod[0].uid, 4242424);
+    conf_free(c);
+    /* a user key before, none now: from its hash, as a new module */
+    struct conf *user = conftest_load(RANGE "[module x]\nexec = mod\npolicy = none\nuser = 3000000\ngroup = 7\n",
+                                      NULL);
+    c = conftest_load(RANGE "[module x]\nexec = mod\npolicy = none\n", user);
+    assert_true(c->mod[0].dynamic_user);
+    assert_int_equal(c->mod[0].uid, 3000000 + slot("x"));
+    conf_free(c);
+    conf_free(user);
+    conf_free(old);
+}
+
 /* One server providing a service to more clients than libmodule can
  * wait on at once. */
 static void test_channel_limit(void **state)
@@ -382,6 +435,8 @@ int main(void)
         cmocka_unit_test(test_sandbox_keys),
         cmocka_unit_test(test_whole_file),
         cmocka_unit_test(test_channel_limit),
+        cmocka_unit_test(test_uid_kept),
+        cmocka_unit_test(test_uid_not_kept),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, conftest_teardown);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* supervisor/policy.c: a good policy (every kind of statement, includes by
- * relative path) compiles; @default and execve set the policy's fields;
- * every kind of bad policy fails with exactly "FILE:LINE: problem", FILE
- * being the included file when the problem is inside one; lines that
- * allow add up; and the compiled filter, loaded into a forked child,
+/* supervisor/policy.c and policy-parse.c: a good policy (every kind of
+ * statement, includes by relative path) compiles; @default and execve set
+ * the policy's fields; every kind of bad policy fails with exactly
+ * "FILE:LINE: problem", FILE being the included file when the problem is
+ * inside one; policy_same sees every edit but a move; lines that allow
+ * add up; and the compiled filter, loaded into a forked child,
  * allows, refuses (ENOSYS: user notification without a listener) and
  * fails with errno as written. */
 #include <errno.h>
@@ -404,6 +405,37 @@ static void test_err_long_line(void **state)
     load_err(text, 3, "line longer than 512 characters");
 }
 
+/* policy_same: what the module gets, not where it came from. */
+static void test_same(void **state)
+{
+    (void)state;
+    static const char text[] = "@default errno EPERM\nread\nsocket: arg0 == AF_UNIX\n";
+    write_file("same-a.policy", text);
+    write_file("same-b.policy", text); /* a copy elsewhere */
+    struct policy *a = load_file_ok("same-a.policy"), *b = load_file_ok("same-b.policy");
+    assert_true(policy_same(a, b));
+    assert_true(policy_same(a, a));
+    assert_true(policy_same(NULL, NULL));
+    assert_false(policy_same(a, NULL));
+    assert_false(policy_same(NULL, a));
+    static const char *const edited[] = {
+        "@default errno EPERM\nread\nsocket: arg0 == AF_INET\n", /* a condition */
+        "@default errno EPERM\nread\nwrite\nsocket: arg0 == AF_UNIX\n", /* one more syscall */
+        "@default errno EACCES\nread\nsocket: arg0 == AF_UNIX\n", /* only the errno */
+        "@default kill\nread\nsocket: arg0 == AF_UNIX\n", /* only the action */
+        "@default errno EPERM\nread\nsocket: arg0 == AF_UNIX\nexecve\n", /* exec allowed */
+    };
+    for (size_t i = 0; i < sizeof(edited) / sizeof(edited[0]); i++) {
+        write_file("same-b.policy", edited[i]);
+        struct policy *c = load_file_ok("same-b.policy");
+        if (policy_same(a, c))
+            fail_msg("\"%s\" is the same as \"%s\"", edited[i], text);
+        policy_free(c);
+    }
+    policy_free(a);
+    policy_free(b);
+}
+
 static void test_allows_add_up(void **state)
 {
     (void)state;
@@ -587,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_err_includes),
         cmocka_unit_test(test_err_rulings),
         cmocka_unit_test(test_err_long_line),
+        cmocka_unit_test(test_same),
         cmocka_unit_test(test_allows_add_up),
         cmocka_unit_test(test_filter),
     };
