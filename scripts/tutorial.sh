@@ -208,6 +208,14 @@ if ! { [ "$ok" -gt 0 ] && [ "$ok" -le "$calls" ] && [ "$timed_out" -eq 0 ] && [ 
     fail "unexpected stats: $r"
 fi
 
+# ---- reload ----
+step reload
+printf '%s\n' "$out" | grep -qx 'greeter: its settings changed: restarts once with them' ||
+    fail "reload did not say that the greeter changed"
+printf '%s\n' "$out" | grep -q 'caller' && fail "reload touched the caller"
+wait_log ' info  greeter: started, pid [0-9]+$' 10 3 "greeter's restart for the new settings"
+[ "$(grep -cE ' info  caller: started, pid ' "$log")" -eq 1 ] || fail "the caller was restarted by the reload"
+
 # ---- Ctrl-C ----
 echo "==> Ctrl-C (SIGINT to the supervisor, pid $sup_pid)"
 kill -INT "$sup_pid"

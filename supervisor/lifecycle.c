@@ -102,6 +102,15 @@ void lc_init(struct lc_mod *m, uint64_t *deaths, unsigned cap)
     m->cap = cap;
 }
 
+uint64_t *lc_set_deaths(struct lc_mod *m, uint64_t *deaths, unsigned cap)
+{
+    uint64_t *old = m->deaths;
+    m->deaths = deaths;
+    m->cap = cap;
+    m->ndeaths = 0;
+    return old;
+}
+
 bool lc_live(enum lc_state s)
 {
     return s >= LC_SPAWNING && s <= LC_KILLED;

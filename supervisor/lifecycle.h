@@ -120,6 +120,9 @@ extern const struct lc_cell lc_table[LC_STATES][LE_EVENTS];
 /* A module as first configured: waiting, wanted up.  deaths: room for
  * pol->max_restarts + 1 times (the caller's), or NULL with 0. */
 void lc_init(struct lc_mod *m, uint64_t *deaths, unsigned cap);
+/* A new ring for the restart count (max_restarts changed): the count
+ * begins anew.  Returns the old ring, for the caller to free. */
+uint64_t *lc_set_deaths(struct lc_mod *m, uint64_t *deaths, unsigned cap);
 /* Applies one event: the table's cell, then the restart policy where the
  * cell says LC_DECIDE. */
 struct lc_step lc_apply(struct lc_mod *m, const struct lc_policy *pol, const struct lc_ctx *ctx, struct lc_in in);

@@ -62,15 +62,12 @@ int main(int argc, char **argv)
         free(c->control_socket);
         c->control_socket = copy;
     }
-    int code = 0;
-    if (check) {
-        unsigned nchan = 0;
-        for (unsigned i = 0; i < c->nmod; i++)
-            nchan += c->mod[i].nconnects;
-        printf("%s: ok, %u modules, %u channels\n", path, c->nmod, nchan);
-    } else {
-        code = sv_run(c);
-    }
+    if (!check)
+        return sv_run(c, sock != NULL); /* it owns c now, and every config a reload reads */
+    unsigned nchan = 0;
+    for (unsigned i = 0; i < c->nmod; i++)
+        nchan += c->mod[i].nconnects;
+    printf("%s: ok, %u modules, %u channels\n", path, c->nmod, nchan);
     conf_free(c);
-    return code;
+    return 0;
 }

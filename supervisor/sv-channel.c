@@ -184,6 +184,14 @@ void sv_number_channels(struct sv *s)
     }
 }
 
+int sv_chan_find(const struct sv *s, unsigned client, const char *service)
+{
+    for (unsigned k = 0; k < s->nchan; k++)
+        if (s->chan[k].client == (int)client && strcmp(s->chan[k].r.service, service) == 0)
+            return (int)k;
+    return -1;
+}
+
 int sv_chan_open(struct sv *s, unsigned client, unsigned server, const struct conf_connect *cn)
 {
     if (s->nchan == s->chan_cap) {

@@ -215,7 +215,7 @@ static int lifecycle_event(struct sv *s, unsigned i, enum lc_event ev, char *err
 static pid_t module_process(const struct sv_mod *m, bool or_init)
 {
     pid_t pid = m->ch.pid;
-    if (!(m->sb.namespaces & CLONE_NEWPID) || pid <= 0)
+    if (!(m->run_ns & CLONE_NEWPID) || pid <= 0)
         return pid;
     char path[96];
     long child = 0;
@@ -282,7 +282,7 @@ static int sandbox(struct sv *s, unsigned i, Uipc__Control__Reply *rep, char *er
         return -ENOMEM;
     uipc__control__sandbox_report__init(r);
     r->module = (char *)m->cf->name;
-    r->policy = m->cf->pol ? m->cf->pol->path : (char *)"none";
+    r->policy = m->run_pol ? m->run_pol->path : (char *)"none";
     rep->sandbox = r;
     int e = sandbox_report(pid, r);
     if (e == -ESRCH)
@@ -290,11 +290,32 @@ static int sandbox(struct sv *s, unsigned i, Uipc__Control__Reply *rep, char *er
     return e;
 }
 
+/* ---- reload ---- */
+
+static int reload(struct sv *s, const Uipc__Control__ReloadRequest *req, Uipc__Control__Reply *rep, char *err,
+                  size_t len)
+{
+    Uipc__Control__ReloadReport *r = malloc(sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    uipc__control__reload_report__init(r);
+    rep->reload = r;
+    char **lines;
+    size_t n;
+    bool config_error;
+    int e = sv_reload(s, req->check, &lines, &n, &config_error, err, len);
+    r->changes = lines;
+    r->n_changes = n;
+    r->config_error = config_error;
+    r->applied = e == 0 && !req->check;
+    return e;
+}
+
 /* ---- dispatch ---- */
 
 void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep)
 {
-    static char err[160];
+    static char err[CONF_ERR_MAX];
     struct sv *s = sv;
     int r = 0, i = -1;
     err[0] = '\0';
@@ -328,6 +349,9 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
     case UIPC__CONTROL__REQUEST__COMMAND_DRAIN:
         sv_drain(s, !req->drain->off);
         break;
+    case UIPC__CONTROL__REQUEST__COMMAND_RELOAD:
+        r = reload(s, req->reload, rep, err, sizeof(err));
+        break;
     case UIPC__CONTROL__REQUEST__COMMAND_SANDBOX:
         if ((i = find_module(s, req->sandbox->module, rep, err, sizeof(err))) >= 0)
             r = sandbox(s, (unsigned)i, rep, err, sizeof(err));
@@ -357,5 +381,9 @@ void sv_control_release(void *sv, Uipc__Control__Reply *rep)
     if (rep->sandbox) {
         sandbox_report_free(rep->sandbox);
         free(rep->sandbox);
+    }
+    if (rep->reload) {
+        sv_reload_free_lines(rep->reload->changes, rep->reload->n_changes);
+        free(rep->reload);
     }
 }

@@ -43,6 +43,8 @@ struct sv_mod {
     char last_exit[96];       /* how the last run ended, "" before any */
     char last_reason[48];     /* "hung", "seccomp: NAME", or "" */
     uint32_t epoch;           /* this incarnation's, on its sides of its channels */
+    const struct policy *run_pol; /* its process's policy and namespaces, as started */
+    int run_ns;               /* (a reload may change cf meanwhile) */
     unsigned protocol_reports; /* times a peer reported it (each: the channel reset) */
 };
 
@@ -69,8 +71,26 @@ struct sv_chan {
 /* Configured modules, and those a reload removed while they stop. */
 #define SV_MAX_MODULES (2 * CONF_MAX_MODULES)
 
+/* A reload being applied: the modules whose channels change (and those
+ * removed) stop, one at a time in reverse start order; once none of them
+ * runs, the channels are swapped and they start again (sv-reload.c). */
+#define SV_OLD_CONFS 8
+struct sv_reload {
+    bool pending;
+    bool member[SV_MAX_MODULES];   /* by slot: stops for the swap */
+    bool removed[SV_MAX_MODULES];  /* ... and is forgotten then */
+    bool up_again[SV_MAX_MODULES]; /* ... and starts again then */
+    struct conf *old[SV_OLD_CONFS];      /* configs still referenced (slots, running policies) */
+    unsigned nold;
+    unsigned generation;                 /* reloads applied */
+};
+
+
 struct sv {
     struct conf *c;           /* the configuration in force */
+    bool root;                /* privileged: can give modules ids of their own */
+    bool socket_forced;       /* --control-socket: a reload keeps it, whatever the file says */
+    int userns;               /* -1: not tried yet; else whether a user namespace works here */
     struct sv_mod mod[SV_MAX_MODULES]; /* slots: cf == NULL is free; mod[nmod..] all free */
     unsigned nmod;
     unsigned order[SV_MAX_MODULES], norder; /* start order: every module after its 'after' */
@@ -91,6 +111,7 @@ struct sv {
     uint64_t started_ms;      /* the supervisor's own start */
     uint64_t loop_max_ms;     /* the longest turn of the loop so far */
     uint64_t loop_turns;
+    struct sv_reload reload;
 };
 
 enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL };
@@ -144,9 +165,27 @@ static inline int sv_find(const struct sv *s, const char *name)
 /* sv-mods.c */
 /* A slot for cf: its sandbox, bell and control region; its index, or a
  * negative errno (logged). */
-int sv_mod_open(struct sv *s, const struct conf_module *cf, bool root, int *userns);
+int sv_mod_open(struct sv *s, const struct conf_module *cf);
 /* Closes what sv_mod_open opened (its process is gone) and frees the slot. */
 void sv_mod_close(struct sv *s, unsigned i);
+
+/* sv-mods.c: every slot's module after those in its 'after'. */
+void sv_start_order(struct sv *s);
+/* sv-mods.c: slot i takes cf (a reload's new config): its sandbox for the
+ * next start and, if max_restarts changed, a new restart count. */
+int sv_mod_reconf(struct sv *s, unsigned i, const struct conf_module *cf, bool say);
+
+/* sv-reload.c: the config file read again and, unless check, applied
+ * (sv_reload_step finishes what must wait for modules to stop).  0, or
+ * -EINVAL with err "FILE:LINE: problem" (*config_error), or another
+ * negative errno with err.  *lines: one per change, malloc'd, for the
+ * caller to free with sv_reload_free_lines. */
+int sv_reload(struct sv *s, bool check, char ***lines, size_t *nlines, bool *config_error, char *err,
+              size_t errlen);
+void sv_reload_free_lines(char **lines, size_t n);
+void sv_reload_step(struct sv *s);
+/* Frees everything a reload still holds (at exit). */
+void sv_reload_fini(struct sv *s);
 
 /* sv-channel.c: a channel from client to server (slots) for cn, its
  * region and both bells' senders; 0 or a negative errno (logged). */
@@ -154,6 +193,8 @@ int sv_chan_open(struct sv *s, unsigned client, unsigned server, const struct co
 /* Drops channel k (both its ends are gone or restarting without it). */
 void sv_chan_close(struct sv *s, unsigned k);
 void sv_number_channels(struct sv *s);
+/* The channel from client (a slot) to service, or -1. */
+int sv_chan_find(const struct sv *s, unsigned client, const char *service);
 /* Module i was reaped: its channels reclaimed, its client
  * counts folded, channels it broke reset. */
 void sv_channels_dead(struct sv *s, unsigned i);
@@ -173,8 +214,9 @@ void sv_control_release(void *sv, Uipc__Control__Reply *rep);
 
 /* sv-sandbox.c */
 /* m->sb from its config: root (can give ids) or not; *userns: -1 until a
- * user namespace was tried, then whether one works here. */
-void sv_sandbox_of(struct sv_mod *m, bool root, int *userns);
+ * user namespace was tried, then whether one works here; say: log the ids
+ * it gets and what this supervisor cannot give. */
+void sv_sandbox_of(struct sv_mod *m, bool root, int *userns, bool say);
 /* 0, or -EACCES (logged) when the module's ids cannot reach its exec or a
  * writable path where its view cannot open the way. */
 int sv_sandbox_reach(const struct sv_mod *m);

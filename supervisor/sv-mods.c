@@ -19,7 +19,7 @@ static void slot_init(struct sv_mod *m)
     m->ch = (struct sv_child){ .pidfd = -1, .out = -1, .listener = -1, .status = -1 };
 }
 
-int sv_mod_open(struct sv *s, const struct conf_module *cf, bool root, int *userns)
+int sv_mod_open(struct sv *s, const struct conf_module *cf)
 {
     unsigned i = 0;
     while (i < s->nmod && s->mod[i].cf)
@@ -31,7 +31,7 @@ int sv_mod_open(struct sv *s, const struct conf_module *cf, bool root, int *user
     m->cf = cf;
     if (i == s->nmod)
         s->nmod++;
-    sv_sandbox_of(m, root, userns);
+    sv_sandbox_of(m, s->root, &s->userns, true);
     int err = sv_sandbox_reach(m);
     if (err < 0)
         goto fail;
@@ -79,4 +79,41 @@ void sv_mod_close(struct sv *s, unsigned i)
     slot_init(m);
     while (s->nmod && !s->mod[s->nmod - 1].cf)
         s->nmod--;
+}
+
+int sv_mod_reconf(struct sv *s, unsigned i, const struct conf_module *cf, bool say)
+{
+    struct sv_mod *m = &s->mod[i];
+    bool same_count = m->cf->max_restarts == cf->max_restarts;
+    m->cf = cf;
+    sv_sandbox_of(m, s->root, &s->userns, say);
+    if (same_count)
+        return 0;
+    uint64_t *deaths = calloc(cf->max_restarts + 1, sizeof(uint64_t));
+    if (!deaths)
+        return -ENOMEM;
+    free(lc_set_deaths(&m->lc, deaths, cf->max_restarts + 1));
+    return 0;
+}
+
+void sv_start_order(struct sv *s)
+{
+    static unsigned after[SV_MAX_MODULES][CONF_MAX_LIST];
+    const unsigned *lists[SV_MAX_MODULES];
+    unsigned nafter[SV_MAX_MODULES];
+    for (unsigned i = 0; i < s->nmod; i++) {
+        const struct conf_module *cf = s->mod[i].cf;
+        nafter[i] = 0;
+        lists[i] = after[i];
+        for (unsigned j = 0; cf && j < cf->nafter; j++) {
+            int dep = sv_find(s, cf->after[j]);
+            if (dep >= 0)
+                after[i][nafter[i]++] = (unsigned)dep;
+        }
+    }
+    unsigned all[SV_MAX_MODULES], n = lc_start_order(s->nmod, lists, nafter, all);
+    s->norder = 0;
+    for (unsigned k = 0; k < n; k++)
+        if (s->mod[all[k]].cf)
+            s->order[s->norder++] = all[k];
 }

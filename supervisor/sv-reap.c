@@ -50,7 +50,7 @@ static void describe_exit(struct exit_info e, char *buf, size_t len)
  * a pid namespace the kernel takes everything down with its init. */
 static bool own_pidns(const struct sv_mod *m)
 {
-    return m->sb.namespaces & CLONE_NEWPID;
+    return m->run_ns & CLONE_NEWPID;
 }
 
 static bool is_module(const struct sv *s, pid_t pid)

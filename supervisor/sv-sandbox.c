@@ -32,15 +32,15 @@ static bool userns_works(void)
 /* A module's sandbox, from its config and what this supervisor can do: one
  * that is not root gives its modules its own uid (it has no other), and
  * the default mount view in a user namespace if it can. */
-void sv_sandbox_of(struct sv_mod *m, bool root, int *userns)
+void sv_sandbox_of(struct sv_mod *m, bool root, int *userns, bool say)
 {
     const struct conf_module *cf = m->cf;
     bool own_ids = cf->dynamic_user && root;
     int ns = cf->namespaces;
-    if (cf->dynamic_user && !root)
+    if (say && cf->dynamic_user && !root)
         sv_warn("%s: runs as uid %u, the supervisor's (not root: no uid of its own)", cf->name,
                 (unsigned)getuid());
-    else if (own_ids)
+    else if (say && own_ids)
         sv_info("%s: runs as uid %u, gid %u (dynamic_uids)", cf->name, (unsigned)cf->uid,
                 (unsigned)cf->gid);
     if (cf->default_namespaces && !root) {
@@ -48,7 +48,7 @@ void sv_sandbox_of(struct sv_mod *m, bool root, int *userns)
             *userns = userns_works();
         if (*userns)
             ns |= CLONE_NEWUSER;
-        else
+        else if (say)
             sv_warn("%s: no namespaces, no read-only view (not root, and no user namespaces here)",
                     cf->name);
         ns = *userns ? ns : 0;

@@ -105,6 +105,8 @@ int sv_start_module(struct sv *s, unsigned i)
     }
     if (watch_fds(s, i) < 0)
         sv_error("%s: epoll: %s", m->cf->name, strerror(errno));
+    m->run_pol = m->cf->pol;
+    m->run_ns = m->sb.namespaces;
     m->starts++;
     memset(m->reported, 0, sizeof(m->reported));
     sv_info("%s: started, pid %d", m->cf->name, (int)m->ch.pid);

@@ -86,7 +86,7 @@ static bool first_report(struct sv_mod *m, int nr)
 static void judge(struct sv *s, unsigned i, const struct sv_notif *n)
 {
     struct sv_mod *m = &s->mod[i];
-    const struct policy *pol = m->cf->pol;
+    const struct policy *pol = m->run_pol;
     struct lc_in kill_it = { .ev = LE_VIOLATION };
     char name[32];
     policy_syscall_name(n->nr, name, sizeof(name));
@@ -131,7 +131,7 @@ void sv_seccomp(struct sv *s, unsigned i, uint32_t events)
             epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.listener, NULL);
         return;
     }
-    if ((n.nr == SYS_execve || n.nr == SYS_execveat) && m->cf->pol->exec_allowed) {
+    if ((n.nr == SYS_execve || n.nr == SYS_execveat) && m->run_pol->exec_allowed) {
         sv_notify_reply(m->ch.listener, n.id, 0);
         return;
     }

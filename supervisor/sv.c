@@ -39,10 +39,10 @@ static int ep_add(struct sv *s, int fd, enum ev_kind kind, unsigned idx)
 
 static int open_modules(struct sv *s)
 {
-    bool root = sandbox_privileged();
-    int userns = -1; /* not tried yet */
+    s->root = sandbox_privileged();
+    s->userns = -1;
     for (unsigned i = 0; i < s->c->nmod; i++) {
-        int r = sv_mod_open(s, &s->c->mod[i], root, &userns);
+        int r = sv_mod_open(s, &s->c->mod[i]);
         if (r < 0)
             return r;
     }
@@ -163,28 +163,6 @@ static void start_due(struct sv *s)
     }
 }
 
-static void start_order(struct sv *s)
-{
-    static unsigned after[SV_MAX_MODULES][CONF_MAX_LIST];
-    const unsigned *lists[SV_MAX_MODULES];
-    unsigned nafter[SV_MAX_MODULES];
-    for (unsigned i = 0; i < s->nmod; i++) {
-        const struct conf_module *cf = s->mod[i].cf;
-        nafter[i] = 0;
-        lists[i] = after[i];
-        for (unsigned j = 0; cf && j < cf->nafter; j++) {
-            int dep = sv_find(s, cf->after[j]);
-            if (dep >= 0)
-                after[i][nafter[i]++] = (unsigned)dep;
-        }
-    }
-    unsigned all[SV_MAX_MODULES], n = lc_start_order(s->nmod, lists, nafter, all);
-    s->norder = 0;
-    for (unsigned k = 0; k < n; k++)
-        if (s->mod[all[k]].cf)
-            s->order[s->norder++] = all[k];
-}
-
 /* ---- shutdown: one module at a time, in reverse start order ---- */
 
 static void begin_shutdown(struct sv *s, int sig)
@@ -297,12 +275,25 @@ static void on_timers(struct sv *s)
         ctl_expire(s->ctl);
 }
 
+/* SIGHUP: the config file read again and applied (uipcctl reload says
+ * the same and more). */
+static void reload(struct sv *s)
+{
+    char err[CONF_ERR_MAX], **lines;
+    size_t n;
+    bool config_error;
+    sv_info("supervisor: SIGHUP: reloading %s", s->c->path);
+    if (sv_reload(s, false, &lines, &n, &config_error, err, sizeof(err)) < 0)
+        sv_error("supervisor: reload refused, nothing changed: %s", err);
+    sv_reload_free_lines(lines, n);
+}
+
 static void on_signal(struct sv *s)
 {
     struct signalfd_siginfo si;
     while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-        if (si.ssi_signo == SIGHUP) /* a terminal going away, or a reload asked for: neither stops us */
-            sv_info("supervisor: SIGHUP ignored (there is no reload; restart a module with uipcctl)");
+        if (si.ssi_signo == SIGHUP)
+            reload(s);
         else if (si.ssi_signo == SIGCHLD)
             sv_strays(s, false);
         else
@@ -336,6 +327,8 @@ static int loop(struct sv *s)
             dispatch(s, ev[k].data.u64, ev[k].events);
         on_timers(s);
         sv_watch(s);
+        deliver_pending(s);
+        sv_reload_step(s);
         deliver_pending(s);
         start_due(s);
         if (s->stopping)
@@ -384,13 +377,16 @@ static void teardown(struct sv *s)
         close(s->sigfd);
     if (s->ep >= 0)
         close(s->ep);
+    sv_reload_fini(s);
+    conf_free(s->c);
 }
 
-int sv_run(struct conf *c)
+int sv_run(struct conf *c, bool socket_forced)
 {
     static struct sv s;
     memset(&s, 0, sizeof(s));
     s.c = c;
+    s.socket_forced = socket_forced;
     s.sigfd = -1;
     s.started_ms = sv_now_ms();
     sv_log_level(c->log_level);
@@ -419,7 +415,7 @@ int sv_run(struct conf *c)
      * its seccomp policy lets through.  No core file of the supervisor. */
     if (prctl(PR_SET_DUMPABLE, 0) < 0)
         sv_warn("supervisor: PR_SET_DUMPABLE: %s", strerror(errno));
-    start_order(&s);
+    sv_start_order(&s);
     sv_info("supervisor: %u modules, %u channels", c->nmod, s.nchan);
     if (!sandbox_privileged())
         sv_warn("supervisor: no CAP_SETPCAP (not root): modules keep this user's groups and "

@@ -39,6 +39,10 @@ static int usage(FILE *f, int code)
             "                            namespaces, mounts, limits, oom_score_adj\n"
             "  drain [--off]             new calls fail at once (as if every service were\n"
             "                            restarting) while calls in flight finish; --off: undo\n"
+            "  reload [--check]          read the config file again and apply what changed:\n"
+            "                            modules that did not change keep running; --check:\n"
+            "                            only say what would change.  A config with an error\n"
+            "                            changes nothing (exit status 2, FILE:LINE on stderr)\n"
             "options:\n"
             "  -c, --config FILE     the supervisor's modules.conf, for its control_socket\n"
             "  -S, --socket PATH     the control socket (default " CTL_DEFAULT_SOCKET ")\n"
@@ -48,6 +52,7 @@ static int usage(FILE *f, int code)
             "  -m, --ms N            for fault slow: how long the handler sleeps;\n"
             "                        for fault hostile: which attack (N %% 5)\n"
             "  -o, --off             for drain: end the drain\n"
+            "      --check           for reload: say what would change, change nothing\n"
             "  -h, --help            this text\n");
     return code;
 }
@@ -161,6 +166,7 @@ static const struct {
     { CTL_OPT_MS, "--ms is only for fault NAME slow or hostile", false },
     { CTL_OPT_OFF, "--off is only for drain", true },
     { CTL_OPT_SIGNAL, "--signal is only for kill", true },
+    { CTL_OPT_CHECK, "--check is only for reload", true },
 };
 
 /* a->cmd from the first operand among cmds[0..n); 0, or the exit status. */
@@ -221,6 +227,7 @@ static int parse_options(int argc, char **argv, struct ctl_args *a, struct ctl_o
         { "signal", required_argument, NULL, 's' },
         { "ms", required_argument, NULL, 'm' },
         { "off", no_argument, NULL, 'o' },
+        { "check", no_argument, NULL, 'K' }, /* long only */
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -244,6 +251,7 @@ static int parse_options(int argc, char **argv, struct ctl_args *a, struct ctl_o
         case 's': a->signame = optarg; a->opts |= CTL_OPT_SIGNAL; break;
         case 'm': a->ms = optarg; a->opts |= CTL_OPT_MS; break; /* its range is the fault's */
         case 'o': a->opts |= CTL_OPT_OFF; break;
+        case 'K': a->opts |= CTL_OPT_CHECK; break;
         case 'h': return usage(stdout, 0);
         default: /* getopt said what */
             fputs("Try 'uipcctl --help'.\n", stderr);

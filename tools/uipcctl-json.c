@@ -118,6 +118,16 @@ void ctl_json_ok(FILE *f)
     fputs("{\"ok\": true}\n", f);
 }
 
+void ctl_json_reload(const Uipc__Control__ReloadReport *r, FILE *f)
+{
+    fprintf(f, "{\"ok\": true, \"applied\": %s, \"changes\": [", r->applied ? "true" : "false");
+    for (size_t k = 0; k < r->n_changes; k++) {
+        fputs(k ? ", " : "", f);
+        json_str(f, r->changes[k]);
+    }
+    fputs("]}\n", f);
+}
+
 void ctl_json_refused(const char *error, FILE *f)
 {
     fputs("{\"ok\": false, \"error\": ", f);

@@ -86,6 +86,14 @@ static void req_drain(const struct ctl_args *a, Uipc__Control__Request *req)
     req->drain = &drain;
 }
 
+static void req_reload(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    static Uipc__Control__ReloadRequest reload = UIPC__CONTROL__RELOAD_REQUEST__INIT;
+    reload.check = (a->opts & CTL_OPT_CHECK) != 0;
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_RELOAD;
+    req->reload = &reload;
+}
+
 /* ---- replies, once the supervisor said yes ---- */
 
 static int show_status(const struct ctl_args *a, const Uipc__Control__Reply *rep)
@@ -116,6 +124,24 @@ static int show_sandbox(const struct ctl_args *a, const Uipc__Control__Reply *re
     return 0;
 }
 
+/* What changed (or, with --check, would), one line per module. */
+static int show_reload(const struct ctl_args *a, const Uipc__Control__Reply *rep)
+{
+    if (!rep->reload) {
+        fprintf(stderr, "uipcctl: the supervisor sent no reload report\n");
+        return 1;
+    }
+    if (a->json) {
+        ctl_json_reload(rep->reload, stdout);
+        return 0;
+    }
+    for (size_t k = 0; k < rep->reload->n_changes; k++)
+        printf("%s\n", rep->reload->changes[k]);
+    if (!rep->reload->applied)
+        printf("(--check: nothing was changed)\n");
+    return 0;
+}
+
 /* A command that acts says nothing but, with --json, that it was done. */
 static int show_done(const struct ctl_args *a, const Uipc__Control__Reply *rep)
 {
@@ -138,17 +164,19 @@ static const struct ctl_command commands[] = {
     { "fault",   true,  CTL_OPT_MS,     ctl_check_fault, req_fault,   show_done,    1 },
     { "drain",   false, CTL_OPT_OFF,    NULL,            req_drain,   show_done,    1 },
     { "sandbox", true,  0,              NULL,            req_sandbox, show_sandbox, 1 },
+    { "reload",  false, CTL_OPT_CHECK,  NULL,            req_reload,  show_reload,  2 },
 };
 
 /* The supervisor said no: why, on stderr and with --json as JSON; the
- * command's exit status for it. */
+ * command's exit status for it (a reload refused for another reason than
+ * its config, such as one still being applied: 1). */
 static int refused(const struct ctl_args *a, const Uipc__Control__Reply *rep)
 {
     const char *err = *ctl_str(rep->error) ? rep->error : "the supervisor refused the request";
     if (a->json)
         ctl_json_refused(err, stdout);
     fprintf(stderr, "uipcctl: %s\n", err);
-    return a->cmd->refused;
+    return rep->reload && !rep->reload->config_error ? 1 : a->cmd->refused;
 }
 
 /* The command a asks for, at path; the exit status. */

@@ -23,6 +23,7 @@ enum {
     CTL_OPT_SIGNAL = 1u << 0, /* kill --signal */
     CTL_OPT_MS = 1u << 1,     /* fault --ms */
     CTL_OPT_OFF = 1u << 2,    /* drain --off */
+    CTL_OPT_CHECK = 1u << 3,  /* reload --check */
 };
 
 struct ctl_command;
@@ -104,6 +105,7 @@ void ctl_json_status(const Uipc__Control__Reply *rep, FILE *f);
 void ctl_json_stats(const Uipc__Control__Reply *rep, FILE *f);
 void ctl_json_sandbox(const Uipc__Control__SandboxReport *r, FILE *f);
 void ctl_json_ok(FILE *f);
+void ctl_json_reload(const Uipc__Control__ReloadReport *r, FILE *f);
 void ctl_json_refused(const char *error, FILE *f);
 
 /* A reply's string field, NULL taken as empty. */

@@ -99,7 +99,7 @@ static void reset_state(void)
         for (unsigned k = 0; k < mods[i].steps; k++)
             lc_apply(&m->lc, &pol, &ctx, (struct lc_in){ .ev = mods[i].path[k] });
         m->ch.pid = mods[i].pid;
-        m->sb.namespaces = mods[i].namespaces;
+        m->run_ns = mods[i].namespaces;
     }
     sv.npending = sv.pending_head = 0;
     for (unsigned k = 0; k < NCHAN; k++) {
@@ -141,6 +141,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(sv.mod[1].last_reason, sizeof(sv.mod[1].last_reason), "seccomp: socket");
     sv.c = &conf;
     sv.nmod = NMOD;
+    conf.path = strdup(fuzz_path("modules.conf")); /* never written: a reload is refused */
 
     static const struct { const char *service; int client, server; uint32_t slots, size; } ch[NCHAN] = {
         { "kv", 2, 0, 8, 64 }, { "echo", 2, 1, 4, 16 },
