@@ -37,9 +37,8 @@
 extern char **environ;
 
 #define MAX_ENV 1024
-#define SPAWN_TIMEOUT_MS 10000 /* a child that never reaches exec is killed */
 
-enum msg_kind { MSG_FAIL = 1, MSG_LISTENER };
+enum msg_kind { MSG_FAIL = 1, MSG_LISTENER, MSG_MAP_IDS };
 
 struct spawn_msg {
     int kind;
@@ -197,6 +196,11 @@ static _Noreturn void child(const struct sv_spawn *s, int out_w, int sync, int s
     raise_oom_score(sync);
 
     if (s->sb->namespaces & CLONE_NEWUSER) {
+        /* Dumpable now, so its /proc files are its own: the supervisor
+         * can write its id maps. */
+        struct spawn_msg m = { MSG_MAP_IDS, 0, 0, -1 };
+        if (send(sync, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+            _exit(127);
         if (read(sync, &go, 1) != 1)
             child_fail(sync, SB_USERNS_WAIT, EPROTO);
         /* Until now its ids are those it had outside, which the map does
@@ -234,18 +238,14 @@ static int write_file(const char *path, const char *text)
 }
 
 /* The module is root of its user namespace, mapped to its configured ids
- * (or the supervisor's) outside. */
+ * (or the supervisor's) outside.  The child asked for it once dumpable
+ * (MSG_MAP_IDS): its /proc files are its own, writable by us. */
 static int map_ids(pid_t pid, const struct sandbox *sb)
 {
     char path[64], map[64];
     int err;
     snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
-    /* The child starts undumpable, as we are (sv.c), so its /proc files
-     * are root's until its first step makes it dumpable: a supervisor that
-     * is not root waits for that (microseconds; a second at most). */
-    for (int tries = 0; (err = write_file(path, "deny")) == -EACCES && tries < 1000; tries++)
-        usleep(1000);
-    if (err < 0)
+    if ((err = write_file(path, "deny")) < 0)
         return err;
     snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
     snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)(sb->set_ids ? sb->uid : getuid()));
@@ -254,17 +254,6 @@ static int map_ids(pid_t pid, const struct sandbox *sb)
     snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
     snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)(sb->set_ids ? sb->gid : getgid()));
     return write_file(path, map);
-}
-
-/* Waits up to the deadline for fd to be readable. */
-static int wait_readable(int fd, uint64_t deadline)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    uint64_t now = sv_now_ms();
-    if (now >= deadline)
-        return -ETIMEDOUT;
-    int n = poll(&p, 1, (int)(deadline - now));
-    return n < 0 ? -errno : n == 0 ? -ETIMEDOUT : 0;
 }
 
 /* One message; 0 at EOF, 1 with a message, or -errno.  A passed fd goes
@@ -299,99 +288,91 @@ static bool is_seccomp_listener(int fd)
 }
 
 /* The child holds the listener at number `at` once it has loaded its
- * filter, microseconds after announcing it; until then the number is free. */
-static int take_listener(int child_pidfd, int at, int sync, uint64_t deadline)
+ * filter, microseconds after announcing it; until then the number is
+ * free: -EAGAIN, to be tried again. */
+static int take_listener(struct sv_spawning *sp)
 {
-    for (;;) {
-        int fd = (int)syscall(SYS_pidfd_getfd, child_pidfd, at, 0);
-        if (fd >= 0) {
-            if (is_seccomp_listener(fd))
-                return fd;
-            close(fd);
-            return -EPROTO;
-        }
-        if (errno != EBADF)
-            return -errno;
-        struct pollfd p = { .fd = sync, .events = POLLIN };
-        if (poll(&p, 1, 0) > 0)
-            return -EAGAIN; /* the child reported something instead */
-        if (sv_now_ms() >= deadline)
-            return -ETIMEDOUT;
-        struct timespec pause = { 0, 20000 };
-        nanosleep(&pause, NULL);
+    int fd = (int)syscall(SYS_pidfd_getfd, sp->child_pidfd, sp->listener_at, 0);
+    if (fd < 0)
+        return errno == EBADF ? -EAGAIN : -errno;
+    close(sp->child_pidfd);
+    sp->child_pidfd = -1;
+    if (!is_seccomp_listener(fd)) {
+        close(fd);
+        return -EPROTO;
+    }
+    return fd;
+}
+
+static bool readable(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, 0) > 0;
+}
+
+/* Lets the child's own glue code through while its exec has not closed
+ * the sync socket.  The sync socket is looked at first, and again just
+ * before each notification: one taken while it is quiet comes from before
+ * the exec. */
+static void pass_glue(struct sv_spawning *sp, int listener)
+{
+    for (int n = 0; n < 64 && !readable(sp->sync) && readable(listener); n++) {
+        struct sv_notif note;
+        if (sv_notify_recv(listener, &note) == 0)
+            sv_notify_reply(listener, note.id, 0);
     }
 }
 
-/* Lets the child's own glue code through until its exec closes the sync
- * socket; returns 0 then, or the failure the child reports. */
-static int pass_glue(int sync, int listener, uint64_t deadline, int *step)
+/* One message from the child: its failure, its listener's number, or its
+ * request for id maps. */
+static int on_message(struct sv_spawning *sp, const struct spawn_msg *m, int fd, struct sv_child *ch, int *step)
 {
-    for (;;) {
-        struct pollfd p[2] = { { .fd = sync, .events = POLLIN }, { .fd = listener, .events = POLLIN } };
-        uint64_t now = sv_now_ms();
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        if (poll(p, 2, (int)(deadline - now)) < 0 && errno != EINTR)
-            return -errno;
-        /* The sync socket first, and again just before taking a
-         * notification: a notification seen while it is not at EOF comes
-         * from before the exec. */
-        if (!p[0].revents && (p[1].revents & POLLIN) && poll(p, 1, 0) == 0) {
-            struct sv_notif n;
-            if (sv_notify_recv(listener, &n) == 0)
-                sv_notify_reply(listener, n.id, 0);
-            continue;
-        }
-        if (!p[0].revents)
-            continue;
-        struct spawn_msg m;
-        int fd, r = recv_msg(sync, &m, &fd);
+    if (m->kind == MSG_FAIL) {
         if (fd >= 0)
             close(fd);
-        if (r == -EAGAIN || r == -EINTR)
-            continue;
-        if (r == 1 && m.kind == MSG_FAIL) {
-            *step = m.step;
-            return -m.err;
-        }
-        return r == 0 ? 0 : -EPROTO;
+        *step = m->step;
+        return -m->err;
     }
+    if (m->kind == MSG_MAP_IDS && fd < 0 && (sp->sb->namespaces & CLONE_NEWUSER)) {
+        *step = SB_USERNS_WAIT;
+        int err = map_ids(ch->pid, sp->sb);
+        return err < 0 ? err : write(sp->sync, "", 1) == 1 ? -EAGAIN : -errno;
+    }
+    *step = SB_HANDOFF;
+    if (m->kind != MSG_LISTENER || fd < 0 || sp->child_pidfd >= 0) {
+        if (fd >= 0)
+            close(fd);
+        return -EPROTO;
+    }
+    sp->child_pidfd = fd;
+    sp->listener_at = m->fd;
+    return -EAGAIN;
 }
 
-/* Follows the child to its exec: 0, or -errno with *step. */
-static int await_exec(int sync, struct sv_child *ch, int *step)
+int sv_spawn_advance(struct sv_spawning *sp, struct sv_child *ch, int *step)
 {
-    uint64_t deadline = sv_now_ms() + SPAWN_TIMEOUT_MS;
-    for (;;) {
+    for (int rounds = 0; rounds < 8; rounds++) {
+        if (sp->child_pidfd >= 0 && ch->listener < 0) {
+            int fd = take_listener(sp);
+            if (fd >= 0)
+                ch->listener = fd;
+            else if (fd != -EAGAIN || !readable(sp->sync)) /* else: the child reported something */
+                return (*step = SB_HANDOFF, fd);
+        }
+        if (ch->listener >= 0)
+            pass_glue(sp, ch->listener);
         struct spawn_msg m;
-        int fd, r = wait_readable(sync, deadline);
-        if (r == 0)
-            r = recv_msg(sync, &m, &fd);
+        int fd, r = recv_msg(sp->sync, &m, &fd);
         if (r == -EAGAIN || r == -EINTR)
-            continue;
-        if (r <= 0) /* EOF: the exec closed it */
-            return r;
-        if (m.kind == MSG_FAIL) {
-            if (fd >= 0)
-                close(fd);
-            *step = m.step;
-            return -m.err;
-        }
-        *step = SB_HANDOFF;
-        if (m.kind != MSG_LISTENER || fd < 0) {
-            if (fd >= 0)
-                close(fd);
-            return -EPROTO;
-        }
-        r = take_listener(fd, m.fd, sync, deadline);
-        close(fd);
-        if (r == -EAGAIN)
-            continue; /* the filter failed to load: its message is next */
+            return -EAGAIN;
+        if (r == 0) /* EOF: the exec closed it */
+            return 0;
         if (r < 0)
             return r;
-        ch->listener = r;
-        return pass_glue(sync, ch->listener, deadline, step);
+        if ((r = on_message(sp, &m, fd, ch, step)) != -EAGAIN)
+            return r;
     }
+    return -EAGAIN;
 }
 
 void sv_child_close(struct sv_child *ch)
@@ -420,21 +401,20 @@ static void close_all(int *fds, size_t n)
             close(fds[i]);
 }
 
-int sv_spawn(const struct sv_spawn *s, struct sv_child *out, const char **step_name)
+int sv_spawn_start(const struct sv_spawn *s, struct sv_spawning *sp, struct sv_child *out)
 {
     int fds[6] = { -1, -1, -1, -1, -1, -1 }; /* out, sync, status: read/parent end first */
     int *outp = &fds[0], *sync = &fds[2], *statusp = &fds[4];
-    int pidfd = -1, step = 0, err;
+    int pidfd = -1, err;
 
     *out = (struct sv_child){ .pidfd = -1, .out = -1, .listener = -1, .status = -1 };
-    *step_name = "pipe";
+    *sp = (struct sv_spawning){ .sync = -1, .child_pidfd = -1, .listener_at = -1, .sb = s->sb };
     if ((err = make_pipes(s, outp, sync, statusp)) < 0) {
         close_all(fds, 6);
         return err;
     }
     struct clone_args ca = { .flags = CLONE_PIDFD | (uint64_t)s->sb->namespaces,
                              .pidfd = (uintptr_t)&pidfd, .exit_signal = SIGCHLD };
-    *step_name = "clone";
     pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
     if (pid < 0 && errno == ENOSYS) /* container runtimes' default seccomp profiles */
         pid = (pid_t)syscall(SYS_clone, (unsigned long)ca.flags | SIGCHLD, 0UL, &pidfd, NULL, 0UL);
@@ -446,32 +426,12 @@ int sv_spawn(const struct sv_spawn *s, struct sv_child *out, const char **step_n
     }
     err = pid < 0 ? -errno : 0;
     close_all((int[]){ outp[1], sync[1], statusp[1] }, 3);
-    if (err == 0 && (s->sb->namespaces & CLONE_NEWUSER)) {
-        *step_name = "user namespace id maps";
-        if ((err = map_ids(pid, s->sb)) == 0 && write(sync[0], "", 1) != 1)
-            err = -errno;
-    }
-    if (err == 0) {
-        out->pidfd = pidfd;
-        err = await_exec(sync[0], out, &step);
-        if (step)
-            *step_name = sandbox_step_name(step);
-    }
-    close(sync[0]);
     if (err < 0) {
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
-        close(outp[0]);
-        sv_child_close(out);
-        if (statusp[0] >= 0)
-            close(statusp[0]);
+        close_all((int[]){ outp[0], sync[0], statusp[0] }, 3);
         return err;
     }
     fcntl(outp[0], F_SETFL, O_NONBLOCK);
-    out->pid = pid;
-    out->out = outp[0];
-    out->status = statusp[0];
+    *out = (struct sv_child){ .pid = pid, .pidfd = pidfd, .out = outp[0], .listener = -1, .status = statusp[0] };
+    sp->sync = sync[0];
     return 0;
 }

@@ -4,7 +4,9 @@
 #ifndef UIPC_SV_SPAWN_H
 #define UIPC_SV_SPAWN_H
 
+#include <stdbool.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 struct sandbox;
 
@@ -26,10 +28,38 @@ struct sv_child {
                                * wait status here before it exits; else -1 */
 };
 
-/* Forks, confines and execs.  Returns 0 once the module's program runs, or
- * a negative errno when it could not be started (then nothing is left
- * running); *step names what failed. */
-int sv_spawn(const struct sv_spawn *s, struct sv_child *out, const char **step);
+/* A child on its way to its exec (sv_spawn_advance). */
+struct sv_spawning {
+    int sync;                 /* the sync socket: readable with a message, or EOF at the exec */
+    int child_pidfd;          /* the child's pidfd it sent, while its listener is awaited; else -1 */
+    int listener_at;          /* the listener's number in the child, once announced */
+    const struct sandbox *sb;
+};
+
+/* Clones the child, which confines itself and execs; out gets its pid,
+ * pidfd, output pipe and status pipe at once (its listener later).  0, or
+ * a negative errno (nothing runs). */
+int sv_spawn_start(const struct sv_spawn *s, struct sv_spawning *sp, struct sv_child *out);
+/* What the child did since, without waiting: 0 once its exec closed the
+ * sync socket (out->listener set with a policy), -EAGAIN while it is not
+ * there yet, or a negative errno with *step (enum sandbox_step) when it
+ * failed (it exits; its reaping follows).  Call when sp->sync or
+ * out->listener is readable, and every millisecond while
+ * sv_spawn_awaits_listener. */
+int sv_spawn_advance(struct sv_spawning *sp, struct sv_child *out, int *step);
+static inline bool sv_spawn_awaits_listener(const struct sv_spawning *sp, const struct sv_child *out)
+{
+    return sp->child_pidfd >= 0 && out->listener < 0;
+}
+/* Closes what only the spawn needed (after its end, either way). */
+static inline void sv_spawn_done(struct sv_spawning *sp)
+{
+    if (sp->sync >= 0)
+        close(sp->sync);
+    if (sp->child_pidfd >= 0)
+        close(sp->child_pidfd);
+    sp->sync = sp->child_pidfd = -1;
+}
 
 /* Closes what sv_spawn opened (not the pid: reap it first). */
 void sv_child_close(struct sv_child *ch);

@@ -30,6 +30,11 @@ struct sv_mod {
     char exec[PATH_MAX];      /* cf->exec made absolute: what the child runs */
     struct lc_mod lc;         /* its lifecycle (lifecycle.c assigns its state) */
     struct sv_child ch;       /* ch.pid == 0: no process */
+    struct sv_spawning spawning; /* while its child is on its way to exec: spawning.sync >= 0 */
+    struct sv_reaped {        /* its leader reaped, its strays not all gone yet (sv-reap.c) */
+        bool pending, clean;
+        uint64_t until_ms;
+    } reaped;
     struct uipc_bell bell;    /* its bell's receiver (bell.c) */
     int ring;                 /* our sender to it, shared with the module as its own */
     char line[OUT_LINE];
@@ -114,7 +119,7 @@ struct sv {
     struct sv_reload reload;
 };
 
-enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL };
+enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL, EV_SPAWN };
 
 /* An event for module i, delivered by the loop after the current fd's
  * work (its cell in the lifecycle table decides what it does); -EAGAIN
@@ -131,15 +136,27 @@ static inline int sv_post_event(struct sv *s, unsigned i, enum lc_event ev)
     return sv_post(s, i, (struct lc_in){ .ev = ev });
 }
 
-/* sv-start.c: starts module i's process now (the LX_SPAWN effect): 0, or
- * a negative errno, logged, when it could not be started. */
+/* sv-start.c: starts module i's process (the LX_SPAWN effect): 0 once it
+ * is cloned (LE_SPAWNED follows its exec, its reaping a failure), or a
+ * negative errno, logged, when nothing could be started. */
 int sv_start_module(struct sv *s, unsigned i);
+/* Its child's progress towards exec (its sync socket or listener is
+ * readable, or sv_spawn_waits): posts LE_SPAWNED at the exec; a failure is
+ * logged and the child killed (its reaping follows). */
+void sv_spawn_step(struct sv *s, unsigned i);
+/* The child is between announcing its listener and loading its filter:
+ * no fd tells when that is done, so it is looked at every millisecond. */
+bool sv_spawn_waits(const struct sv *s, unsigned i);
 /* sv-reap.c: module i's pidfd is readable: reaped (its group and strays
  * killed first), logged, and LE_EXITED posted. */
 void sv_reap(struct sv *s, unsigned i);
-/* Our children that are no module's: reaped; with kill_them, SIGKILLed
- * first and waited for. */
+/* Our children that are no module's: reaped if dead; with kill_them,
+ * SIGKILLed (never waited for). */
 void sv_strays(const struct sv *s, bool kill_them);
+/* Modules reaped while strays of theirs lived: LE_EXITED once none does
+ * (each turn of the loop; SIGCHLD wakes it). */
+void sv_reap_strays(struct sv *s);
+bool sv_reaping(const struct sv *s, unsigned i);
 /* sv-output.c: the module's output, line by line into the log. */
 void sv_output(struct sv *s, unsigned i);
 /* sv-watch.c: heartbeats (LE_HUNG), readiness (LE_READY), protocol

@@ -17,6 +17,7 @@ static void slot_init(struct sv_mod *m)
     memset(m, 0, sizeof(*m));
     m->bell.rx = m->ring = m->ctl_fd = -1;
     m->ch = (struct sv_child){ .pidfd = -1, .out = -1, .listener = -1, .status = -1 };
+    m->spawning = (struct sv_spawning){ .sync = -1, .child_pidfd = -1, .listener_at = -1 };
 }
 
 int sv_mod_open(struct sv *s, const struct conf_module *cf)
@@ -71,6 +72,7 @@ void sv_mod_close(struct sv *s, unsigned i)
         close(m->ring);
     if (m->ch.out >= 0)
         close(m->ch.out);
+    sv_spawn_done(&m->spawning);
     free(m->lc.deaths);
     if (m->ctl.base)
         uipc__region_unmap(&m->ctl);

@@ -61,28 +61,61 @@ static bool is_module(const struct sv *s, pid_t pid)
     return false;
 }
 
-/* SIGKILLed processes die in microseconds: waited for at most 1 s. */
-void sv_strays(const struct sv *s, bool kill_them)
+/* Our children that are no module's, each reaped if dead, else (with
+ * kill_them) SIGKILLed: how many still live. */
+static unsigned stray_pass(const struct sv *s, bool kill_them)
 {
     char path[64];
+    int pid;
+    unsigned left = 0;
     snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
-    for (int tries = 0; tries < 200; tries++) {
-        FILE *f = fopen(path, "re");
-        int pid, left = 0;
-        while (f && fscanf(f, "%d", &pid) == 1) {
-            if (is_module(s, pid))
-                continue;
-            if (kill_them)
-                kill(pid, SIGKILL);
-            left += waitpid(pid, NULL, WNOHANG) == 0;
-        }
-        if (f)
-            fclose(f);
-        if (!left || !kill_them)
-            return;
-        usleep(5000);
+    FILE *f = fopen(path, "re");
+    while (f && fscanf(f, "%d", &pid) == 1) {
+        if (is_module(s, pid))
+            continue;
+        if (kill_them)
+            kill(pid, SIGKILL);
+        left += waitpid(pid, NULL, WNOHANG) == 0;
     }
-    sv_warn("supervisor: orphaned processes still alive after SIGKILL");
+    if (f)
+        fclose(f);
+    return left;
+}
+
+void sv_strays(const struct sv *s, bool kill_them)
+{
+    stray_pass(s, kill_them);
+}
+
+/* A module whose leader is reaped is dead for its lifecycle (LE_EXITED,
+ * and so the reclaim) once none of its strays lives: SIGKILLed, they die
+ * in microseconds, and their SIGCHLD wakes the loop.  A stray that
+ * survives STRAYS_MS (uninterruptible sleep) is given up on, and said so. */
+#define STRAYS_MS 1000
+
+void sv_reap_strays(struct sv *s)
+{
+    bool any = false;
+    for (unsigned i = 0; i < s->nmod; i++)
+        any |= s->mod[i].cf && s->mod[i].reaped.pending;
+    if (!any)
+        return;
+    unsigned left = stray_pass(s, true);
+    uint64_t now = sv_now_ms();
+    for (unsigned i = 0; i < s->nmod; i++) {
+        struct sv_mod *m = &s->mod[i];
+        if (!m->cf || !m->reaped.pending || (left && now < m->reaped.until_ms))
+            continue;
+        if (left)
+            sv_warn("%s: %u orphaned processes still alive %u ms after SIGKILL", m->cf->name, left, STRAYS_MS);
+        m->reaped.pending = false;
+        sv_post(s, i, (struct lc_in){ .ev = LE_EXITED, .clean = m->reaped.clean });
+    }
+}
+
+bool sv_reaping(const struct sv *s, unsigned i)
+{
+    return s->mod[i].reaped.pending;
 }
 
 /* Its fds out of the loop and closed, but for its output pipe, which stays
@@ -111,9 +144,10 @@ void sv_reap(struct sv *s, unsigned i)
         kill(-m->ch.pid, SIGKILL);
     if (waitid(P_PIDFD, (id_t)m->ch.pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
         return;
+    if (m->spawning.sync >= 0)
+        sv_spawn_step(s, i); /* what it said before it died: its failure, or its exec */
+    sv_spawn_done(&m->spawning);
     m->ch.pid = 0; /* reaped: what it left are strays now */
-    if (!own_pidns(m))
-        sv_strays(s, true);
     if (m->ch.out >= 0)
         sv_output(s, i); /* its last words before the news of its death */
     struct exit_info e = module_exit(m, &si);
@@ -126,5 +160,10 @@ void sv_reap(struct sv *s, unsigned i)
     sv_log(clean ? LOG_INFO : LOG_WARN, "%s: %s%s%s%s after %llu ms", m->cf->name, why,
            reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
            (unsigned long long)(sv_now_ms() - m->lc.since_ms));
-    sv_post(s, i, (struct lc_in){ .ev = LE_EXITED, .clean = clean });
+    /* In a pid namespace the kernel took everything down with its init. */
+    m->reaped = (struct sv_reaped){ .pending = true, .clean = clean, .until_ms = sv_now_ms() + STRAYS_MS };
+    if (own_pidns(m) || stray_pass(s, true) == 0) {
+        m->reaped.pending = false;
+        sv_post(s, i, (struct lc_in){ .ev = LE_EXITED, .clean = clean });
+    }
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
 
 #include "log.h"
@@ -68,24 +69,19 @@ static void stamp_epoch(struct sv *s, unsigned i)
     s->mod[i].epoch = epoch;
 }
 
-static int watch_fds(struct sv *s, unsigned i)
+static int watch(struct sv *s, int fd, enum ev_kind kind, unsigned i)
 {
-    const struct sv_child *ch = &s->mod[i].ch;
-    struct { int fd; enum ev_kind kind; } fds[] = { { ch->pidfd, EV_PIDFD }, { ch->out, EV_OUTPUT },
-                                                    { ch->listener, EV_SECCOMP } };
-    for (size_t k = 0; k < sizeof(fds) / sizeof(fds[0]); k++) {
-        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)fds[k].kind << 32 | i };
-        if (fds[k].fd >= 0 && epoll_ctl(s->ep, EPOLL_CTL_ADD, fds[k].fd, &ev) < 0)
-            return -errno;
-    }
-    return 0;
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)kind << 32 | i };
+    if (fd < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST)
+        return 0;
+    sv_error("%s: epoll: %s", s->mod[i].cf->name, strerror(errno));
+    return -errno;
 }
 
 int sv_start_module(struct sv *s, unsigned i)
 {
     static struct manifest mf;
     struct sv_mod *m = &s->mod[i];
-    const char *step;
 
     build_manifest(s, i, &mf);
     uipc__bell_renew(m->bell.rx);
@@ -98,17 +94,46 @@ int sv_start_module(struct sv *s, unsigned i)
                            .uipc_env = mf.env,
                            .keep = mf.keep, .nkeep = mf.nkeep,
                            .sb = &m->sb };
-    int err = sv_spawn(&sp, &m->ch, &step);
+    int err = sv_spawn_start(&sp, &m->spawning, &m->ch);
     if (err < 0) {
-        sv_error("%s: could not start %s: %s: %s", m->cf->name, m->cf->argv[0], step, strerror(-err));
+        sv_error("%s: could not start %s: clone: %s", m->cf->name, m->cf->argv[0], strerror(-err));
         return err;
     }
-    if (watch_fds(s, i) < 0)
-        sv_error("%s: epoll: %s", m->cf->name, strerror(errno));
+    /* It is ours from now on: reaped whatever happens (strays spares it). */
     m->run_pol = m->cf->pol;
     m->run_ns = m->sb.namespaces;
-    m->starts++;
     memset(m->reported, 0, sizeof(m->reported));
-    sv_info("%s: started, pid %d", m->cf->name, (int)m->ch.pid);
+    watch(s, m->ch.pidfd, EV_PIDFD, i);
+    watch(s, m->ch.out, EV_OUTPUT, i);
+    watch(s, m->spawning.sync, EV_SPAWN, i);
     return 0;
+}
+
+void sv_spawn_step(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    int step = 0;
+    if (m->spawning.sync < 0)
+        return;
+    int r = sv_spawn_advance(&m->spawning, &m->ch, &step);
+    /* Its glue's notifications before the exec come through here too. */
+    watch(s, m->ch.listener, EV_SECCOMP, i);
+    if (r == -EAGAIN)
+        return;
+    sv_spawn_done(&m->spawning);
+    if (r < 0) {
+        /* The child exits (it said so); its reaping is the news. */
+        sv_error("%s: could not start %s: %s: %s", m->cf->name, m->cf->argv[0], sandbox_step_name(step),
+                 strerror(-r));
+        kill(m->ch.pid, SIGKILL);
+        return;
+    }
+    m->starts++;
+    sv_info("%s: started, pid %d", m->cf->name, (int)m->ch.pid);
+    sv_post_event(s, i, LE_SPAWNED);
+}
+
+bool sv_spawn_waits(const struct sv *s, unsigned i)
+{
+    return s->mod[i].spawning.sync >= 0 && sv_spawn_awaits_listener(&s->mod[i].spawning, &s->mod[i].ch);
 }

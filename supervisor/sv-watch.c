@@ -63,7 +63,7 @@ void sv_watch(struct sv *s)
         return;
     s->next_check_ms = now + s->c->heartbeat_interval_ms;
     for (unsigned i = 0; i < s->nmod; i++)
-        if (s->mod[i].cf && lc_watched(s->mod[i].lc.state) && !s->stopping)
+        if (s->mod[i].cf && lc_watched(s->mod[i].lc.state) && s->mod[i].ch.pid > 0 && !s->stopping)
             check_beat(s, i, now);
     sv_check_violations(s);
 }

@@ -124,8 +124,8 @@ static void deliver(struct sv *s, unsigned i, struct lc_in in)
         kill(m->ch.pid, SIGTERM);
     if ((st.effects & LX_SIGKILL) && m->ch.pid > 0)
         kill(m->ch.pid, SIGKILL); /* the module, or its init and so its whole namespace */
-    if (st.effects & LX_SPAWN)
-        deliver(s, i, (struct lc_in){ .ev = sv_start_module(s, i) < 0 ? LE_SPAWN_FAILED : LE_SPAWNED });
+    if ((st.effects & LX_SPAWN) && sv_start_module(s, i) < 0)
+        deliver(s, i, (struct lc_in){ .ev = LE_SPAWN_FAILED });
 }
 
 static void deliver_pending(struct sv *s)
@@ -244,9 +244,14 @@ static int next_timeout(const struct sv *s)
         if (!m->cf)
             continue;
         uint64_t t = lc_deadline(&m->lc, &ctx);
-        /* Readiness and 'after' are looked at, not told. */
+        /* Readiness and 'after' are looked at, not told; so is a child's
+         * filter, while its listener is awaited. */
         if ((m->lc.state == LC_WAITING || m->lc.state == LC_STARTING) && now + READY_POLL_MS < t)
             t = now + READY_POLL_MS;
+        if (sv_spawn_waits(s, i) && now + 1 < t)
+            t = now + 1;
+        if (sv_reaping(s, i) && now + 5 < t) /* SIGCHLD wakes us sooner */
+            t = now + 5;
         next = t < next ? t : next;
     }
     if (s->ctl) {
@@ -267,6 +272,9 @@ static int next_timeout(const struct sv *s)
  * escalation. */
 static void on_timers(struct sv *s)
 {
+    for (unsigned i = 0; i < s->nmod; i++)
+        if (s->mod[i].cf && sv_spawn_waits(s, i))
+            sv_spawn_step(s, i);
     struct lc_ctx ctx = lc_context(s);
     for (unsigned n = 0; n < s->norder; n++)
         if (lc_due(&s->mod[s->order[n]].lc, &ctx))
@@ -307,7 +315,13 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
     case EV_SIGNAL: on_signal(s); break;
     case EV_PIDFD: sv_reap(s, idx); break;
     case EV_OUTPUT: sv_output(s, idx); break;
-    case EV_SECCOMP: sv_seccomp(s, idx, events); break;
+    case EV_SECCOMP:
+        if (s->mod[idx].spawning.sync >= 0)
+            sv_spawn_step(s, idx); /* its glue code, before the exec */
+        else
+            sv_seccomp(s, idx, events);
+        break;
+    case EV_SPAWN: sv_spawn_step(s, idx); break;
     case EV_CONTROL: ctl_process(s->ctl); break;
     }
     deliver_pending(s);
@@ -325,6 +339,7 @@ static int loop(struct sv *s)
         uint64_t t0 = sv_now_ms();
         for (int k = 0; k < n; k++)
             dispatch(s, ev[k].data.u64, ev[k].events);
+        sv_reap_strays(s);
         on_timers(s);
         sv_watch(s);
         deliver_pending(s);
