@@ -127,6 +127,29 @@ static void test_supervisor_killed(void **state)
     expect_gone(b);
 }
 
+/* A one-shot set-up step (restart = never) that exits 0 counts as ready
+ * for the modules that list it in 'after': they start (the lifecycle's
+ * 'done'); one that fails holds them back. */
+static void test_after_one_shot(void **state)
+{
+    (void)state;
+    char ok[300], bad[300]; /* write_script's path is in a buffer of its own */
+    snprintf(ok, sizeof(ok), "%s", write_script("setup-ok.sh", "#!/bin/sh\necho set up\nexit 0\n"));
+    snprintf(bad, sizeof(bad), "%s", write_script("setup-bad.sh", "#!/bin/sh\nexit 3\n"));
+    write_conf("[module setup]\nexec = %s\nrestart = never\npolicy = none\n"
+               "[module app]\nexec = %s\nprovides = echo\nafter = setup\n"
+               "[module broken]\nexec = %s\nrestart = never\npolicy = none\n"
+               "[module waiter]\nexec = %s\nprovides = other\nafter = broken\n",
+               ok, env_path("UIPC_ECHO_SERVER"), bad, env_path("UIPC_ECHO_SERVER"));
+    pid_t sv = start_supervisor();
+    wait_log("setup: exited with code 0", 1);
+    wait_log("app: ready after", 1);
+    wait_log("broken: exited with code 3", 1);
+    sleep_ms(svtest_ms(300));
+    log_lacks("waiter: started");
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
 /* A module that ignores SIGTERM is killed after shutdown_timeout_ms. */
 static void test_shutdown_timeout(void **state)
 {
@@ -362,6 +385,7 @@ int main(void)
         cmocka_unit_test_teardown(test_given_up, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_supervisor_killed, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_shutdown_timeout, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_after_one_shot, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hang_stopped, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hang_endless_handler, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_fd_module_idle, svtest_kill_leftover),
