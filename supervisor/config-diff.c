@@ -17,7 +17,7 @@
  * has padding inside). */
 #define MOD(f) { offsetof(struct conf_module, f), sizeof(((struct conf_module *)0)->f) }
 static const struct { size_t at, size; } mod_values[] = {
-    MOD(name), MOD(restart), MOD(max_restarts), MOD(restart_window_s), MOD(backoff_ms),
+    MOD(restart), MOD(max_restarts), MOD(restart_window_s), MOD(backoff_ms),
     MOD(backoff_max_ms), MOD(hang_timeout_ms), MOD(caps), MOD(has_user), MOD(has_group),
     MOD(dynamic_user), MOD(uid), MOD(gid), MOD(namespaces), MOD(default_namespaces),
     MOD(rlimit), MOD(rlimit_default),
@@ -63,7 +63,7 @@ bool conf_module_same(const struct conf_module *a, const struct conf_module *b)
         if (memcmp((const char *)a + mod_values[i].at, (const char *)b + mod_values[i].at, mod_values[i].size))
             return false;
     /* argv[0] is exec */
-    return same_strv(a->argv, b->argv) && same_strv(a->env, b->env) &&
+    return strcmp(a->name, b->name) == 0 && same_strv(a->argv, b->argv) && same_strv(a->env, b->env) &&
            same_list(a->provides, a->nprovides, b->provides, b->nprovides, sizeof(a->provides[0]), false) &&
            same_list(a->after, a->nafter, b->after, b->nafter, sizeof(a->after[0]), false) &&
            same_list(a->writable, a->nwritable, b->writable, b->nwritable, sizeof(char *), true) &&

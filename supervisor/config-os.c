@@ -58,7 +58,6 @@ bool conf__set_group(struct parse *p, const char *v)
     return true;
 }
 
-
 /* Relative paths are relative to the config file's directory. */
 static char *resolve(const char *config, const char *path)
 {
@@ -146,7 +145,8 @@ bool conf__check_policy(struct parse *p, unsigned i)
 }
 
 /* FNV-1a: a module's dynamic uid follows its name, not its place in the
- * file, so it survives most edits of the config (conf_load_again: all). */
+ * file, so it survives most edits of the config (and conf_load_again
+ * keeps it across reloads). */
 static uint32_t name_hash(const char *s)
 {
     uint32_t h = 2166136261u;

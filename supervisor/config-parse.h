@@ -26,6 +26,7 @@ enum key {
     K_COUNT
 };
 _Static_assert(K_CTL_MODULES + 1 == CONF_SV_KEYS, "the [supervisor] keys come first, all of them");
+_Static_assert(K_COUNT <= 31, "a bit of seen per key; bit 31 of struct conf's: [supervisor] seen");
 
 enum section { SEC_NONE, SEC_SUPERVISOR, SEC_MODULE };
 
