@@ -50,6 +50,7 @@ struct sv_mod {
     uint32_t epoch;           /* this incarnation's, on its sides of its channels */
     const struct policy *run_pol; /* its process's policy and namespaces, as started */
     int run_ns;               /* (a reload may change cf meanwhile) */
+    unsigned run_beat_ms;     /* the heartbeat interval in its manifest */
     unsigned protocol_reports; /* times a peer reported it (each: the channel reset) */
 };
 

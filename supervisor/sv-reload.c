@@ -139,6 +139,29 @@ static int apply(struct sv *s, struct conf *new, const struct rl_plan *p)
     return 0;
 }
 
+/* A running module beats at the interval it was started with (its
+ * UIPC_HEARTBEAT_MS): its new hang timeout must be longer, as the config
+ * check demands of the new interval. */
+static int check_beats(const struct sv *s, const struct conf *new, char *err, size_t len)
+{
+    for (unsigned i = 0; i < s->nmod; i++) {
+        const struct sv_mod *m = &s->mod[i];
+        int j = m->cf && m->ch.pid > 0 ? conf_module_index(new, m->cf->name) : -1;
+        if (j < 0)
+            continue;
+        unsigned hang = new->mod[j].hang_timeout_ms ? new->mod[j].hang_timeout_ms : new->hang_timeout_ms;
+        if (hang > m->run_beat_ms)
+            continue;
+        int line = new->mod[j].hang_timeout_ms ? new->mod[j].line : new->key_line[CONF_SV_HANG];
+        snprintf(err, len,
+                 "%s:%d: hang_timeout_ms (%u) must be longer than the heartbeat_interval_ms (%u) that the running "
+                 "module %s was started with (reload the interval first, then the timeout)",
+                 new->path, line ? line : new->line, hang, m->run_beat_ms, m->cf->name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int keep_socket(const struct conf *old, struct conf *new)
 {
     char *copy = strdup(old->control_socket);
@@ -171,6 +194,8 @@ int sv_reload(struct sv *s, bool check, char ***lines, size_t *nlines, bool *con
         snprintf(err, errlen, "out of memory");
     if (r == 0 && (r = conf_supervisor_diff(s->c, new, sv_changes, sizeof(sv_changes))) < 0)
         snprintf(err, errlen, "%s", sv_changes);
+    if (r == 0)
+        r = check_beats(s, new, err, errlen);
     if (r < 0) {
         *config_error = true;
         conf_free(new);

@@ -102,6 +102,7 @@ int sv_start_module(struct sv *s, unsigned i)
     /* It is ours from now on: reaped whatever happens (strays spares it). */
     m->run_pol = m->cf->pol;
     m->run_ns = m->sb.namespaces;
+    m->run_beat_ms = s->c->heartbeat_interval_ms;
     memset(m->reported, 0, sizeof(m->reported));
     watch(s, m->ch.pidfd, EV_PIDFD, i);
     watch(s, m->ch.out, EV_OUTPUT, i);

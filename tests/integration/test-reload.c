@@ -190,11 +190,12 @@ static void test_reload_under_load(void **state)
 static void test_reload_supervisor_settings(void **state)
 {
     (void)state;
-    write_conf("[supervisor]\nhang_timeout_ms = 3000\n\n%s", untouched(600));
+    write_conf("[supervisor]\nheartbeat_interval_ms = 1000\nhang_timeout_ms = 3000\n\n%s", untouched(600));
     pid_t sv = start_supervisor();
     wait_log("load: ready after", 1);
     long long echo = pid_of("echo");
-    write_conf("[supervisor]\nhang_timeout_ms = 4000\nlog_level = debug\n\n%s", untouched(600));
+    write_conf("[supervisor]\nheartbeat_interval_ms = 1000\nhang_timeout_ms = 4000\nlog_level = debug\n\n%s",
+               untouched(600));
     svtest_ctl_ok(svtest_ctl(CTL_MS, "reload", NULL), "reload");
     out_has(svtest_ctl_out, "[supervisor]:");
     out_has(svtest_ctl_out, "hang_timeout_ms");
@@ -204,8 +205,17 @@ static void test_reload_supervisor_settings(void **state)
     if (code != 2)
         fail_msg("a new control_socket was not refused (exit %d):\n%s%s", code, svtest_ctl_out, svtest_ctl_err);
     out_has(svtest_ctl_err, "control_socket");
+    /* Running modules beat at the interval they started with: a hang
+     * timeout below it would kill them, and is refused. */
+    write_conf("[supervisor]\nheartbeat_interval_ms = 50\nhang_timeout_ms = 60\n\n%s", untouched(600));
+    code = svtest_ctl(CTL_MS, "reload", NULL);
+    if (code != 2)
+        fail_msg("a hang timeout below the running modules' beat was not refused (exit %d):\n%s%s", code,
+                 svtest_ctl_out, svtest_ctl_err);
+    out_has(svtest_ctl_err, "that the running module echo was started with");
     /* Nothing changed: the same file again says so. */
-    write_conf("[supervisor]\nhang_timeout_ms = 4000\nlog_level = debug\n\n%s", untouched(600));
+    write_conf("[supervisor]\nheartbeat_interval_ms = 1000\nhang_timeout_ms = 4000\nlog_level = debug\n\n%s",
+               untouched(600));
     svtest_ctl_ok(svtest_ctl(CTL_MS, "reload", "--check", NULL), "reload --check");
     out_has(svtest_ctl_out, "nothing changed");
     assert_int_equal(pid_of("echo"), echo);

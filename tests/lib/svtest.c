@@ -319,7 +319,8 @@ static char *for_valgrind(const char *text)
         size_t len = strcspn(p, "\n"), vlen;
         const char *v = value_of(p, "hang_timeout_ms", &vlen);
         char module[128];
-        if (sscanf(p, " [module %127[^]\n]]", module) == 1) {
+        /* (the header on this line: sscanf's blank would skip a newline too) */
+        if (p[strspn(p, " \t")] == '[' && sscanf(p, " [module %127[^]\n]]", module) == 1) {
             n += (size_t)snprintf(out + n, cap - n, "%.*s\n%s%s%s", (int)len, p,
                                   section_sets(p + len, "policy") ? "" : "policy = none\n",
                                   section_sets(p + len, "namespaces") ? "" : "namespaces = none\n",
@@ -556,6 +557,9 @@ pid_t latest_pid(const char *name)
 {
     char needle[96];
     snprintf(needle, sizeof(needle), "%s: started, pid ", name);
+    /* Modules start side by side (a spawn never holds the others up):
+     * another's line may come first. */
+    wait_log(needle, 1);
     const char *p = read_log(), *last = NULL;
     while ((p = strstr(p, needle))) {
         last = p;

@@ -40,7 +40,8 @@ void wait_log(const char *needle, int n);
 /* The log holds needle, or does not; else the test fails showing the log. */
 void log_has(const char *needle);
 void log_lacks(const char *needle);
-/* The pid in the newest "NAME: started, pid N" line. */
+/* The pid in the newest "NAME: started, pid N" line (waited for, as
+ * wait_log does, if there is none yet). */
 pid_t latest_pid(const char *name);
 /* Waits up to 5 s (times the slowdown) for pid to be gone. */
 void expect_gone(pid_t pid);
