@@ -189,6 +189,11 @@ static int lifecycle_event(struct sv *s, unsigned i, enum lc_event ev, char *err
         snprintf(err, len, "the supervisor is shutting down");
         return -ESHUTDOWN;
     }
+    if (s->reload.pending && s->reload.member[i] && ev != LE_STOP) {
+        snprintf(err, len, "%s is being stopped for a reload (its channels change); try again once it is done",
+                 m->cf->name);
+        return -EBUSY;
+    }
     if (!lc_accepts(m->lc.state, ev)) {
         if (m->ch.pid > 0)
             snprintf(err, len, "%s is running (pid %d)", m->cf->name, (int)m->ch.pid);

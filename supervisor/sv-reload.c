@@ -106,6 +106,10 @@ static void take_new_settings(struct sv *s, const struct conf *old, struct conf 
         enum rl_kind k = p->old_kind[i];
         if (k != RL_REMOVE && sv_mod_reconf(s, (unsigned)slot, &new->mod[p->new_of_old[i]], k != RL_KEEP) < 0)
             sv_error("%s: out of memory for its restart count", m->cf->name);
+        /* A kept module's policy compiled to the same filter (policy_same):
+         * its process refers to the new copy, and the old config can go. */
+        if (k == RL_KEEP && m->ch.pid > 0)
+            m->run_pol = m->cf->pol;
         if (k == RL_RESTART && lc_live(m->lc.state))
             sv_post_event(s, (unsigned)slot, LE_RESTART);
         if (k != RL_REWIRE && k != RL_REMOVE)

@@ -4,8 +4,8 @@
  * fresh control word, then sv_spawn. */
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/epoll.h>
 
 #include "log.h"

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The supervisor's one epoll loop: signals through signalfd, module deaths
- * through pidfds, module output through pipes, restarts by deadline. */
+/* The supervisor's one epoll loop.  Signals (signalfd), module deaths
+ * (pidfds), spawns (sync sockets), seccomp notifications, module output,
+ * control requests and deadlines become events for each module's
+ * lifecycle (lifecycle.c, through sv_post); the loop delivers them and
+ * carries out the effects the table gives.  Nothing here waits on one
+ * module. */
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,21 +13,12 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "fifo.h"
 #include "log.h"
 #include "notify.h"
-#include "policy.h"
-#include "reclaim.h"
-#include "region.h"
 #include "sandbox.h"
 #include "sdnotify.h"
-#include "spawn.h"
 #include "sv-internal.h"
 #include "sv.h"
 
@@ -91,6 +84,8 @@ static void log_step(const struct sv *s, const struct sv_mod *m, const struct lc
     if (st->from != st->to)
         sv_debug("%s: %s -> %s", m->cf->name, lc_state_name(st->from), lc_state_name(st->to));
     lc_describe(st, pol, s->c->shutdown_timeout_ms, text, sizeof(text));
+    if (st->note == LN_HELD && s->reload.pending && s->reload.member[m - s->mod])
+        snprintf(text, sizeof(text), "stopped for the reload");
     if (!text[0])
         return;
     enum conf_log level = st->note == LN_GIVEN_UP ? LOG_ERROR

@@ -205,6 +205,12 @@ static void test_reload_supervisor_settings(void **state)
     if (code != 2)
         fail_msg("a new control_socket was not refused (exit %d):\n%s%s", code, svtest_ctl_out, svtest_ctl_err);
     out_has(svtest_ctl_err, "control_socket");
+    /* Reload after reload while the modules run on: nothing piles up. */
+    for (int k = 12; k >= 0; k--) {
+        write_conf("[supervisor]\nheartbeat_interval_ms = 1000\nhang_timeout_ms = %d\nlog_level = debug\n\n%s",
+                   4000 + k, untouched(600));
+        svtest_ctl_ok(svtest_ctl(CTL_MS, "reload", NULL), "one reload of many");
+    }
     /* Running modules beat at the interval they started with: a hang
      * timeout below it would kill them, and is refused. */
     write_conf("[supervisor]\nheartbeat_interval_ms = 50\nhang_timeout_ms = 60\n\n%s", untouched(600));
