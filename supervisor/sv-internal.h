@@ -51,6 +51,7 @@ struct sv_mod {
     const struct policy *run_pol; /* its process's policy and namespaces, as started */
     int run_ns;               /* (a reload may change cf meanwhile) */
     unsigned run_beat_ms;     /* the heartbeat interval in its manifest */
+    uid_t run_uid;            /* its processes' uid, as the host sees it */
     unsigned protocol_reports; /* times a peer reported it (each: the channel reset) */
 };
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,8 +62,33 @@ static bool is_module(const struct sv *s, pid_t pid)
     return false;
 }
 
+/* A running module's own orphan (a daemon it forked, whose parent exited,
+ * is reparented to us, the subreaper): it runs with that module's uid,
+ * which no module that died shares.  With dynamic uids every module has
+ * one of its own; modules that share a uid (a supervisor that is not
+ * root) cannot be told apart, and then every orphan goes at a death. */
+static bool live_modules_own(const struct sv *s, pid_t pid)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+    if (stat(path, &st) < 0)
+        return false;
+    bool live = false;
+    for (unsigned i = 0; i < s->nmod; i++) {
+        const struct sv_mod *m = &s->mod[i];
+        if (!m->cf || m->run_uid != st.st_uid)
+            continue;
+        if (m->ch.pid <= 0 || m->reaped.pending)
+            return false; /* a dead module's uid too */
+        live = true;
+    }
+    return live;
+}
+
 /* Our children that are no module's, each reaped if dead, else (with
- * kill_them) SIGKILLed: how many still live. */
+ * kill_them, unless a running module owns it) SIGKILLed: how many still
+ * live. */
 static unsigned stray_pass(const struct sv *s, bool kill_them)
 {
     char path[64];
@@ -71,10 +97,11 @@ static unsigned stray_pass(const struct sv *s, bool kill_them)
     snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
     FILE *f = fopen(path, "re");
     while (f && fscanf(f, "%d", &pid) == 1) {
-        if (is_module(s, pid))
+        if (is_module(s, pid) || waitpid(pid, NULL, WNOHANG) != 0)
             continue;
-        if (kill_them)
-            kill(pid, SIGKILL);
+        if (!kill_them || live_modules_own(s, pid))
+            continue;
+        kill(pid, SIGKILL);
         left += waitpid(pid, NULL, WNOHANG) == 0;
     }
     if (f)

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sv-internal.h"
@@ -103,6 +104,7 @@ int sv_start_module(struct sv *s, unsigned i)
     m->run_pol = m->cf->pol;
     m->run_ns = m->sb.namespaces;
     m->run_beat_ms = s->c->heartbeat_interval_ms;
+    m->run_uid = m->sb.set_ids ? m->sb.uid : getuid();
     memset(m->reported, 0, sizeof(m->reported));
     watch(s, m->ch.pidfd, EV_PIDFD, i);
     watch(s, m->ch.out, EV_OUTPUT, i);

@@ -532,6 +532,33 @@ static void test_fork_daemon_killed(void **state)
     fork_killed("fork 3 daemon", true);
 }
 
+/* A running module's daemons (orphans reparented to the supervisor) are
+ * its own, not strays: another module's death, whose strays are killed,
+ * spares them (each module runs as a uid of its own). */
+static void test_fork_daemon_spared(void **state)
+{
+    (void)state;
+    write_conf("%s[module bad]\nexec = %s\n" BAD_POLICY "args = fork 3 daemon\nrestart = always\n", pair("2"),
+               env_path("UIPC_BAD_MODULE"));
+    pid_t sv = start_supervisor();
+    wait_log("bad: fork: 3 children", 1);
+    pid_t bad = latest_pid("bad");
+    struct proc kids[8];
+    int n = printed_children("bad", bad, kids, 3, true);
+    /* load exits (restart = never) and is reaped; echo is killed. */
+    wait_log("load: exited with code", 1);
+    pid_t echo = latest_pid("echo");
+    assert_int_equal(kill(echo, SIGKILL), 0);
+    wait_log("echo: killed by signal SIGKILL", 1);
+    wait_log("echo: started, pid", 2);
+    sleep_ms(svtest_ms(200));
+    for (int k = 0; k < n; k++)
+        if (!proc_alive(kids[k], NULL))
+            fail_msg("daemon %d of the running module bad was killed when another module died", (int)kids[k].pid);
+    shutdown_clean(sv);
+    expect_all_gone(kids, n, "daemons of bad, after shutdown");
+}
+
 /* Stopped by the operator: the module itself exits 0 on the stop
  * request; its children must not outlive it. */
 static void test_fork_stopped(void **state)
@@ -963,6 +990,7 @@ int main(void)
         cmocka_unit_test_teardown(test_fork_killed, kill_leftovers),
         cmocka_unit_test_teardown(test_fork_escaped_killed, kill_leftovers),
         cmocka_unit_test_teardown(test_fork_daemon_killed, kill_leftovers),
+        cmocka_unit_test_teardown(test_fork_daemon_spared, kill_leftovers),
         cmocka_unit_test_teardown(test_fork_stopped, kill_leftovers),
         cmocka_unit_test_teardown(test_fork_shutdown, kill_leftovers),
         cmocka_unit_test_teardown(test_fork_restart_fds, kill_leftovers),
