@@ -129,38 +129,62 @@ static void region_derive(struct uipc_region *r, const struct uipc_region_hdr *h
     memcpy(r->service, h->service, sizeof(r->service));
 }
 
-int uipc__region_map(int fd, struct uipc_region *r)
+/* Seals first: the size read after them can no longer change. */
+static int sealed_size(int fd, struct stat *st)
 {
-    struct stat st;
-    struct uipc_region_hdr h;
-
-    /* Seals first: the size read after them can no longer change. */
     int seals = fcntl(fd, F_GET_SEALS);
     if (seals < 0)
         return -errno;
     if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
         return -EPERM;
-    if (fstat(fd, &st) < 0)
+    if (fstat(fd, st) < 0)
         return -errno;
-    if (st.st_size < (off_t)sizeof(h) || (uint64_t)st.st_size > UIPC_MAX_REGION)
-        return -EPROTO;
-    if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
-        return -EIO;
-    int err = uipc__region_check(&h, (uint64_t)st.st_size);
-    if (err < 0)
-        return err;
+    return 0;
+}
 
+/* Geometry comes from the local copy h, never from the mapping. */
+static int map_checked(int fd, const struct uipc_region_hdr *h, struct uipc_region *r)
+{
     /* Pre-faulted, so first-touch page faults do not show up as latency. */
-    void *p = mmap(NULL, h.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    void *p = mmap(NULL, h->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED)
         return -errno;
     memset(r, 0, sizeof(*r));
     r->base = p;
-    r->size = h.size;
+    r->size = h->size;
     r->fd = fd;
-    /* Geometry comes from the local copy `h`, never from the mapping. */
-    region_derive(r, &h);
+    region_derive(r, h);
     return 0;
+}
+
+int uipc__region_map(int fd, struct uipc_region *r)
+{
+    struct stat st;
+    struct uipc_region_hdr h;
+    int err = sealed_size(fd, &st);
+    if (err < 0)
+        return err;
+    if (st.st_size < (off_t)sizeof(h) || (uint64_t)st.st_size > UIPC_MAX_REGION)
+        return -EPROTO;
+    if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+        return -EIO;
+    if ((err = uipc__region_check(&h, (uint64_t)st.st_size)) < 0)
+        return err;
+    return map_checked(fd, &h, r);
+}
+
+int uipc__region_map_as(int fd, const char *service, uint32_t slots, uint32_t slot_size, struct uipc_region *r)
+{
+    struct stat st;
+    struct uipc_region_hdr h;
+    int err = sealed_size(fd, &st);
+    if (err == 0)
+        err = uipc__region_layout(service, slots, slot_size, &h);
+    if (err < 0)
+        return err;
+    if ((uint64_t)st.st_size != h.size)
+        return -EPROTO;
+    return map_checked(fd, &h, r);
 }
 
 int uipc__region_restore_header(const struct uipc_region *r)

@@ -193,6 +193,10 @@ int uipc__region_create(const char *service, uint32_t slots, uint32_t slot_size,
 /* Maps and validates a region fd (seals, size, header).  Takes no ownership
  * of fd; r->fd is a copy of it for reference. */
 int uipc__region_map(int fd, struct uipc_region *r);
+/* Maps a region whose geometry the caller knows (the supervisor, taking
+ * its own regions back across a reexec): the header, which either end
+ * can rewrite, is not read; the size must be this geometry's. */
+int uipc__region_map_as(int fd, const char *service, uint32_t slots, uint32_t slot_size, struct uipc_region *r);
 void uipc__region_unmap(struct uipc_region *r);
 /* Writes the header again from r's private geometry.  Either end can
  * rewrite a region's header, and the next incarnation of the other end

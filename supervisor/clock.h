@@ -13,4 +13,13 @@ static inline uint64_t sv_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Wall-clock milliseconds since the Unix epoch (for people, not for
+ * deadlines). */
+static inline uint64_t sv_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 #endif

@@ -122,12 +122,11 @@ static int listen_on(struct ctl_server *s, const char *path)
     return epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev) < 0 ? -errno : 0;
 }
 
-int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
-             void *ctx, struct ctl_server **out)
+static struct ctl_server *server_new(bool from_modules, ctl_handler_fn handler, ctl_release_fn release, void *ctx)
 {
     struct ctl_server *s = calloc(1, sizeof(*s));
     if (!s)
-        return -ENOMEM;
+        return NULL;
     s->handler = handler;
     s->release = release;
     s->ctx = ctx;
@@ -137,7 +136,11 @@ int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_re
     for (int i = 0; i < CTL_MAX_CLIENTS; i++)
         s->conn[i].fd = -1;
     s->ep = epoll_create1(EPOLL_CLOEXEC);
-    int r = s->ep < 0 ? -errno : listen_on(s, path);
+    return s;
+}
+
+static int opened(struct ctl_server *s, int r, struct ctl_server **out)
+{
     if (r < 0) {
         if (s->lfd >= 0)
             close(s->lfd);
@@ -148,6 +151,37 @@ int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_re
     }
     *out = s;
     return 0;
+}
+
+int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
+             void *ctx, struct ctl_server **out)
+{
+    struct ctl_server *s = server_new(from_modules, handler, release, ctx);
+    if (!s)
+        return -ENOMEM;
+    return opened(s, s->ep < 0 ? -errno : listen_on(s, path), out);
+}
+
+int ctl_adopt(int lfd, const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
+              void *ctx, struct ctl_server **out)
+{
+    struct ctl_server *s = server_new(from_modules, handler, release, ctx);
+    if (!s)
+        return -ENOMEM;
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = LISTENER };
+    int r = s->ep < 0 ? -errno : 0;
+    s->lfd = lfd;
+    s->addr.sun_family = AF_UNIX;
+    snprintf(s->addr.sun_path, sizeof(s->addr.sun_path), "%s", path);
+    if (r == 0 && (fcntl(lfd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(lfd, F_SETFL, O_NONBLOCK) < 0 ||
+                   epoll_ctl(s->ep, EPOLL_CTL_ADD, lfd, &ev) < 0))
+        r = -errno;
+    return opened(s, r, out);
+}
+
+int ctl_listener(const struct ctl_server *s)
+{
+    return s->lfd;
 }
 
 static void drop(struct ctl_server *s, struct ctl_conn *c)

@@ -27,6 +27,12 @@ typedef void (*ctl_release_fn)(void *ctx, Uipc__Control__Reply *rep);
  * runs as root or as its user could stop or kill its siblings). */
 int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
              void *ctx, struct ctl_server **out);
+/* ctl_open on a socket that already listens at path (a previous
+ * supervisor's, across a reexec): lfd is taken. */
+int ctl_adopt(int lfd, const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
+              void *ctx, struct ctl_server **out);
+/* The listening socket (to hand over across a reexec). */
+int ctl_listener(const struct ctl_server *s);
 /* Closes every connection and removes the socket file. */
 void ctl_close(struct ctl_server *s);
 /* One fd for the supervisor's epoll: readable when ctl_process has work. */

@@ -102,6 +102,17 @@ void lc_init(struct lc_mod *m, uint64_t *deaths, unsigned cap)
     m->cap = cap;
 }
 
+void lc_restore(struct lc_mod *m, enum lc_state state, enum lc_want want, uint64_t deadline_ms, uint64_t since_ms,
+                const char *reason, uint64_t *deaths, unsigned cap)
+{
+    lc_init(m, deaths, cap);
+    m->state = state < LC_STATES ? state : LC_STOPPED;
+    m->want = want <= LW_RESTART ? want : LW_UP;
+    m->deadline_ms = deadline_ms;
+    m->since_ms = since_ms;
+    snprintf(m->reason, sizeof(m->reason), "%s", reason);
+}
+
 uint64_t *lc_set_deaths(struct lc_mod *m, uint64_t *deaths, unsigned cap)
 {
     uint64_t *old = m->deaths;

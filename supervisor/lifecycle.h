@@ -120,6 +120,11 @@ extern const struct lc_cell lc_table[LC_STATES][LE_EVENTS];
 /* A module as first configured: waiting, wanted up.  deaths: room for
  * pol->max_restarts + 1 times (the caller's), or NULL with 0. */
 void lc_init(struct lc_mod *m, uint64_t *deaths, unsigned cap);
+/* A module's lifecycle as a previous supervisor left it (reexec): its
+ * state, want, deadline, start and reason; the restart count begins in
+ * the caller's ring. */
+void lc_restore(struct lc_mod *m, enum lc_state state, enum lc_want want, uint64_t deadline_ms, uint64_t since_ms,
+                const char *reason, uint64_t *deaths, unsigned cap);
 /* A new ring for the restart count (max_restarts changed): the count
  * begins anew.  Returns the old ring, for the caller to free. */
 uint64_t *lc_set_deaths(struct lc_mod *m, uint64_t *deaths, unsigned cap);

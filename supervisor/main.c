@@ -15,6 +15,7 @@ static int usage(FILE *f, int code)
                "  -c, --config FILE          the modules.conf to run\n"
                "  -n, --check                only check the configuration, start nothing\n"
                "  -s, --control-socket PATH  the control socket, instead of the config's\n"
+               "      --state-version        the state format this binary reads (for reexec)\n"
                "  -h, --help                 this text\n");
     return code;
 }
@@ -25,17 +26,25 @@ int main(int argc, char **argv)
         { "config", required_argument, NULL, 'c' },
         { "check", no_argument, NULL, 'n' },
         { "control-socket", required_argument, NULL, 's' },
+        { "state-version", no_argument, NULL, 'V' },
+        { "restore", required_argument, NULL, 'R' },
+        { "check-state", required_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *path = NULL, *sock = NULL;
     bool check = false;
+    int restore = -1; /* a previous generation's state (reexec) */
+    bool check_state = false;
     int o;
     while ((o = getopt_long(argc, argv, "c:ns:h", opts, NULL)) != -1) {
         switch (o) {
         case 'c': path = optarg; break;
         case 's': sock = optarg; break;
         case 'n': check = true; break;
+        case 'V': printf("uipc-state %d\n", SV_STATE_FORMAT); return 0;
+        case 'R': restore = atoi(optarg); break;
+        case 'K': restore = atoi(optarg); check_state = true; break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, 2);
         }
@@ -62,8 +71,13 @@ int main(int argc, char **argv)
         free(c->control_socket);
         c->control_socket = copy;
     }
+    if (check_state) { /* reexec asks: could this binary take that state over? */
+        int r = sv_state_check(c, restore);
+        conf_free(c);
+        return r == 0 ? 0 : 1;
+    }
     if (!check)
-        return sv_run(c, sock != NULL); /* it owns c now, and every config a reload reads */
+        return sv_run(c, sock != NULL, restore); /* it owns c now, and every config a reload reads */
     unsigned nchan = 0;
     for (unsigned i = 0; i < c->nmod; i++)
         nchan += c->mod[i].nconnects;

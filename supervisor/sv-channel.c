@@ -192,18 +192,26 @@ int sv_chan_find(const struct sv *s, unsigned client, const char *service)
     return -1;
 }
 
-int sv_chan_open(struct sv *s, unsigned client, unsigned server, const struct conf_connect *cn)
+static struct sv_chan *chan_new(struct sv *s)
 {
     if (s->nchan == s->chan_cap) {
         unsigned cap = s->chan_cap ? 2 * s->chan_cap : 16;
         struct sv_chan *bigger = realloc(s->chan, cap * sizeof(*bigger));
         if (!bigger)
-            return -ENOMEM;
+            return NULL;
         s->chan = bigger;
         s->chan_cap = cap;
     }
     struct sv_chan *ch = &s->chan[s->nchan];
     memset(ch, 0, sizeof(*ch));
+    return ch;
+}
+
+int sv_chan_open(struct sv *s, unsigned client, unsigned server, const struct conf_connect *cn)
+{
+    struct sv_chan *ch = chan_new(s);
+    if (!ch)
+        return -ENOMEM;
     ch->client = (int)client;
     ch->server = (int)server;
     ch->ring[UIPC_SERVER] = uipc__bell_sender(&s->mod[server].bell);
@@ -221,6 +229,24 @@ int sv_chan_open(struct sv *s, unsigned client, unsigned server, const struct co
                 close(ch->ring[role]);
         return err;
     }
+    s->nchan++;
+    return 0;
+}
+
+int sv_chan_adopt(struct sv *s, unsigned client, unsigned server, const struct conf_connect *cn, int fd,
+                  const int ring[2])
+{
+    struct sv_chan *ch = chan_new(s);
+    if (!ch)
+        return -ENOMEM;
+    int err = uipc__region_map_as(fd, cn->service, cn->slots, cn->slot_size, &ch->r);
+    if (err < 0)
+        return err;
+    ch->client = (int)client;
+    ch->server = (int)server;
+    ch->fd = fd;
+    ch->ring[UIPC_SERVER] = ring[UIPC_SERVER];
+    ch->ring[UIPC_CLIENT] = ring[UIPC_CLIENT];
     s->nchan++;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "latency.h"
 #include "log.h"
@@ -61,7 +62,7 @@ static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
     return st;
 }
 
-static int status(struct sv *s, Uipc__Control__Reply *rep)
+static int supervisor_status(struct sv *s, Uipc__Control__Reply *rep)
 {
     Uipc__Control__SupervisorStatus *me = malloc(sizeof(*me));
     if (!me)
@@ -70,7 +71,17 @@ static int status(struct sv *s, Uipc__Control__Reply *rep)
     me->uptime_ms = sv_now_ms() - s->started_ms;
     me->loop_max_ms = s->loop_max_ms;
     me->loop_turns = s->loop_turns;
+    me->pid = getpid();
+    me->generation = s->generation;
+    me->started_ms = s->started_wall_ms;
     rep->supervisor = me;
+    return 0;
+}
+
+static int status(struct sv *s, Uipc__Control__Reply *rep)
+{
+    if (supervisor_status(s, rep) < 0)
+        return -ENOMEM;
     rep->modules = calloc(s->nmod ? s->nmod : 1, sizeof(*rep->modules));
     if (!rep->modules)
         return -ENOMEM;
@@ -356,6 +367,11 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
         break;
     case UIPC__CONTROL__REQUEST__COMMAND_RELOAD:
         r = reload(s, req->reload, rep, err, sizeof(err));
+        break;
+    case UIPC__CONTROL__REQUEST__COMMAND_REEXEC:
+        /* Checked now, for the reply; done at the end of this turn. */
+        if ((r = sv_reexec_check(s, err, sizeof(err))) == 0 && (r = supervisor_status(s, rep)) == 0)
+            s->reexec_asked = true;
         break;
     case UIPC__CONTROL__REQUEST__COMMAND_SANDBOX:
         if ((i = find_module(s, req->sandbox->module, rep, err, sizeof(err))) >= 0)

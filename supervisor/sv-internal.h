@@ -18,6 +18,7 @@
 #include "lifecycle.h"
 #include "sandbox.h"
 #include "spawn.h"
+#include "sv.h"
 
 #define OUT_LINE 1024
 #define SV_PENDING 1024 /* events waiting for the loop */
@@ -119,7 +120,15 @@ struct sv {
     uint64_t loop_max_ms;     /* the longest turn of the loop so far */
     uint64_t loop_turns;
     struct sv_reload reload;
+    unsigned generation;      /* 1 at start, +1 at each reexec */
+    uint64_t started_wall_ms; /* this generation's start, ms since the epoch */
+    uint64_t conf_hash;       /* of the config file as last (re)loaded (sv_conf_hash) */
+    char exe[PATH_MAX];       /* the binary's path, for reexec */
+    bool reexec_asked;        /* uipcctl reexec or SIGUSR2: at the end of this turn */
 };
+
+/* The state file's format (sv-state.c); a binary refuses any other. */
+#define SV_STATE_VERSION SV_STATE_FORMAT
 
 enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL, EV_SPAWN };
 
@@ -206,9 +215,29 @@ void sv_reload_step(struct sv *s);
 /* Frees everything a reload still holds (at exit). */
 void sv_reload_fini(struct sv *s);
 
+/* sv-state.c: the view written to a memfd (close-on-exec), for reexec. */
+int sv_state_save(const struct sv *s, int *fd);
+/* Reads it back into s (its config loaded, nothing opened yet): slots,
+ * channels, counters; *ctl_fd the control socket.  0, or a negative errno
+ * and why in err.  Takes fd. */
+int sv_state_restore(struct sv *s, int fd, int *ctl_fd, char *err, size_t len);
+/* FNV-1a of the file's bytes. */
+int sv_conf_hash(const char *path, uint64_t *out);
+/* sv-reexec.c: whether a reexec can go ahead now (the new binary reads
+ * our state format, the config file is as loaded, nothing is starting):
+ * 0, or a negative errno and why. */
+int sv_reexec_check(struct sv *s, char *err, size_t len);
+/* Executes the binary; returns only when that failed (logged, nothing
+ * changed). */
+void sv_reexec(struct sv *s);
+
 /* sv-channel.c: a channel from client to server (slots) for cn, its
  * region and both bells' senders; 0 or a negative errno (logged). */
 int sv_chan_open(struct sv *s, unsigned client, unsigned server, const struct conf_connect *cn);
+/* A channel a previous supervisor made (reexec): its region fd mapped
+ * with cn's geometry (the header is not trusted), its bells' senders. */
+int sv_chan_adopt(struct sv *s, unsigned client, unsigned server, const struct conf_connect *cn, int fd,
+                  const int ring[2]);
 /* Drops channel k (both its ends are gone or restarting without it). */
 void sv_chan_close(struct sv *s, unsigned k);
 void sv_number_channels(struct sv *s);

@@ -297,6 +297,8 @@ static void on_signal(struct sv *s)
     while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
         if (si.ssi_signo == SIGHUP)
             reload(s);
+        else if (si.ssi_signo == SIGUSR2) /* as nginx: the binary upgrade */
+            s->reexec_asked = true;
         else if (si.ssi_signo == SIGCHLD)
             sv_strays(s, false);
         else
@@ -350,6 +352,8 @@ static int loop(struct sv *s)
         uint64_t took = sv_now_ms() - t0;
         s->loop_max_ms = took > s->loop_max_ms ? took : s->loop_max_ms;
         s->loop_turns++;
+        if (s->reexec_asked && !s->npending)
+            sv_reexec(s); /* returns only if it could not */
     }
     /* Output the modules wrote just before they died. */
     for (unsigned i = 0; i < s->nmod; i++)
@@ -365,6 +369,7 @@ static int setup_signals(struct sv *s)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
     sigaddset(&set, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
         return -errno;
@@ -391,7 +396,50 @@ static void teardown(struct sv *s)
     conf_free(s->c);
 }
 
-int sv_run(struct conf *c, bool socket_forced)
+/* A new supervisor: every module and channel made, the socket opened. */
+static int set_up(struct sv *s)
+{
+    int err = open_modules(s);
+    if (err == 0)
+        err = open_channels(s);
+    if (err == 0 && (err = ctl_open(s->c->control_socket, s->c->control_from_modules, sv_control,
+                                     sv_control_release, s, &s->ctl)) < 0)
+        sv_error("supervisor: control socket %s: %s", s->c->control_socket,
+                 err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err));
+    return err;
+}
+
+/* A new generation (reexec): the previous one's modules, channels and
+ * control socket taken over; its modules' fds back in the epoll set. */
+static int take_over(struct sv *s, int state)
+{
+    char err[CONF_ERR_MAX];
+    int lfd = -1;
+    s->root = sandbox_privileged();
+    s->userns = -1;
+    int r = sv_state_restore(s, state, &lfd, err, sizeof(err));
+    if (r == 0 && (r = ctl_adopt(lfd, s->c->control_socket, s->c->control_from_modules, sv_control,
+                                  sv_control_release, s, &s->ctl)) < 0)
+        snprintf(err, sizeof(err), "control socket: %s", strerror(-r));
+    if (r < 0) {
+        sv_error("supervisor: reexec: cannot take over: %s", err);
+        return r;
+    }
+    for (unsigned i = 0; i < s->nmod; i++) {
+        const struct sv_mod *m = &s->mod[i];
+        int fds[] = { m->ch.pidfd, m->ch.out, m->ch.listener };
+        enum ev_kind kinds[] = { EV_PIDFD, EV_OUTPUT, EV_SECCOMP };
+        for (size_t k = 0; m->cf && k < 3; k++)
+            if (fds[k] >= 0 && ep_add(s, fds[k], kinds[k], i) < 0)
+                return -errno;
+    }
+    s->generation++;
+    sv_info("supervisor: generation %u took over %u modules and %u channels", s->generation, s->c->nmod,
+            s->nchan);
+    return 0;
+}
+
+int sv_run(struct conf *c, bool socket_forced, int restore)
 {
     static struct sv s;
     memset(&s, 0, sizeof(s));
@@ -399,17 +447,16 @@ int sv_run(struct conf *c, bool socket_forced)
     s.socket_forced = socket_forced;
     s.sigfd = -1;
     s.started_ms = sv_now_ms();
+    s.started_wall_ms = sv_wall_ms();
+    s.generation = 1;
+    if (!realpath("/proc/self/exe", s.exe))
+        snprintf(s.exe, sizeof(s.exe), "/proc/self/exe");
+    sv_conf_hash(c->path, &s.conf_hash);
     sv_log_level(c->log_level);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
     int err = s.ep < 0 ? -errno : setup_signals(&s);
     if (err == 0)
-        err = open_modules(&s);
-    if (err == 0)
-        err = open_channels(&s);
-    if (err == 0 && (err = ctl_open(c->control_socket, c->control_from_modules, sv_control, sv_control_release,
-                                     &s, &s.ctl)) < 0)
-        sv_error("supervisor: control socket %s: %s", c->control_socket,
-                 err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err));
+        err = restore >= 0 ? take_over(&s, restore) : set_up(&s);
     if (err == 0 && ep_add(&s, ctl_fd(s.ctl), EV_CONTROL, 0) < 0)
         err = -errno;
     if (err < 0) {

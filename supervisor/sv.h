@@ -10,7 +10,16 @@
 /* Runs the configuration until SIGTERM or SIGINT; returns the process exit
  * status (0 after a clean shutdown).  Takes c (and frees it, or whatever
  * configuration a reload put in its place).  socket_forced: c's
- * control_socket was given on the command line, and a reload keeps it. */
-int sv_run(struct conf *c, bool socket_forced);
+ * control_socket was given on the command line, and a reload keeps it.
+ * restore >= 0: the state a previous generation left (reexec): its
+ * modules, channels and control socket are taken over, nothing started. */
+int sv_run(struct conf *c, bool socket_forced, int restore);
+
+/* Whether a state file (fd) can be taken over with c: 0, or a negative
+ * errno, and why on stdout (reexec runs the new binary so, first). */
+int sv_state_check(const struct conf *c, int fd);
+
+/* The state format this binary reads and writes (sv-state.c). */
+#define SV_STATE_FORMAT 1
 
 #endif

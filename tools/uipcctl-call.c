@@ -33,18 +33,21 @@ int ctl_socket_path(const struct ctl_args *a, struct conf **c, const char **path
     return 0;
 }
 
-int ctl_exchange(const char *path, const Uipc__Control__Request *req, int timeout_ms,
-                 Uipc__Control__Reply **rep)
+/* One request and its reply; says why not on stderr unless quiet. */
+static int exchange(const char *path, const Uipc__Control__Request *req, int timeout_ms, Uipc__Control__Reply **rep,
+                    bool quiet)
 {
+    FILE *say = quiet ? NULL : stderr;
     int fd = ctl_wire_connect(path, timeout_ms);
     if (fd < 0) {
-        fprintf(stderr, "uipcctl: cannot reach the supervisor at %s: %s\n", path, strerror(-fd));
+        if (say)
+            fprintf(say, "uipcctl: cannot reach the supervisor at %s: %s\n", path, strerror(-fd));
         return 1;
     }
     int r = ctl_wire_send(fd, &req->base, timeout_ms);
     if (r < 0) {
-        fprintf(stderr, "uipcctl: cannot send the request to the supervisor at %s: %s\n", path,
-                strerror(-r));
+        if (say)
+            fprintf(say, "uipcctl: cannot send the request to the supervisor at %s: %s\n", path, strerror(-r));
         close(fd);
         return 1;
     }
@@ -52,14 +55,23 @@ int ctl_exchange(const char *path, const Uipc__Control__Request *req, int timeou
     r = ctl_wire_recv(fd, &uipc__control__reply__descriptor, &m, timeout_ms);
     close(fd);
     if (r < 0) {
-        if (r == -EBADMSG || r == -EMSGSIZE)
-            fprintf(stderr, "uipcctl: bad reply from the supervisor at %s: %s\n", path,
-                    strerror(-r));
-        else
-            fprintf(stderr, "uipcctl: no reply from the supervisor at %s: %s\n", path,
-                    strerror(-r));
+        if (say)
+            fprintf(say, "uipcctl: %s reply from the supervisor at %s: %s\n",
+                    r == -EBADMSG || r == -EMSGSIZE ? "bad" : "no", path, strerror(-r));
         return 1;
     }
     *rep = (Uipc__Control__Reply *)m;
     return 0;
+}
+
+int ctl_exchange(const char *path, const Uipc__Control__Request *req, int timeout_ms,
+                 Uipc__Control__Reply **rep)
+{
+    return exchange(path, req, timeout_ms, rep, false);
+}
+
+int ctl_exchange_quiet(const char *path, const Uipc__Control__Request *req, int timeout_ms,
+                       Uipc__Control__Reply **rep)
+{
+    return exchange(path, req, timeout_ms, rep, true);
 }

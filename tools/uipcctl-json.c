@@ -44,8 +44,9 @@ void ctl_json_status(const Uipc__Control__Reply *rep, FILE *f)
     fputs("]", f);
     if (rep->supervisor)
         fprintf(f, ", \"supervisor\": {\"uptime_ms\": %" PRIu64 ", \"loop_max_ms\": %" PRIu64
-                   ", \"loop_turns\": %" PRIu64 "}", rep->supervisor->uptime_ms,
-                rep->supervisor->loop_max_ms, rep->supervisor->loop_turns);
+                   ", \"loop_turns\": %" PRIu64 ", \"pid\": %d, \"generation\": %u, \"started_ms\": %" PRIu64 "}",
+                rep->supervisor->uptime_ms, rep->supervisor->loop_max_ms, rep->supervisor->loop_turns,
+                (int)rep->supervisor->pid, (unsigned)rep->supervisor->generation, rep->supervisor->started_ms);
     fputs("}\n", f);
 }
 

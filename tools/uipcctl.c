@@ -6,6 +6,7 @@
  * This file is the table of commands, what each asks and prints, and main. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "uipcctl.h"
 
@@ -94,6 +95,14 @@ static void req_reload(const struct ctl_args *a, Uipc__Control__Request *req)
     req->reload = &reload;
 }
 
+static void req_reexec(const struct ctl_args *a, Uipc__Control__Request *req)
+{
+    static Uipc__Control__ReexecRequest reexec = UIPC__CONTROL__REEXEC_REQUEST__INIT;
+    (void)a;
+    req->command_case = UIPC__CONTROL__REQUEST__COMMAND_REEXEC;
+    req->reexec = &reexec;
+}
+
 /* ---- replies, once the supervisor said yes ---- */
 
 static int show_status(const struct ctl_args *a, const Uipc__Control__Reply *rep)
@@ -142,6 +151,34 @@ static int show_reload(const struct ctl_args *a, const Uipc__Control__Reply *rep
     return 0;
 }
 
+/* The supervisor goes once it has answered: asks for its status until a
+ * later generation answers (within --timeout-ms), and says which. */
+static int show_reexec(const struct ctl_args *a, const Uipc__Control__Reply *rep)
+{
+    uint32_t was = rep->supervisor ? rep->supervisor->generation : 0;
+    Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
+    req_status(a, &req);
+    for (int waited = 0; a->timeout_ms == 0 || waited < a->timeout_ms; waited += 20) {
+        Uipc__Control__Reply *st = NULL;
+        int code = ctl_exchange_quiet(a->path, &req, 1000, &st); /* the old one may drop it as it goes */
+        uint32_t now = code == 0 && st->supervisor ? st->supervisor->generation : 0;
+        if (st)
+            protobuf_c_message_free_unpacked(&st->base, NULL);
+        if (now > was) {
+            if (a->json)
+                printf("{\"ok\": true, \"generation\": %u}\n", (unsigned)now);
+            else
+                printf("generation %u\n", (unsigned)now);
+            return 0;
+        }
+        struct timespec pause = { 0, 20 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    fprintf(stderr, "uipcctl: the supervisor did not come back as generation %u within %d ms\n", (unsigned)was + 1,
+            a->timeout_ms);
+    return 1;
+}
+
 /* A command that acts says nothing but, with --json, that it was done. */
 static int show_done(const struct ctl_args *a, const Uipc__Control__Reply *rep)
 {
@@ -165,6 +202,7 @@ static const struct ctl_command commands[] = {
     { "drain",   false, CTL_OPT_OFF,    NULL,            req_drain,   show_done,    1 },
     { "sandbox", true,  0,              NULL,            req_sandbox, show_sandbox, 1 },
     { "reload",  false, CTL_OPT_CHECK,  NULL,            req_reload,  show_reload,  2 },
+    { "reexec",  false, 0,              NULL,            req_reexec,  show_reexec,  1 },
 };
 
 /* The supervisor said no: why, on stderr and with --json as JSON; the
@@ -204,6 +242,7 @@ int main(int argc, char **argv)
     struct conf *c;
     const char *path;
     code = ctl_socket_path(&a, &c, &path);
+    a.path = path;
     if (code == 0)
         code = run(&a, path);
     if (c)

@@ -34,6 +34,7 @@ struct ctl_args {
     const char *socket;  /* NULL: from config, or the default */
     bool json;
     int timeout_ms;      /* 0: no limit */
+    const char *path;    /* the socket, once found */
     const struct ctl_command *cmd;
     unsigned opts;       /* the CTL_OPT_ given */
     char *name;          /* the module, for the commands that take one */
@@ -92,6 +93,9 @@ int ctl_socket_path(const struct ctl_args *a, struct conf **c, const char **path
  * having said why not. */
 int ctl_exchange(const char *path, const Uipc__Control__Request *req, int timeout_ms,
                  Uipc__Control__Reply **rep);
+/* The same, saying nothing when it fails (1). */
+int ctl_exchange_quiet(const char *path, const Uipc__Control__Request *req, int timeout_ms,
+                       Uipc__Control__Reply **rep);
 
 /* ---- uipcctl-text.c: tables for people; each returns the exit status ---- */
 
