@@ -13,7 +13,7 @@ static int usage(FILE *f, int code)
 {
     fprintf(f,
             "usage: uipc-chaos --config FILE [--duration S] [--seed N] [--target MODULE]...\n"
-            "                  [--faults kill,segv,stop,abort,slow,hostile] [--json]\n"
+            "                  [--faults kill,segv,stop,abort,slow,hostile,reexec] [--json]\n"
             "  -c, --config FILE      the modules.conf to run (its clients make the load)\n"
             "  -d, --duration S       how long to inject faults (default 30); a fault whose\n"
             "                         target is not running by the next one's time is skipped\n"
@@ -24,7 +24,9 @@ static int usage(FILE *f, int code)
             "                         hang), abort (abort() in a handler), slow (a handler\n"
             "                         slower than its caller's timeout), hostile (the\n"
             "                         target's libmodule attacks its clients, then goes on,\n"
-            "                         hangs or dies); default all but hostile\n"
+            "                         hangs or dies), reexec (the supervisor executes its\n"
+            "                         binary again, keeping every module: nothing may\n"
+            "                         notice); default all but hostile and reexec\n"
             "  -i, --interval-ms N    mean time between faults (default 200)\n"
             "      --slow-ms N        how long a slow handler sleeps (default 1500)\n"
             "      --settle-s S       at the end, how long recovery and the drain may take\n"
@@ -96,7 +98,7 @@ int chaos_parse_args(int argc, char **argv, struct chaos_opts *o, bool *done)
             break;
         case 'f':
             if (chaos_parse_faults(optarg, &o->faults) < 0)
-                return bad("--faults (kill,segv,stop,abort,slow,hostile)", optarg);
+                return bad("--faults (kill,segv,stop,abort,slow,hostile,reexec)", optarg);
             break;
         case 'i':
             if (!parse_u64(optarg, 3600000, &v) || v < 2)

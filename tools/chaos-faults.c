@@ -6,7 +6,8 @@
 #include "chaos.h"
 
 /* Signals through `kill`; abort, slow and hostile through `fault`, with
- * the slow time or the hostile attack in its ms. */
+ * the slow time or the hostile attack in its ms; reexec as `uipcctl
+ * reexec`. */
 static bool inject(const char *sock, const char *module, const struct chaos_event *ev, uint32_t slow_ms,
                    uint64_t by)
 {
@@ -16,7 +17,11 @@ static bool inject(const char *sock, const char *module, const struct chaos_even
     Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
     Uipc__Control__KillRequest kill = UIPC__CONTROL__KILL_REQUEST__INIT;
     Uipc__Control__FaultRequest fault = UIPC__CONTROL__FAULT_REQUEST__INIT;
-    if (f == FAULT_ABORT || f == FAULT_SLOW || f == FAULT_HOSTILE) {
+    Uipc__Control__ReexecRequest reexec = UIPC__CONTROL__REEXEC_REQUEST__INIT;
+    if (f == FAULT_REEXEC) { /* the supervisor's own: its binary again, in place */
+        req.command_case = UIPC__CONTROL__REQUEST__COMMAND_REEXEC;
+        req.reexec = &reexec;
+    } else if (f == FAULT_ABORT || f == FAULT_SLOW || f == FAULT_HOSTILE) {
         req.command_case = UIPC__CONTROL__REQUEST__COMMAND_FAULT;
         req.fault = &fault;
         fault.module = (char *)module;

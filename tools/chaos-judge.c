@@ -49,6 +49,7 @@ static uint64_t deaths(const Uipc__Control__ModuleStatus *m)
 static void judge(const Uipc__Control__Reply *st, const Uipc__Control__Reply *status, const struct conf *c,
                   const unsigned *targets, unsigned ntargets, struct chaos_tally *t)
 {
+    t->generation = status->supervisor ? status->supervisor->generation : 0;
     for (size_t k = 0; k < st->n_channels; k++) {
         const Uipc__Control__ChannelStats *ch = st->channels[k];
         const Uipc__Control__ModuleStatus *client = chaos_find_module(status, ch->client);

@@ -12,8 +12,11 @@
 bool chaos_passed(const struct chaos_tally *t)
 {
     bool violations_ok = !t->violations || t->injected[FAULT_HOSTILE] > 0;
+    /* Each reexec answered is one generation more: fewer means one
+     * failed (and then the modules are gone, too). */
+    bool reexecs_ok = !t->judged || t->generation == 1 + t->injected[FAULT_REEXEC];
     return !t->broken && !t->duplicates && !t->lost && !t->leaked_slots && !t->hung && violations_ok &&
-           !t->honest_killed;
+           !t->honest_killed && reexecs_ok;
 }
 
 void chaos_report_json(const struct chaos_opts *o, const struct chaos_tally *t, const char *log)
@@ -27,10 +30,10 @@ void chaos_report_json(const struct chaos_opts *o, const struct chaos_tally *t, 
            "}, \"orphaned\": %" PRIu64 ", \"duplicates\": %" PRIu64 ", \"lost\": %" PRIu64
            ", \"leaked_slots\": %" PRIu64 ", \"hung\": %" PRIu64 ", \"violations\": %" PRIu64
            ", \"protocol_kills\": %" PRIu64 ", \"honest_killed\": %" PRIu64
-           ", \"drained\": %s, \"passed\": %s",
+           ", \"supervisor_generation\": %" PRIu32 ", \"drained\": %s, \"passed\": %s",
            t->skipped, t->restarts, t->issued, t->ok, t->peer_died, t->timed_out, t->proto, t->orphaned,
            t->duplicates, t->lost, t->leaked_slots, t->hung, t->violations, t->protocol_kills,
-           t->honest_killed, t->drained ? "true" : "false", chaos_passed(t) ? "true" : "false");
+           t->honest_killed, t->generation, t->drained ? "true" : "false", chaos_passed(t) ? "true" : "false");
     if (t->broken)
         printf(", \"error\": \"%s\"", t->broken);
     printf(", \"log\": \"");
@@ -57,6 +60,7 @@ void chaos_report_text(const struct chaos_opts *o, const struct chaos_tally *t, 
            t->duplicates, t->lost, t->leaked_slots, t->hung, t->violations, t->protocol_kills,
            t->injected[FAULT_HOSTILE] ? "; expected: hostile faults were injected" : "");
     printf("honest killed %" PRIu64 " (deaths of modules that are not targets)\n", t->honest_killed);
+    printf("supervisor    generation %" PRIu32 " (%u reexecs asked for)\n", t->generation, t->injected[FAULT_REEXEC]);
     if (t->judged && !t->drained)
         printf("not drained   calls were still in flight at the end of --settle-s\n");
     if (t->broken)

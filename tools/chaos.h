@@ -33,6 +33,7 @@ struct chaos_tally {
     uint64_t restarts, issued, ok, peer_died, timed_out, proto, orphaned;
     uint64_t duplicates, lost, leaked_slots, hung, violations, protocol_kills;
     uint64_t honest_killed; /* deaths of modules that are not targets */
+    uint32_t generation; /* the supervisor's at the end: 1 + the reexecs it made */
     bool drained;        /* every channel quiet before the deadline */
     bool judged;         /* the counts are the supervisor's (else all zero) */
     const char *broken;  /* the run itself failed: why */

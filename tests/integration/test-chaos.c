@@ -154,6 +154,37 @@ static void test_chaos_run(void **state)
     free(json);
 }
 
+/* The supervisor's own fault (uipcctl reexec) among kills: it executes
+ * its binary again and again under the same load; nothing lost or
+ * duplicated, no client restarted, one generation more per reexec. */
+static void test_chaos_reexec(void **state)
+{
+    (void)state;
+    if (svtest_valgrind()) {
+        print_message("valgrind: skipped (a supervisor under valgrind executes its binary natively)\n");
+        skip();
+    }
+    write_chaos_conf();
+    char out[320], log[320];
+    snprintf(out, sizeof(out), "%s/chaos-reexec.json", dir);
+    snprintf(log, sizeof(log), "%s/chaos-reexec-supervisor.log", dir);
+    char *argv[] = { (char *)env_path("UIPC_CHAOS"), "--config", conf_path, "--duration", "5",
+                     "--seed", "20261202", "--interval-ms", "100", "--faults", "reexec,kill",
+                     "--json", "--log", log, NULL };
+    char *svlog, *json = chaos_passes(argv, out, log, &svlog);
+    long long reexecs = json_num(json, "reexec");
+    assert_true(reexecs >= 10);
+    assert_int_equal(json_num(json, "supervisor_generation"), 1 + reexecs);
+    assert_int_equal(json_num(json, "honest_killed"), 0);
+    for (int k = 1; k <= 4; k++) {
+        char started[64];
+        snprintf(started, sizeof(started), "client%d: started, pid", k);
+        assert_int_equal(count(svlog, started), 1);
+    }
+    free(svlog);
+    free(json);
+}
+
 /* Hostile incarnations (uipcctl fault NAME hostile, libmodule/hostile.c)
  * and kills, on the same load: every attack tried, the clients' channels
  * reset on reports (violations expected, tolerated by the verdict), and
@@ -335,6 +366,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_seed_same_schedule),
+        cmocka_unit_test_teardown(test_chaos_reexec, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hostile_client_badslot, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hostile_client_badgen, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_hostile_client_skipstate, svtest_kill_leftover),
