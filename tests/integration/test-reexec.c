@@ -43,6 +43,34 @@ static void supervisor_status(struct sv_st *st)
     st->uptime_ms = json_num(obj, "uptime_ms");
 }
 
+/* The supervisor's generation, or 0 while it does not answer (a request
+ * the old generation took as it went is dropped with it). */
+static long long generation_now(void)
+{
+    if (svtest_ctl(CTL_MS, "--json", "status", NULL) != 0)
+        return 0;
+    const char *g = strstr(svtest_ctl_out, "\"generation\": ");
+    return g ? atoll(g + strlen("\"generation\": ")) : 0;
+}
+
+/* uipcctl reexec, again while a module is being started or reaped (then
+ * it says to try again). */
+static void reexec_once(int want)
+{
+    for (int tries = 0; tries < 100; tries++, sleep_ms(20)) {
+        int code = svtest_ctl(CTL_MS, "reexec", NULL);
+        if (code != 0 && strstr(svtest_ctl_err, "try again"))
+            continue;
+        svtest_ctl_ok(code, "reexec");
+        char said[32];
+        snprintf(said, sizeof(said), "generation %d", want);
+        if (!strstr(svtest_ctl_out, said))
+            fail_msg("uipcctl reexec said \"%s\", not \"%s\"", svtest_ctl_out, said);
+        return;
+    }
+    fail_msg("reexec was refused for 2 s: %s", svtest_ctl_err);
+}
+
 static long long module_num(const char *name, const char *key)
 {
     char obj[1024];
@@ -98,11 +126,7 @@ static void test_reexec_under_load(void **state)
     int fds_before = -1;
     long long echo_up = module_num("echo", "uptime_ms");
     for (int k = 0; k < 20; k++) {
-        svtest_ctl_ok(svtest_ctl(CTL_MS, "reexec", NULL), "reexec");
-        char want[32];
-        snprintf(want, sizeof(want), "generation %d", k + 2);
-        if (!strstr(svtest_ctl_out, want))
-            fail_msg("uipcctl reexec said \"%s\", not \"%s\"", svtest_ctl_out, want);
+        reexec_once(k + 2);
         if (k == 0)
             fds_before = fds_of(sv);
         if (k == 10) { /* a death between two generations: noticed, reaped, restarted once */
@@ -111,11 +135,19 @@ static void test_reexec_under_load(void **state)
         }
     }
     kill(sv, SIGUSR2);
-    for (int i = 0; i < 200 && (supervisor_status(&st), st.generation != 22); i++)
+    for (int i = 0; i < 200 && generation_now() != 22; i++)
         sleep_ms(20);
+    supervisor_status(&st);
     assert_int_equal(st.generation, 22);
     assert_int_equal(st.pid, sv);
-    assert_int_equal(fds_of(sv), fds_before);
+    /* No fd piles up: 21 generations later the supervisor holds no more
+     * than after the first (a control connection being closed may be
+     * counted a moment longer, either time). */
+    int fds_after = fds_of(sv);
+    for (int i = 0; i < 100 && fds_after > fds_before; i++, sleep_ms(20))
+        fds_after = fds_of(sv);
+    if (fds_after > fds_before)
+        fail_msg("the supervisor holds %d fds after 21 reexecs, %d after the first", fds_after, fds_before);
     assert_true(module_num("echo", "uptime_ms") >= echo_up);
     assert_int_equal(module_num("echo", "restarts"), 0);
     assert_int_equal(module_num("victim", "restarts"), 1);
