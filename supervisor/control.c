@@ -52,6 +52,7 @@ struct ctl_server {
     unsigned refused;        /* refused since the last warning */
     uint64_t refused_log_ms; /* when that warning was */
     bool from_modules;       /* serve our own descendants (control_from_modules) */
+    pid_t modules_parent;    /* the modules' parent, when it is not us (the keeper) */
     unsigned module_refused; /* refused as a module since the last warning */
     uint64_t module_log_ms;  /* when that warning was */
 };
@@ -182,6 +183,11 @@ int ctl_adopt(int lfd, const char *path, bool from_modules, ctl_handler_fn handl
 int ctl_listener(const struct ctl_server *s)
 {
     return s->lfd;
+}
+
+void ctl_modules_parent(struct ctl_server *s, pid_t parent)
+{
+    s->modules_parent = parent;
 }
 
 static void drop(struct ctl_server *s, struct ctl_conn *c)
@@ -366,7 +372,7 @@ static int free_entry(struct ctl_server *s, pid_t pid)
 /* Whether pid is one of ours: a module, a process it made, or one of
  * those reparented to us (we are their subreaper).  Its parents, from
  * /proc/PID/stat, up to us or to pid 1. */
-static bool our_descendant(pid_t pid)
+static bool our_descendant(const struct ctl_server *s, pid_t pid)
 {
     pid_t self = getpid();
     for (int depth = 0; pid > 1 && depth < 64; depth++) {
@@ -381,7 +387,7 @@ static bool our_descendant(pid_t pid)
         int ppid = 0;
         if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1)
             return false;
-        if (ppid == self)
+        if (ppid == self || ppid == s->modules_parent)
             return true;
         pid = ppid;
     }
@@ -427,7 +433,7 @@ static void on_accept(struct ctl_server *s)
         if (!cred_ok || (cred.uid != 0 && cred.uid != s->uid)) {
             sv_warn("control: connection from uid %d refused", (int)cred.uid);
             refuse(s, c, "permission denied: not the supervisor's user or root");
-        } else if (!s->from_modules && our_descendant(cred.pid)) {
+        } else if (!s->from_modules && our_descendant(s, cred.pid)) {
             uint64_t now = sv_now_ms();
             if (s->module_refused++ == 0 || now - s->module_log_ms >= 1000) {
                 sv_warn("control: connection from pid %d refused: a module of this supervisor, or "

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "control.pb-c.h"
 
@@ -31,6 +32,9 @@ int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_re
  * supervisor's, across a reexec): lfd is taken. */
 int ctl_adopt(int lfd, const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
               void *ctx, struct ctl_server **out);
+/* The modules' parent, when it is not this process (the keeper): its
+ * descendants are modules too, refused unless from_modules. */
+void ctl_modules_parent(struct ctl_server *s, pid_t parent);
 /* The listening socket (to hand over across a reexec). */
 int ctl_listener(const struct ctl_server *s);
 /* Closes every connection and removes the socket file. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "keeper.h"
 #include "sv.h"
 
 static int usage(FILE *f, int code)
@@ -29,6 +30,7 @@ int main(int argc, char **argv)
         { "state-version", no_argument, NULL, 'V' },
         { "restore", required_argument, NULL, 'R' },
         { "check-state", required_argument, NULL, 'K' },
+        { "keeper", required_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -36,6 +38,7 @@ int main(int argc, char **argv)
     bool check = false;
     int restore = -1; /* a previous generation's state (reexec) */
     bool check_state = false;
+    int keeper = -1; /* a new supervisor's socket to the keeper */
     int o;
     while ((o = getopt_long(argc, argv, "c:ns:h", opts, NULL)) != -1) {
         switch (o) {
@@ -45,6 +48,7 @@ int main(int argc, char **argv)
         case 'V': printf("uipc-state %d\n", SV_STATE_FORMAT); return 0;
         case 'R': restore = atoi(optarg); break;
         case 'K': restore = atoi(optarg); check_state = true; break;
+        case 'k': keeper = atoi(optarg); break;
         case 'h': return usage(stdout, 0);
         default: return usage(stderr, 2);
         }
@@ -76,8 +80,18 @@ int main(int argc, char **argv)
         conf_free(c);
         return r == 0 ? 0 : 1;
     }
+    if (!check && keeper < 0 && restore < 0) {
+        /* The process started stays as the keeper, the modules' parent;
+         * the supervisor goes on in its child. */
+        int r = keeper_start(argv, &keeper);
+        if (r < 0) {
+            fprintf(stderr, "uipc-supervisor: keeper: %s\n", strerror(-r));
+            conf_free(c);
+            return 1;
+        }
+    }
     if (!check)
-        return sv_run(c, sock != NULL, restore); /* it owns c now, and every config a reload reads */
+        return sv_run(c, sock != NULL, restore, keeper); /* it owns c now, and every config a reload reads */
     unsigned nchan = 0;
     for (unsigned i = 0; i < c->nmod; i++)
         nchan += c->mod[i].nconnects;

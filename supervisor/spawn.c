@@ -413,11 +413,14 @@ int sv_spawn_start(const struct sv_spawn *s, struct sv_spawning *sp, struct sv_c
         close_all(fds, 6);
         return err;
     }
-    struct clone_args ca = { .flags = CLONE_PIDFD | (uint64_t)s->sb->namespaces,
-                             .pidfd = (uintptr_t)&pidfd, .exit_signal = SIGCHLD };
+    struct clone_args ca = { .flags = CLONE_PIDFD | (uint64_t)s->sb->namespaces |
+                                      (s->keeper_parent ? CLONE_PARENT : 0),
+                             .pidfd = (uintptr_t)&pidfd,
+                             /* with CLONE_PARENT the kernel takes ours (and refuses another) */
+                             .exit_signal = s->keeper_parent ? 0 : SIGCHLD };
     pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
     if (pid < 0 && errno == ENOSYS) /* container runtimes' default seccomp profiles */
-        pid = (pid_t)syscall(SYS_clone, (unsigned long)ca.flags | SIGCHLD, 0UL, &pidfd, NULL, 0UL);
+        pid = (pid_t)syscall(SYS_clone, (unsigned long)ca.flags | ca.exit_signal, 0UL, &pidfd, NULL, 0UL);
     if (pid == 0) {
         /* Our copy of the supervisor's end would keep the socket from
          * ever hanging up: the liveness check in child() needs it gone. */

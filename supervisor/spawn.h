@@ -17,6 +17,7 @@ struct sv_spawn {
     const int *keep;          /* fds the module inherits */
     unsigned nkeep;
     const struct sandbox *sb;
+    bool keeper_parent;       /* CLONE_PARENT: the child is our parent's (the keeper's) */
 };
 
 struct sv_child {

@@ -370,8 +370,10 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
         break;
     case UIPC__CONTROL__REQUEST__COMMAND_REEXEC:
         /* Checked now, for the reply; done at the end of this turn. */
-        if ((r = sv_reexec_check(s, err, sizeof(err))) == 0 && (r = supervisor_status(s, rep)) == 0)
+        if ((r = sv_reexec_check(s, err, sizeof(err))) == 0 && (r = supervisor_status(s, rep)) == 0) {
             s->reexec_asked = true;
+            s->reexec_asked_ms = sv_now_ms();
+        }
         break;
     case UIPC__CONTROL__REQUEST__COMMAND_SANDBOX:
         if ((i = find_module(s, req->sandbox->module, rep, err, sizeof(err))) >= 0)

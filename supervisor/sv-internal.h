@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 #define OUT_LINE 1024
 #define SV_PENDING 1024 /* events waiting for the loop */
 
+#define REEXEC_WAIT_MS 5000
+#define CHECKPOINT_MS 1000 /* a checkpoint at least this often (counters) */
 #define READY_POLL_MS 10 /* how often readiness is looked at while someone waits for it */
 #define SV_SPAWN_TIMEOUT_MS 10000 /* a child that never reaches exec is killed (spawn.c) */
 
@@ -125,6 +128,10 @@ struct sv {
     uint64_t conf_hash;       /* of the config file as last (re)loaded (sv_conf_hash) */
     char exe[PATH_MAX];       /* the binary's path, for reexec */
     bool reexec_asked;        /* uipcctl reexec or SIGUSR2: at the end of this turn */
+    uint64_t reexec_asked_ms; /* when (a busy moment is waited out, REEXEC_WAIT_MS) */
+    int keeper;               /* our socket to the keeper (keeper.h), or -1 without one */
+    bool dirty;               /* something a checkpoint holds changed this turn */
+    uint64_t next_checkpoint_ms;
 };
 
 /* The state file's format (sv-state.c); a binary refuses any other. */
@@ -221,8 +228,17 @@ int sv_state_save(const struct sv *s, int *fd);
  * channels, counters; *ctl_fd the control socket.  0, or a negative errno
  * and why in err.  Takes fd. */
 int sv_state_restore(struct sv *s, int fd, int *ctl_fd, char *err, size_t len);
+/* Every fd the state names, into out (at most max); how many. */
+unsigned sv_state_fds(const struct sv *s, int *out, unsigned max);
+#define SV_MAX_FDS 16384
 /* FNV-1a of the file's bytes. */
 int sv_conf_hash(const char *path, uint64_t *out);
+/* sv-keeper.c: the state and its fds to the keeper (a new supervisor
+ * starts from the last one if this one dies); 0 or a negative errno. */
+int sv_keeper_checkpoint(struct sv *s);
+/* Has the keeper reap pid (a module, or a stray: its children, not ours);
+ * si as waitid's (si_pid 0: still running, with nohang).  0 or -errno. */
+int sv_keeper_reap(const struct sv *s, pid_t pid, bool nohang, siginfo_t *si);
 /* sv-reexec.c: whether a reexec can go ahead now (the new binary reads
  * our state format, the config file is as loaded, nothing is starting):
  * 0, or a negative errno and why. */

@@ -3,6 +3,7 @@
  * logged, LE_EXITED posted (the lifecycle reclaims its channels and
  * decides about a restart). */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -89,20 +90,32 @@ static bool live_modules_own(const struct sv *s, pid_t pid)
 /* Our children that are no module's, each reaped if dead, else (with
  * kill_them, unless a running module owns it) SIGKILLed: how many still
  * live. */
+/* Reaps pid if it is dead: 1, else 0 (still running, or not ours). */
+static int reap_if_dead(const struct sv *s, pid_t pid)
+{
+    siginfo_t si = { 0 };
+    if (s->keeper < 0)
+        return waitpid(pid, NULL, WNOHANG) != 0;
+    return sv_keeper_reap(s, pid, true, &si) < 0 || si.si_pid != 0;
+}
+
 static unsigned stray_pass(const struct sv *s, bool kill_them)
 {
     char path[64];
     int pid;
     unsigned left = 0;
-    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    /* Orphans are reparented to the subreaper: the keeper when there is
+     * one (and then we are its child too), else us. */
+    pid_t reaper = s->keeper >= 0 ? getppid() : getpid();
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)reaper, (int)reaper);
     FILE *f = fopen(path, "re");
     while (f && fscanf(f, "%d", &pid) == 1) {
-        if (is_module(s, pid) || waitpid(pid, NULL, WNOHANG) != 0)
+        if (pid == getpid() || is_module(s, pid) || reap_if_dead(s, pid))
             continue;
         if (!kill_them || live_modules_own(s, pid))
             continue;
         kill(pid, SIGKILL);
-        left += waitpid(pid, NULL, WNOHANG) == 0;
+        left += !reap_if_dead(s, pid);
     }
     if (f)
         fclose(f);
@@ -158,18 +171,43 @@ static void forget_child(struct sv *s, struct sv_mod *m)
     m->ch.out = out;
 }
 
+/* The leader reaped, its group killed first while the zombie still pins
+ * the group's id; si its exit.  With a keeper, the module is its child:
+ * the pidfd's readability is the news of the exit, and the keeper reaps
+ * (only when asked, so the zombie waits for the group's kill).  -EAGAIN
+ * when it has not exited. */
+static int reap_leader(const struct sv *s, struct sv_mod *m, siginfo_t *si)
+{
+    if (s->keeper >= 0) {
+        struct pollfd p = { .fd = m->ch.pidfd, .events = POLLIN };
+        if (poll(&p, 1, 0) <= 0)
+            return -EAGAIN;
+        if (!own_pidns(m))
+            kill(-m->ch.pid, SIGKILL);
+        int r = sv_keeper_reap(s, m->ch.pid, false, si);
+        if (r < 0) { /* reaped by a keeper's earlier request, from a supervisor that died after it */
+            sv_warn("%s: its exit status is lost (%s)", m->cf->name, strerror(-r));
+            *si = (siginfo_t){ .si_code = CLD_KILLED, .si_status = SIGKILL };
+        }
+        return 0;
+    }
+    /* WNOWAIT: the leader stays a zombie while its group is killed. */
+    if (waitid(P_PIDFD, (id_t)m->ch.pidfd, si, WEXITED | WNOHANG | WNOWAIT) < 0 || si->si_pid == 0)
+        return -EAGAIN;
+    if (!own_pidns(m))
+        kill(-m->ch.pid, SIGKILL);
+    if (waitid(P_PIDFD, (id_t)m->ch.pidfd, si, WEXITED | WNOHANG) < 0 || si->si_pid == 0)
+        return -EAGAIN;
+    return 0;
+}
+
 void sv_reap(struct sv *s, unsigned i)
 {
     struct sv_mod *m = &s->mod[i];
     siginfo_t si = { 0 };
     char why[96];
 
-    /* WNOWAIT: the leader stays a zombie while its group is killed. */
-    if (waitid(P_PIDFD, (id_t)m->ch.pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
-        return;
-    if (!own_pidns(m))
-        kill(-m->ch.pid, SIGKILL);
-    if (waitid(P_PIDFD, (id_t)m->ch.pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+    if (reap_leader(s, m, &si) < 0)
         return;
     if (m->spawning.sync >= 0)
         sv_spawn_step(s, i); /* what it said before it died: its failure, or its exec */

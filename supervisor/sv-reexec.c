@@ -92,43 +92,45 @@ int sv_reexec_check(struct sv *s, char *err, size_t len)
 }
 
 /* Every fd the state names crosses the exec (set), or closes on it again
- * (clear, after a failed exec). */
+ * (clear, after a failed exec); so does the keeper's socket. */
 static void pass_fds(const struct sv *s, int state, bool across)
 {
+    static int fds[SV_MAX_FDS];
     int flag = across ? 0 : FD_CLOEXEC;
+    unsigned n = sv_state_fds(s, fds, SV_MAX_FDS);
     fcntl(state, F_SETFD, flag);
-    fcntl(ctl_listener(s->ctl), F_SETFD, flag);
-    for (unsigned i = 0; i < s->nmod; i++) {
-        const struct sv_mod *m = &s->mod[i];
-        int fds[] = { m->ch.pidfd, m->ch.out, m->ch.listener, m->ch.status, m->bell.rx, m->ring, m->ctl_fd };
-        for (size_t k = 0; m->cf && k < sizeof(fds) / sizeof(fds[0]); k++)
-            if (fds[k] >= 0)
-                fcntl(fds[k], F_SETFD, flag);
-    }
-    for (unsigned k = 0; k < s->nchan; k++) {
-        fcntl(s->chan[k].fd, F_SETFD, flag);
-        fcntl(s->chan[k].ring[UIPC_SERVER], F_SETFD, flag);
-        fcntl(s->chan[k].ring[UIPC_CLIENT], F_SETFD, flag);
-    }
+    if (s->keeper >= 0)
+        fcntl(s->keeper, F_SETFD, flag);
+    for (unsigned k = 0; k < n; k++)
+        fcntl(fds[k], F_SETFD, flag);
 }
 
 void sv_reexec(struct sv *s)
 {
     char err[CONF_ERR_MAX], fdnum[16];
     int state;
+    int r = sv_reexec_check(s, err, sizeof(err));
+    /* Asked for and accepted, then a module started dying or starting:
+     * it waits for that (a few turns), up to REEXEC_WAIT_MS. */
+    if (r == -EBUSY && !s->stopping && sv_now_ms() < s->reexec_asked_ms + REEXEC_WAIT_MS)
+        return;
     s->reexec_asked = false;
-    if (sv_reexec_check(s, err, sizeof(err)) < 0) {
+    if (r < 0) {
         sv_error("supervisor: reexec refused: %s", err);
         return;
     }
-    int r = sv_state_save(s, &state);
+    r = sv_state_save(s, &state);
     if (r < 0) {
         sv_error("supervisor: reexec: writing the state: %s", strerror(-r));
         return;
     }
+    char keeper[16];
     snprintf(fdnum, sizeof(fdnum), "%d", state);
-    char *argv[] = { s->exe, "--config", s->c->path, "--restore", fdnum,
+    snprintf(keeper, sizeof(keeper), "%d", s->keeper);
+    char *argv[] = { s->exe, "--config", s->c->path, "--restore", fdnum, "--keeper", keeper,
                      s->socket_forced ? "--control-socket" : NULL, s->c->control_socket, NULL };
+    if (s->keeper < 0) /* (no keeper: the socket's options move up) */
+        argv[5] = argv[7], argv[6] = argv[8], argv[7] = NULL;
     pass_fds(s, state, true);
     /* The new binary reads the state first without taking anything over:
      * once exec'd, a generation that cannot would take every module down

@@ -94,7 +94,7 @@ int sv_start_module(struct sv *s, unsigned i)
     struct sv_spawn sp = { .argv = m->cf->argv, .env = m->cf->env,
                            .uipc_env = mf.env,
                            .keep = mf.keep, .nkeep = mf.nkeep,
-                           .sb = &m->sb };
+                           .sb = &m->sb, .keeper_parent = s->keeper >= 0 };
     int err = sv_spawn_start(&sp, &m->spawning, &m->ch);
     if (err < 0) {
         sv_error("%s: could not start %s: clone: %s", m->cf->name, m->cf->argv[0], strerror(-err));

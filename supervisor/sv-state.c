@@ -102,6 +102,32 @@ int sv_state_save(const struct sv *s, int *out)
     return 0;
 }
 
+unsigned sv_state_fds(const struct sv *s, int *out, unsigned max)
+{
+    unsigned n = 0;
+#define PUT(fd) do { if ((fd) >= 0 && n < max) out[n++] = (fd); } while (0)
+    PUT(ctl_listener(s->ctl));
+    for (unsigned i = 0; i < s->nmod; i++) {
+        const struct sv_mod *m = &s->mod[i];
+        if (!m->cf)
+            continue;
+        PUT(m->ch.pidfd);
+        PUT(m->ch.out);
+        PUT(m->ch.listener);
+        PUT(m->ch.status);
+        PUT(m->bell.rx);
+        PUT(m->ring);
+        PUT(m->ctl_fd);
+    }
+    for (unsigned k = 0; k < s->nchan; k++) {
+        PUT(s->chan[k].fd);
+        PUT(s->chan[k].ring[UIPC_SERVER]);
+        PUT(s->chan[k].ring[UIPC_CLIENT]);
+    }
+#undef PUT
+    return n;
+}
+
 /* ---- reading ---- */
 
 struct words {

@@ -110,6 +110,7 @@ static void deliver(struct sv *s, unsigned i, struct lc_in in)
     struct lc_step st = lc_apply(&m->lc, &pol, &ctx, in);
     if (st.effects & LX_REFUSE)
         return;
+    s->dirty = true;
     log_step(s, m, &st, &pol);
     if (st.effects & LX_RECLAIM)
         sv_channels_dead(s, i);
@@ -258,6 +259,10 @@ static int next_timeout(const struct sv *s)
         next = s->next_check_ms;
     if (s->watchdog_ms && s->next_watchdog_ms < next)
         next = s->next_watchdog_ms;
+    if (s->reexec_asked && now + READY_POLL_MS < next) /* waiting out a busy moment */
+        next = now + READY_POLL_MS;
+    if (s->keeper >= 0 && s->next_checkpoint_ms < next)
+        next = s->next_checkpoint_ms;
     if (next == UINT64_MAX)
         return -1;
     return next <= now ? 0 : (int)(next - now);
@@ -297,8 +302,10 @@ static void on_signal(struct sv *s)
     while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
         if (si.ssi_signo == SIGHUP)
             reload(s);
-        else if (si.ssi_signo == SIGUSR2) /* as nginx: the binary upgrade */
+        else if (si.ssi_signo == SIGUSR2) { /* as nginx: the binary upgrade */
             s->reexec_asked = true;
+            s->reexec_asked_ms = sv_now_ms();
+        }
         else if (si.ssi_signo == SIGCHLD)
             sv_strays(s, false);
         else
@@ -322,6 +329,20 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
     case EV_CONTROL: ctl_process(s->ctl); break;
     }
     deliver_pending(s);
+}
+
+/* What the keeper holds for a new supervisor, after a turn that changed
+ * it (and now and then anyway: counters move without events). */
+static void checkpoint(struct sv *s)
+{
+    uint64_t now = sv_now_ms();
+    if (s->keeper < 0 || (!s->dirty && now < s->next_checkpoint_ms))
+        return;
+    int r = sv_keeper_checkpoint(s);
+    if (r < 0)
+        sv_warn("supervisor: checkpoint to the keeper: %s", strerror(-r));
+    s->dirty = false;
+    s->next_checkpoint_ms = now + CHECKPOINT_MS;
 }
 
 static int loop(struct sv *s)
@@ -354,6 +375,7 @@ static int loop(struct sv *s)
         s->loop_turns++;
         if (s->reexec_asked && !s->npending)
             sv_reexec(s); /* returns only if it could not */
+        checkpoint(s);
     }
     /* Output the modules wrote just before they died. */
     for (unsigned i = 0; i < s->nmod; i++)
@@ -436,14 +458,23 @@ static int take_over(struct sv *s, int state)
     s->generation++;
     sv_info("supervisor: generation %u took over %u modules and %u channels", s->generation, s->c->nmod,
             s->nchan);
+    /* A child the last one was still setting up cannot be followed to its
+     * exec: it is killed, and restarted by its policy. */
+    for (unsigned i = 0; i < s->nmod; i++)
+        if (s->mod[i].cf && s->mod[i].lc.state == LC_SPAWNING && s->mod[i].ch.pid > 0) {
+            sv_warn("%s: was being started by the last supervisor: killed", s->mod[i].cf->name);
+            kill(s->mod[i].ch.pid, SIGKILL);
+        }
     return 0;
 }
 
-int sv_run(struct conf *c, bool socket_forced, int restore)
+int sv_run(struct conf *c, bool socket_forced, int restore, int keeper)
 {
     static struct sv s;
     memset(&s, 0, sizeof(s));
     s.c = c;
+    s.keeper = keeper;
+    s.dirty = true;
     s.socket_forced = socket_forced;
     s.sigfd = -1;
     s.started_ms = sv_now_ms();
@@ -459,6 +490,8 @@ int sv_run(struct conf *c, bool socket_forced, int restore)
         err = restore >= 0 ? take_over(&s, restore) : set_up(&s);
     if (err == 0 && ep_add(&s, ctl_fd(s.ctl), EV_CONTROL, 0) < 0)
         err = -errno;
+    if (err == 0 && keeper >= 0)
+        ctl_modules_parent(s.ctl, getppid()); /* the keeper: its other children are modules */
     if (err < 0) {
         sv_error("supervisor: set-up failed: %s", strerror(-err));
         teardown(&s);

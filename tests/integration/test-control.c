@@ -793,7 +793,8 @@ static int sv_sockets(pid_t sv)
 static void expect_sockets(pid_t sv, int want)
 {
     int n = 0;
-    for (int i = 0; i < 300 && (n = sv_sockets(sv)) != want; i++)
+    pid_t worker = svtest_supervisor_pid(sv); /* sv is the keeper: the sockets are its child's */
+    for (int i = 0; i < 300 && (n = sv_sockets(worker)) != want; i++)
         sleep_ms(10);
     if (n != want)
         fail_msg("the supervisor holds %d sockets, expected %d (its listener and %d connections)",

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -705,4 +706,39 @@ void svtest_ctl_ok(int got, const char *what)
     fail_msg("uipcctl %s: exit status %d (the supervisor did not answer)\nstdout:\n%s\nstderr:\n%s\n"
              "the log ends:\n%s",
              what, got, svtest_ctl_out, svtest_ctl_err, log + (len > 2000 ? len - 2000 : 0));
+}
+
+/* Whether a and b name the same thing (/proc links). */
+static bool same_link(const char *a, const char *b)
+{
+    char x[PATH_MAX], y[PATH_MAX];
+    ssize_t n = readlink(a, x, sizeof(x) - 1), m = readlink(b, y, sizeof(y) - 1);
+    if (n < 0 || m < 0)
+        return false;
+    x[n] = y[m] = '\0';
+    return strcmp(x, y) == 0;
+}
+
+pid_t svtest_supervisor_pid(pid_t started)
+{
+    char path[96], a[96], b[96], c[96], d[96];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)started, (int)started);
+    snprintf(a, sizeof(a), "/proc/%d/exe", (int)started);
+    snprintf(c, sizeof(c), "/proc/%d/ns/pid", (int)started);
+    for (int tries = 0; tries < 500; tries++, sleep_ms(10)) {
+        FILE *f = fopen(path, "re");
+        int pid;
+        while (f && fscanf(f, "%d", &pid) == 1) {
+            snprintf(b, sizeof(b), "/proc/%d/exe", pid);
+            snprintf(d, sizeof(d), "/proc/%d/ns/pid", pid);
+            if (same_link(a, b) && same_link(c, d)) {
+                fclose(f);
+                return pid;
+            }
+        }
+        if (f)
+            fclose(f);
+    }
+    fail_msg("no supervisor under the keeper %d", (int)started);
+    return -1;
 }

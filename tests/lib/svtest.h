@@ -31,6 +31,10 @@ pid_t start_supervisor(void);
 /* start_supervisor() for a config it must refuse: waits for it to exit,
  * and returns its exit status. */
 int supervisor_refuses(void);
+/* The supervisor process under the one started_supervisor() started (the
+ * keeper): its child running the same binary in the same pid namespace
+ * (a module's pid-namespace init runs it too, in its own).  Waited for. */
+pid_t svtest_supervisor_pid(pid_t started);
 /* SIGTERM, waits up to 10 s (times the slowdown), returns the wait status. */
 int stop_supervisor(pid_t sv);
 char *read_log(void);

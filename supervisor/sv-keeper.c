@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* The supervisor's side of the keeper (keeper.h): checkpoints (the state
+ * and every fd it names, so that a new supervisor can take over if this
+ * one dies) and reaping, which only the keeper, the modules' parent, can
+ * do.  The keeper is trusted (it is our own parent, never a module): a
+ * request waits for its answer, at most KEEPER_MS. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "keeper.h"
+#include "log.h"
+#include "sv-internal.h"
+
+#define KEEPER_MS 2000
+
+static int send_msg(int sock, const struct keep_msg *m, const int *fds, unsigned nfds)
+{
+    union { char buf[CMSG_SPACE(KEEP_BATCH * sizeof(int))]; struct cmsghdr align; } u;
+    struct iovec iov = { (void *)m, sizeof(*m) };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (nfds) {
+        mh.msg_control = u.buf;
+        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    }
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int sv_keeper_checkpoint(struct sv *s)
+{
+    static int fds[KEEP_MAX_FDS];
+    int state, r = sv_state_save(s, &state);
+    if (r < 0)
+        return r;
+    fds[0] = state;
+    unsigned n = 1 + sv_state_fds(s, fds + 1, KEEP_MAX_FDS - 1);
+    struct keep_msg m = { .kind = KEEP_BEGIN, .n = (int32_t)n };
+    r = send_msg(s->keeper, &m, NULL, 0);
+    for (unsigned at = 0; r == 0 && at < n; at += KEEP_BATCH) {
+        unsigned batch = n - at < KEEP_BATCH ? n - at : KEEP_BATCH;
+        m = (struct keep_msg){ .kind = KEEP_FDS, .n = (int32_t)batch };
+        memcpy(m.num, fds + at, batch * sizeof(int));
+        r = send_msg(s->keeper, &m, fds + at, batch);
+    }
+    if (r == 0)
+        r = send_msg(s->keeper, &(struct keep_msg){ .kind = KEEP_COMMIT }, NULL, 0);
+    close(state);
+    return r;
+}
+
+int sv_keeper_reap(const struct sv *s, pid_t pid, bool nohang, siginfo_t *si)
+{
+    struct keep_msg m = { .kind = KEEP_REAP, .pid = pid, .flag = nohang };
+    int r = send_msg(s->keeper, &m, NULL, 0);
+    struct pollfd p = { .fd = s->keeper, .events = POLLIN };
+    while (r == 0) {
+        if (poll(&p, 1, KEEPER_MS) <= 0)
+            return -ETIMEDOUT;
+        ssize_t n = recv(s->keeper, &m, sizeof(m), 0);
+        if (n <= 0)
+            return n < 0 ? -errno : -EPIPE;
+        if (m.kind != KEEP_STATUS || m.pid != pid)
+            continue;
+        if (m.flag < 0)
+            return m.flag;
+        memset(si, 0, sizeof(*si));
+        si->si_pid = m.flag ? pid : 0;
+        si->si_code = m.code;
+        si->si_status = m.status;
+        return 0;
+    }
+    return r;
+}
