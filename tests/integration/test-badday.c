@@ -277,8 +277,12 @@ static int printed_children(const char *name, pid_t module, struct proc *out, in
         n++;
     }
     remember(out, n);
-    if (n < want)
-        fail_msg("%s printed %d children, not %d", name, n, want);
+    if (n < want) {
+        const char *log = read_log();
+        size_t len = strlen(log);
+        fail_msg("%s printed %d children, not %d; the log ends:\n%s", name, n, want,
+                 log + (len > 4000 ? len - 4000 : 0));
+    }
     return n;
 }
 
