@@ -13,7 +13,7 @@ static int usage(FILE *f, int code)
 {
     fprintf(f,
             "usage: uipc-chaos --config FILE [--duration S] [--seed N] [--target MODULE]...\n"
-            "                  [--faults kill,segv,stop,abort,slow,hostile,reexec] [--json]\n"
+            "                  [--faults kill,segv,stop,abort,slow,hostile,reexec,supervisor-kill] [--json]\n"
             "  -c, --config FILE      the modules.conf to run (its clients make the load)\n"
             "  -d, --duration S       how long to inject faults (default 30); a fault whose\n"
             "                         target is not running by the next one's time is skipped\n"
@@ -26,7 +26,9 @@ static int usage(FILE *f, int code)
             "                         target's libmodule attacks its clients, then goes on,\n"
             "                         hangs or dies), reexec (the supervisor executes its\n"
             "                         binary again, keeping every module: nothing may\n"
-            "                         notice); default all but hostile and reexec\n"
+            "                         notice), supervisor-kill (SIGKILL to the supervisor:\n"
+            "                         the keeper starts a new one, nothing may notice);\n"
+            "                         default all but hostile, reexec, supervisor-kill\n"
             "  -i, --interval-ms N    mean time between faults (default 200)\n"
             "      --slow-ms N        how long a slow handler sleeps (default 1500)\n"
             "      --settle-s S       at the end, how long recovery and the drain may take\n"
@@ -98,7 +100,7 @@ int chaos_parse_args(int argc, char **argv, struct chaos_opts *o, bool *done)
             break;
         case 'f':
             if (chaos_parse_faults(optarg, &o->faults) < 0)
-                return bad("--faults (kill,segv,stop,abort,slow,hostile,reexec)", optarg);
+                return bad("--faults (kill,segv,stop,abort,slow,hostile,reexec,supervisor-kill)", optarg);
             break;
         case 'i':
             if (!parse_u64(optarg, 3600000, &v) || v < 2)

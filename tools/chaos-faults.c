@@ -5,6 +5,17 @@
 
 #include "chaos.h"
 
+/* SIGKILL to the supervisor's own process (the keeper's child, which the
+ * status names): the keeper starts a new one, and nothing else may
+ * notice. */
+static bool kill_supervisor(const char *sock, uint64_t by)
+{
+    Uipc__Control__Reply *st = chaos_ask_status(sock, by);
+    pid_t pid = st && st->supervisor ? st->supervisor->pid : 0;
+    chaos_reply_free(st);
+    return pid > 0 && kill(pid, SIGKILL) == 0;
+}
+
 /* Signals through `kill`; abort, slow and hostile through `fault`, with
  * the slow time or the hostile attack in its ms; reexec as `uipcctl
  * reexec`. */
@@ -14,6 +25,8 @@ static bool inject(const char *sock, const char *module, const struct chaos_even
     static const int sig[FAULT_COUNT] = { [FAULT_KILL] = SIGKILL, [FAULT_SEGV] = SIGSEGV,
                                           [FAULT_STOP] = SIGSTOP };
     enum chaos_fault f = ev->fault;
+    if (f == FAULT_SUPERVISOR_KILL)
+        return kill_supervisor(sock, by);
     Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
     Uipc__Control__KillRequest kill = UIPC__CONTROL__KILL_REQUEST__INIT;
     Uipc__Control__FaultRequest fault = UIPC__CONTROL__FAULT_REQUEST__INIT;

@@ -12,9 +12,10 @@
 bool chaos_passed(const struct chaos_tally *t)
 {
     bool violations_ok = !t->violations || t->injected[FAULT_HOSTILE] > 0;
-    /* Each reexec answered is one generation more: fewer means one
-     * failed (and then the modules are gone, too). */
-    bool reexecs_ok = !t->judged || t->generation == 1 + t->injected[FAULT_REEXEC];
+    /* Each reexec answered, and each supervisor killed, is one generation
+     * more: fewer means one failed (and then the modules are gone, too). */
+    bool reexecs_ok = !t->judged ||
+                      t->generation == 1 + t->injected[FAULT_REEXEC] + t->injected[FAULT_SUPERVISOR_KILL];
     return !t->broken && !t->duplicates && !t->lost && !t->leaked_slots && !t->hung && violations_ok &&
            !t->honest_killed && reexecs_ok;
 }
@@ -60,7 +61,8 @@ void chaos_report_text(const struct chaos_opts *o, const struct chaos_tally *t, 
            t->duplicates, t->lost, t->leaked_slots, t->hung, t->violations, t->protocol_kills,
            t->injected[FAULT_HOSTILE] ? "; expected: hostile faults were injected" : "");
     printf("honest killed %" PRIu64 " (deaths of modules that are not targets)\n", t->honest_killed);
-    printf("supervisor    generation %" PRIu32 " (%u reexecs asked for)\n", t->generation, t->injected[FAULT_REEXEC]);
+    printf("supervisor    generation %" PRIu32 " (%u reexecs asked for, %u supervisors killed)\n", t->generation,
+           t->injected[FAULT_REEXEC], t->injected[FAULT_SUPERVISOR_KILL]);
     if (t->judged && !t->drained)
         printf("not drained   calls were still in flight at the end of --settle-s\n");
     if (t->broken)

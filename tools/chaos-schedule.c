@@ -7,6 +7,7 @@
 static const char *const names[FAULT_COUNT] = {
     [FAULT_KILL] = "kill", [FAULT_SEGV] = "segv", [FAULT_STOP] = "stop",
     [FAULT_ABORT] = "abort", [FAULT_SLOW] = "slow", [FAULT_HOSTILE] = "hostile", [FAULT_REEXEC] = "reexec",
+    [FAULT_SUPERVISOR_KILL] = "supervisor-kill",
 };
 
 const char *chaos_fault_name(enum chaos_fault f)

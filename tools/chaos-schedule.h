@@ -9,14 +9,14 @@
 #include <stdint.h>
 
 enum chaos_fault { FAULT_KILL, FAULT_SEGV, FAULT_STOP, FAULT_ABORT, FAULT_SLOW, FAULT_HOSTILE, FAULT_REEXEC,
-                   FAULT_COUNT };
+                   FAULT_SUPERVISOR_KILL, FAULT_COUNT };
 
 /* Without --faults: every fault but hostile and reexec.  A hostile server
  * makes its clients see -UIPC_EPROTO and -UIPC_EBADSTATUS, which their own
  * checks may count as failures, and protocol violations, which the verdict
- * then tolerates: asked for by name only.  reexec is a fault of the
- * supervisor, not of a module (its target is only waited for), by name
- * only too.  (And so a seed gives the schedule it always gave.) */
+ * then tolerates: asked for by name only.  reexec and supervisor-kill
+ * are faults of the supervisor, not of a module (the target is only
+ * waited for), by name only too.  (And so a seed gives the schedule it always gave.) */
 #define CHAOS_DEFAULT_FAULTS ((1u << FAULT_HOSTILE) - 1)
 
 struct chaos_event {
@@ -26,7 +26,8 @@ struct chaos_event {
     uint32_t attack;   /* hostile: the attack's selector (modulo UIPC_HOSTILE_ATTACKS); else 0 */
 };
 
-/* "kill", "segv", "stop", "abort", "slow", "hostile", "reexec" */
+/* "kill", "segv", "stop", "abort", "slow", "hostile", "reexec",
+ * "supervisor-kill" */
 const char *chaos_fault_name(enum chaos_fault f);
 /* A comma-separated list of fault names into a bit set (1u << fault);
  * -EINVAL naming nothing or something unknown. */

@@ -154,9 +154,10 @@ static void test_chaos_run(void **state)
     free(json);
 }
 
-/* The supervisor's own fault (uipcctl reexec) among kills: it executes
- * its binary again and again under the same load; nothing lost or
- * duplicated, no client restarted, one generation more per reexec. */
+/* The supervisor's own faults among module kills: it executes its binary
+ * again (uipcctl reexec), or is killed with SIGKILL and the keeper starts
+ * a new one, again and again under the same load; nothing lost or
+ * duplicated, no client restarted, one generation more per each. */
 static void test_chaos_reexec(void **state)
 {
     (void)state;
@@ -169,12 +170,12 @@ static void test_chaos_reexec(void **state)
     snprintf(out, sizeof(out), "%s/chaos-reexec.json", dir);
     snprintf(log, sizeof(log), "%s/chaos-reexec-supervisor.log", dir);
     char *argv[] = { (char *)env_path("UIPC_CHAOS"), "--config", conf_path, "--duration", "5",
-                     "--seed", "20261202", "--interval-ms", "100", "--faults", "reexec,kill",
+                     "--seed", "20261202", "--interval-ms", "100", "--faults", "reexec,supervisor-kill,kill",
                      "--json", "--log", log, NULL };
     char *svlog, *json = chaos_passes(argv, out, log, &svlog);
-    long long reexecs = json_num(json, "reexec");
-    assert_true(reexecs >= 10);
-    assert_int_equal(json_num(json, "supervisor_generation"), 1 + reexecs);
+    long long reexecs = json_num(json, "reexec"), deaths = json_num(json, "supervisor-kill");
+    assert_true(reexecs >= 5 && deaths >= 5);
+    assert_int_equal(json_num(json, "supervisor_generation"), 1 + reexecs + deaths);
     assert_int_equal(json_num(json, "honest_killed"), 0);
     for (int k = 1; k <= 4; k++) {
         char started[64];
