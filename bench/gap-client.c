@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The load side of uipc-reexec-bench: a module that keeps DEPTH async
+/* The load side of uipc-survival-bench: a module that keeps DEPTH async
  * calls to "echo" in flight and records, per phase of the bench, how many
  * were answered and the longest time between two answers.  The figures go
  * to a file shared with the benchmark (GAP_RESULTS). */

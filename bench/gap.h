@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* What uipc-reexec-bench and its load module share through a file: per
+/* What uipc-survival-bench and its load module share through a file: per
  * phase (set by the bench), the calls answered and the longest gap
  * between two successive answers. */
 #ifndef UIPC_BENCH_GAP_H
@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-enum { GAP_WARMUP, GAP_BASELINE, GAP_REEXEC, GAP_PHASES };
+enum { GAP_WARMUP, GAP_BASELINE, GAP_REEXEC, GAP_KILL, GAP_PHASES };
 
 struct gap_results {
     _Atomic uint32_t phase;              /* written by the bench */

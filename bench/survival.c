@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* uipc-reexec-bench: the real uipc-supervisor runs an echo server under a
- * load module that keeps 16 async calls in flight.  The benchmark asks for
- * N in-place upgrades (uipcctl reexec) one after the other and measures,
- * per reexec, the time from the request to the new generation answering
- * `status`; and, from the load module, the longest gap between two
- * answered calls while the reexecs ran, against the same gap over a
- * baseline of the same length without any (calls do not need the
- * supervisor: both should be about the same). */
+/* uipc-survival-bench: the real uipc-supervisor runs an echo server under
+ * a load module that keeps 16 async calls in flight.  The benchmark asks
+ * for N in-place upgrades (uipcctl reexec) one after the other, then kills
+ * the supervisor's process with SIGKILL N times (its keeper starts a new
+ * one each time), and measures, per event, the time from the request or
+ * the kill to the next generation answering `status`; and, from the load
+ * module, the longest gap between two answered calls during each series,
+ * against the same gap over a baseline as long without either (calls do
+ * not need the supervisor: all three should be about the same). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -27,7 +28,7 @@
 #include "ctl-wire.h"
 #include "gap.h"
 
-static char dir[] = "/tmp/uipc-reexec-bench-XXXXXX";
+static char dir[] = "/tmp/uipc-survival-bench-XXXXXX";
 static char sock[256], log_path[256];
 
 static uint64_t now_ns(void)
@@ -71,6 +72,38 @@ static uint32_t generation(void)
     return g;
 }
 
+static pid_t supervisor_pid(void)
+{
+    Uipc__Control__StatusRequest st = UIPC__CONTROL__STATUS_REQUEST__INIT;
+    Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
+    req.command_case = UIPC__CONTROL__REQUEST__COMMAND_STATUS;
+    req.status = &st;
+    Uipc__Control__Reply *rep = ask(&req);
+    pid_t pid = rep && rep->supervisor ? rep->supervisor->pid : 0;
+    if (rep)
+        protobuf_c_message_free_unpacked(&rep->base, NULL);
+    return pid;
+}
+
+/* Waits for a generation after was; ns since t0, or 0 after 10 s. */
+static uint64_t answered_since(uint64_t t0, uint32_t was)
+{
+    while (generation() <= was)
+        if (now_ns() - t0 > 10000000000ull)
+            return 0;
+    return now_ns() - t0;
+}
+
+/* One kill: ns from the SIGKILL to the next generation answering, or 0. */
+static uint64_t kill_once(uint32_t was)
+{
+    pid_t pid = supervisor_pid();
+    uint64_t t0 = now_ns();
+    if (pid <= 0 || kill(pid, SIGKILL) < 0)
+        return 0;
+    return answered_since(t0, was);
+}
+
 /* One reexec: ns from the request to the next generation answering, or 0. */
 static uint64_t reexec_once(uint32_t was)
 {
@@ -82,13 +115,10 @@ static uint64_t reexec_once(uint32_t was)
     Uipc__Control__Reply *rep = ask(&req);
     bool ok = rep && rep->ok;
     if (rep && !rep->ok)
-        fprintf(stderr, "uipc-reexec-bench: refused: %s\n", rep->error);
+        fprintf(stderr, "uipc-survival-bench: refused: %s\n", rep->error);
     if (rep)
         protobuf_c_message_free_unpacked(&rep->base, NULL);
-    while (ok && generation() <= was)
-        if (now_ns() - t0 > 10000000000ull)
-            return 0;
-    return ok ? now_ns() - t0 : 0;
+    return ok ? answered_since(t0, was) : 0;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -123,15 +153,15 @@ static pid_t start_supervisor(const char *conf)
 
 static int usage(FILE *f, int code)
 {
-    fprintf(f, "usage: uipc-reexec-bench [--reexecs N] [--json]\n"
-               "  -n, --reexecs N  how many in-place upgrades (default 50)\n"
+    fprintf(f, "usage: uipc-survival-bench [--events N] [--json]\n"
+               "  -n, --events N   how many reexecs, and how many supervisor kills (default 50)\n"
                "  -j, --json       one JSON object\n");
     return code;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = { { "reexecs", required_argument, NULL, 'n' },
+    static const struct option opts[] = { { "events", required_argument, NULL, 'n' },
                                           { "json", no_argument, NULL, 'j' },
                                           { "help", no_argument, NULL, 'h' },
                                           { NULL, 0, NULL, 0 } };
@@ -166,45 +196,58 @@ int main(int argc, char **argv)
     for (int i = 0; i < 500 && atomic_load(&res->ok[GAP_WARMUP]) < 10000; i++)
         sleep_ms(10);
     if (atomic_load(&res->ok[GAP_WARMUP]) < 10000) {
-        fprintf(stderr, "uipc-reexec-bench: the load never got going (log: %s)\n", log_path);
+        fprintf(stderr, "uipc-survival-bench: the load never got going (log: %s)\n", log_path);
         kill(sv, SIGTERM);
         return 3;
     }
-    uint64_t *took = calloc(n, sizeof(uint64_t));
-    /* The reexecs, timed; then a baseline of the same length without. */
-    atomic_store(&res->phase, GAP_REEXEC);
-    uint64_t t0 = now_ns();
-    unsigned done = 0;
-    for (uint32_t g = generation(); done < n; done++, g++)
-        if (!(took[done] = reexec_once(g)))
-            break;
-    uint64_t span = now_ns() - t0;
+    struct series { const char *name; uint64_t (*once)(uint32_t); unsigned phase; uint64_t *took; uint64_t span; }
+        series[] = { { "reexec", reexec_once, GAP_REEXEC, calloc(n, sizeof(uint64_t)), 0 },
+                     { "kill -9", kill_once, GAP_KILL, calloc(n, sizeof(uint64_t)), 0 } };
+    unsigned failed = 0;
+    for (unsigned k = 0; k < 2 && !failed; k++) {
+        atomic_store(&res->phase, series[k].phase);
+        uint64_t t0 = now_ns();
+        for (uint32_t g = generation(), i = 0; i < n; i++, g++)
+            if (!(series[k].took[i] = series[k].once(g))) {
+                failed = i + 1;
+                fprintf(stderr, "uipc-survival-bench: %s %u failed (log: %s)\n", series[k].name, i + 1, log_path);
+                break;
+            }
+        series[k].span = now_ns() - t0;
+    }
+    /* The baseline: as long as the longer series, nothing done to the supervisor. */
     atomic_store(&res->phase, GAP_BASELINE);
+    uint64_t span = series[0].span > series[1].span ? series[0].span : series[1].span;
     sleep_ms((unsigned)(span / 1000000) + 1);
     atomic_store(&res->phase, GAP_WARMUP);
     kill(sv, SIGTERM);
     waitpid(sv, NULL, 0);
-    if (done < n) {
-        fprintf(stderr, "uipc-reexec-bench: reexec %u failed (log: %s)\n", done + 1, log_path);
+    if (failed)
         return 1;
-    }
-    qsort(took, n, sizeof(uint64_t), cmp_u64);
-    double med = (double)took[n / 2] / 1e6, p99 = (double)took[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1e6;
-    double gap_rx = (double)atomic_load(&res->max_gap_ns[GAP_REEXEC]) / 1e6;
-    double gap_base = (double)atomic_load(&res->max_gap_ns[GAP_BASELINE]) / 1e6;
-    uint64_t errors = atomic_load(&res->errors), ok = atomic_load(&res->ok[GAP_REEXEC]);
+    double base = (double)atomic_load(&res->max_gap_ns[GAP_BASELINE]) / 1e6;
+    uint64_t errors = atomic_load(&res->errors);
     if (json)
-        printf("{\"reexecs\": %u, \"answering_again_ms\": {\"median\": %.3f, \"p99\": %.3f}, "
-               "\"longest_gap_ms\": {\"during_reexecs\": %.3f, \"baseline\": %.3f}, \"calls_during\": %" PRIu64
-               ", \"errors\": %" PRIu64 "}\n",
-               n, med, p99, gap_rx, gap_base, ok, errors);
+        printf("{\"events\": %u, \"baseline_longest_gap_ms\": %.3f, \"errors\": %" PRIu64 ", \"series\": [", n, base,
+               errors);
     else
-        printf("uipc-reexec-bench: %u reexecs under load (echo, 16 async calls in flight)\n"
-               "  request -> new generation answering status: median %.2f ms, p99 %.2f ms\n"
-               "  longest gap between answered calls: %.2f ms during the reexecs, %.2f ms over a baseline "
-               "as long (%.2fx)\n"
-               "  calls answered during the reexecs: %" PRIu64 ", errors: %" PRIu64 "\n",
-               n, med, p99, gap_rx, gap_base, gap_base > 0 ? gap_rx / gap_base : 0.0, ok, errors);
-    free(took);
+        printf("uipc-survival-bench: %u of each under load (echo, 16 async calls in flight); longest gap between "
+               "answered calls over a baseline as long: %.2f ms; errors: %" PRIu64 "\n", n, base, errors);
+    for (unsigned k = 0; k < 2; k++) {
+        qsort(series[k].took, n, sizeof(uint64_t), cmp_u64);
+        double med = (double)series[k].took[n / 2] / 1e6;
+        double p99 = (double)series[k].took[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] / 1e6;
+        double gap = (double)atomic_load(&res->max_gap_ns[series[k].phase]) / 1e6;
+        uint64_t ok = atomic_load(&res->ok[series[k].phase]);
+        if (json)
+            printf("%s{\"event\": \"%s\", \"answering_again_ms\": {\"median\": %.3f, \"p99\": %.3f}, "
+                   "\"longest_gap_ms\": %.3f, \"calls\": %" PRIu64 "}", k ? ", " : "", series[k].name, med, p99, gap, ok);
+        else
+            printf("  %-8s -> next supervisor answering status: median %.2f ms, p99 %.2f ms; longest gap between "
+                   "answered calls %.2f ms (%.2fx the baseline's); %" PRIu64 " calls answered\n",
+                   series[k].name, med, p99, gap, base > 0 ? gap / base : 0.0, ok);
+        free(series[k].took);
+    }
+    if (json)
+        printf("]}\n");
     return errors ? 1 : 0;
 }
