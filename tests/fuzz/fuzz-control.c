@@ -141,6 +141,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(sv.mod[1].last_reason, sizeof(sv.mod[1].last_reason), "seccomp: socket");
     sv.c = &conf;
     sv.nmod = NMOD;
+    sv.keeper = -1; /* no keeper: nothing here reaps or checkpoints */
     conf.path = strdup(fuzz_path("modules.conf")); /* never written: a reload is refused */
 
     static const struct { const char *service; int client, server; uint32_t slots, size; } ch[NCHAN] = {
