@@ -59,7 +59,9 @@ static Uipc__Control__Reply *ask(Uipc__Control__Request *req)
     return (Uipc__Control__Reply *)m;
 }
 
-static uint32_t generation(void)
+/* The supervisor's generation and process, from its status (0 and 0
+ * while it does not answer). */
+static uint32_t status_of(pid_t *pid)
 {
     Uipc__Control__StatusRequest st = UIPC__CONTROL__STATUS_REQUEST__INIT;
     Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
@@ -67,22 +69,16 @@ static uint32_t generation(void)
     req.status = &st;
     Uipc__Control__Reply *rep = ask(&req);
     uint32_t g = rep && rep->supervisor ? rep->supervisor->generation : 0;
+    if (pid)
+        *pid = rep && rep->supervisor ? rep->supervisor->pid : 0;
     if (rep)
         protobuf_c_message_free_unpacked(&rep->base, NULL);
     return g;
 }
 
-static pid_t supervisor_pid(void)
+static uint32_t generation(void)
 {
-    Uipc__Control__StatusRequest st = UIPC__CONTROL__STATUS_REQUEST__INIT;
-    Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
-    req.command_case = UIPC__CONTROL__REQUEST__COMMAND_STATUS;
-    req.status = &st;
-    Uipc__Control__Reply *rep = ask(&req);
-    pid_t pid = rep && rep->supervisor ? rep->supervisor->pid : 0;
-    if (rep)
-        protobuf_c_message_free_unpacked(&rep->base, NULL);
-    return pid;
+    return status_of(NULL);
 }
 
 /* Waits for a generation after was; ns since t0, or 0 after 10 s. */
@@ -97,7 +93,8 @@ static uint64_t answered_since(uint64_t t0, uint32_t was)
 /* One kill: ns from the SIGKILL to the next generation answering, or 0. */
 static uint64_t kill_once(uint32_t was)
 {
-    pid_t pid = supervisor_pid();
+    pid_t pid;
+    status_of(&pid);
     uint64_t t0 = now_ns();
     if (pid <= 0 || kill(pid, SIGKILL) < 0)
         return 0;

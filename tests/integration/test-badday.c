@@ -310,19 +310,6 @@ static void expect_no_zombies(pid_t sv)
     fail_msg("zombie children of the supervisor (%d) for 3 s:%s", (int)sv, list);
 }
 
-static int fd_count(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* /proc/PID/fd, one line per descriptor, for a failure message. */
 static void fd_list(pid_t pid, char *out, size_t cap)
 {
@@ -348,10 +335,10 @@ static void fd_list(pid_t pid, char *out, size_t cap)
  * same count twice, 200 ms apart. */
 static int stable_fds(pid_t sv)
 {
-    int a = fd_count(sv), b;
+    int a = svtest_fd_count(sv), b;
     for (int i = 0; i < 25; i++, a = b) {
         sleep_ms(200);
-        if ((b = fd_count(sv)) == a)
+        if ((b = svtest_fd_count(sv)) == a)
             return a;
     }
     fail_msg("the supervisor's descriptors never settled (%d, then %d)", a, b);
@@ -362,7 +349,7 @@ static int stable_fds(pid_t sv)
 static void expect_fds(pid_t sv, int want, const char *when)
 {
     int n = 0;
-    for (int i = 0; i < 250 && (n = fd_count(sv)) != want; i++)
+    for (int i = 0; i < 250 && (n = svtest_fd_count(sv)) != want; i++)
         sleep_ms(20);
     if (n != want) {
         static char list[8192];
@@ -648,7 +635,7 @@ static void test_fork_restart_fds(void **state)
     assert_int_equal(m.pid, latest_pid("bad"));
     /* both checked before either fails: they are separate faults */
     int fds = 0;
-    for (int i = 0; i < 250 && (fds = fd_count(sv)) != base; i++)
+    for (int i = 0; i < 250 && (fds = svtest_fd_count(sv)) != base; i++)
         sleep_ms(20);
     uint64_t cpu = cpu_ms(sv);
     sleep_ms(3000);
@@ -932,7 +919,7 @@ static void test_flood_ctl(void **state)
     assert_int_equal(kill(flood, SIGUSR1), 0);
     wait_log("flood: flooding", 1);
     for (int i = 0; i < 30 && !strstr(read_log(), "flood: stopped"); i++) {
-        int n = fd_count(sv);
+        int n = svtest_fd_count(sv);
         if (n > base + 64 + 2)
             fail_msg("the supervisor holds %d descriptors during the flood, %d before", n, base);
         assert_int_equal(kill(sv, 0), 0);

@@ -81,19 +81,6 @@ static long long module_num(const char *name, const char *key)
     return json_num(obj, key);
 }
 
-static int fds_of(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    assert_non_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 static void write_modules(unsigned load_s)
 {
     write_conf("[supervisor]\nshutdown_timeout_ms = 2000\n\n"
@@ -131,7 +118,7 @@ static void test_reexec_under_load(void **state)
     for (int k = 0; k < 20; k++) {
         reexec_once(k + 2);
         if (k == 0)
-            fds_before = fds_of((pid_t)supervisor);
+            fds_before = svtest_fd_count((pid_t)supervisor);
         if (k == 10) { /* a death between two generations: noticed, reaped, restarted once */
             assert_int_equal(kill(victim, SIGKILL), 0);
             wait_log("victim: started, pid", 2);
@@ -146,9 +133,9 @@ static void test_reexec_under_load(void **state)
     /* No fd piles up: 21 generations later the supervisor holds no more
      * than after the first (a control connection being closed may be
      * counted a moment longer, either time). */
-    int fds_after = fds_of((pid_t)supervisor);
+    int fds_after = svtest_fd_count((pid_t)supervisor);
     for (int i = 0; i < 100 && fds_after > fds_before; i++, sleep_ms(20))
-        fds_after = fds_of((pid_t)supervisor);
+        fds_after = svtest_fd_count((pid_t)supervisor);
     if (fds_after > fds_before)
         fail_msg("the supervisor holds %d fds after 21 reexecs, %d after the first", fds_after, fds_before);
     assert_true(module_num("echo", "uptime_ms") >= echo_up);
@@ -212,12 +199,12 @@ static void test_supervisor_kill9_under_load(void **state)
         if (generation_now() != k + 2)
             fail_msg("no supervisor of generation %d after the kill:\n%s", k + 2, read_log());
         if (k == 0)
-            keeper_fds = fds_of(keeper);
+            keeper_fds = svtest_fd_count(keeper);
     }
     print_message("20 supervisor kills: the next one answered within %llu ms each\n", (unsigned long long)worst_ms);
-    int fds = fds_of(keeper);
+    int fds = svtest_fd_count(keeper);
     for (int i = 0; i < 100 && fds > keeper_fds; i++, sleep_ms(20))
-        fds = fds_of(keeper);
+        fds = svtest_fd_count(keeper);
     if (fds > keeper_fds)
         fail_msg("the keeper holds %d fds after 20 supervisor kills, %d after the first", fds, keeper_fds);
     assert_int_equal(module_num("echo", "pid"), echo);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The supervisor test harness (svtest.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
@@ -741,4 +742,17 @@ pid_t svtest_supervisor_pid(pid_t started)
     }
     fail_msg("no supervisor under the keeper %d", (int)started);
     return -1;
+}
+
+int svtest_fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }

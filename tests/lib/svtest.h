@@ -35,6 +35,8 @@ int supervisor_refuses(void);
  * keeper): its child running the same binary in the same pid namespace
  * (a module's pid-namespace init runs it too, in its own).  Waited for. */
 pid_t svtest_supervisor_pid(pid_t started);
+/* The fds process pid holds now. */
+int svtest_fd_count(pid_t pid);
 /* SIGTERM, waits up to 10 s (times the slowdown), returns the wait status. */
 int stop_supervisor(pid_t sv);
 char *read_log(void);
