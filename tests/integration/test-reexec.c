@@ -9,7 +9,6 @@
  * uptimes carried over, no fd piling up in the supervisor.  A binary that
  * reads another state format, and a config file edited since it was
  * loaded, are refused and the supervisor goes on. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
