@@ -22,8 +22,8 @@
 #include "keeper.h"
 #include "log.h"
 
-#define RESTARTS 50         /* supervisors started after deaths ... */
-#define RESTART_WINDOW_MS 60000 /* ... within this long: then it gives up */
+#define BACKOFF_FIRST_MS 100 /* a supervisor that keeps failing to take over waits this, */
+#define BACKOFF_MAX_MS 5000  /* doubling to this */
 
 struct fdset {
     int fd[KEEP_MAX_FDS], num[KEEP_MAX_FDS];
@@ -38,8 +38,9 @@ static struct keeper {
     bool stopping;          /* SIGTERM or SIGINT: its exit is ours */
     char exe[PATH_MAX];
     char **argv;
-    uint64_t deaths[RESTARTS];
-    unsigned ndeaths;
+    bool checkpointed;       /* the running supervisor committed a checkpoint */
+    unsigned failed_starts;  /* supervisors in a row that died before theirs */
+    uint64_t restart_at_ms;  /* a new supervisor due then; 0: none */
 } k = { .sock = -1, .sigfd = -1 };
 
 static void fdset_clear(struct fdset *s)
@@ -104,6 +105,7 @@ static void on_message(void)
         fdset_clear(&k.kept);
         k.kept = k.next;
         k.next.n = 0;
+        k.checkpointed = true;
         break;
     case KEEP_REAP: reap(&m); break;
     default: break;
@@ -187,14 +189,30 @@ static int fork_worker(bool from_checkpoint)
 
 /* ---- the loop ---- */
 
-static bool too_many_deaths(void)
+/* How long the next supervisor waits.  One that checkpointed ran: the
+ * next starts at once, however often that happens.  One that died before
+ * its first checkpoint failed to take over: after two such, a pause that
+ * doubles each time (a binary that crashes at start would spin), up to
+ * BACKOFF_MAX_MS; never giving up: the modules run on meanwhile. */
+static unsigned restart_delay(bool ran)
 {
-    uint64_t now = sv_now_ms();
-    k.deaths[k.ndeaths++ % RESTARTS] = now;
-    unsigned recent = 0;
-    for (unsigned i = 0; i < RESTARTS && i < k.ndeaths; i++)
-        recent += now - k.deaths[i] < RESTART_WINDOW_MS;
-    return recent >= RESTARTS;
+    if (ran)
+        return k.failed_starts = 0;
+    if (++k.failed_starts <= 2)
+        return 0;
+    unsigned delay = BACKOFF_FIRST_MS;
+    for (unsigned i = 3; i < k.failed_starts && delay < BACKOFF_MAX_MS; i++)
+        delay *= 2;
+    return delay > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay;
+}
+
+static void start_worker(void)
+{
+    k.restart_at_ms = 0;
+    if (fork_worker(true) == -2) {
+        sv_error("keeper: cannot start a supervisor: %s", strerror(errno));
+        exit(1);
+    }
 }
 
 /* The supervisor ended: its end is ours, unless it died with modules to
@@ -209,17 +227,14 @@ static void worker_ended(const siginfo_t *si)
     k.worker = 0;
     if (k.stopping || code == 0 || k.kept.n == 0)
         exit(code);
-    sv_error("keeper: the supervisor died (%s %d); starting a new one from its last state",
-             si->si_code == CLD_EXITED ? "exit code" : "signal", si->si_status);
-    if (too_many_deaths()) {
-        sv_error("keeper: %d supervisors died within %d s: giving up (the modules die with the keeper)", RESTARTS,
-                 RESTART_WINDOW_MS / 1000);
-        exit(1);
-    }
-    if (fork_worker(true) == -2) {
-        sv_error("keeper: cannot start a supervisor: %s", strerror(errno));
-        exit(1);
-    }
+    unsigned delay = restart_delay(k.checkpointed);
+    k.checkpointed = false;
+    sv_error("keeper: the supervisor died (%s %d); starting a new one from its last state%s",
+             si->si_code == CLD_EXITED ? "exit code" : "signal", si->si_status, delay ? " after a pause" : "");
+    if (!delay)
+        start_worker();
+    else
+        k.restart_at_ms = sv_now_ms() + delay;
 }
 
 static void on_signals(void)
@@ -233,6 +248,8 @@ static void on_signals(void)
             continue;
         }
         k.stopping = k.stopping || si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
+        if (!k.worker && k.restart_at_ms) /* in a pause: the next one now, to stop the modules in order */
+            start_worker();
         if (k.worker)
             kill(k.worker, (int)si.ssi_signo); /* TERM, INT, HUP, USR2: the supervisor's to handle */
     }
@@ -242,8 +259,12 @@ static _Noreturn void keep(void)
 {
     for (;;) {
         struct pollfd p[2] = { { .fd = k.sigfd, .events = POLLIN }, { .fd = k.sock, .events = POLLIN } };
-        if (poll(p, k.sock >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+        uint64_t now = sv_now_ms();
+        int wait = !k.restart_at_ms ? -1 : k.restart_at_ms <= now ? 0 : (int)(k.restart_at_ms - now);
+        if (poll(p, k.sock >= 0 ? 2 : 1, wait) < 0 && errno != EINTR)
             exit(1);
+        if (k.restart_at_ms && sv_now_ms() >= k.restart_at_ms && !k.worker)
+            start_worker();
         if (p[0].revents)
             on_signals();
         if (k.sock >= 0 && p[1].revents)
