@@ -5,7 +5,8 @@
  * keeper, not the supervisor; it holds a copy of every fd the supervisor
  * keeps for its modules and channels, with the last state it wrote
  * (checkpoints); it reaps a module only when the supervisor asks; and
- * when the supervisor dies it starts a new one on that state.  Small, and
+ * when the supervisor dies it starts a new one on that state (at once, or
+ * after a pause when the last ones died before their first checkpoint).  Small, and
  * it does not change with the supervisor's logic: what must never die.
  *
  * The protocol, over a SOCK_SEQPACKET pair (one message each):
