@@ -21,6 +21,8 @@
 #include "clock.h"
 #include "keeper.h"
 #include "log.h"
+#include "sandbox.h"
+#include "sv-internal.h"
 
 #define BACKOFF_FIRST_MS 100 /* a supervisor that keeps failing to take over waits this, */
 #define BACKOFF_MAX_MS 5000  /* doubling to this */
@@ -286,6 +288,14 @@ int keeper_start(char **argv, int *fd)
     /* Orphans of a module's processes become ours; the supervisor kills
      * them and has us reap them. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    /* The modules are our children, and share our uid under a supervisor
+     * that is not root: not dumpable, so none can ptrace us or write our
+     * /proc files; and the OOM killer takes them before us (the
+     * supervisor, forked from here, inherits both). */
+    if (prctl(PR_SET_DUMPABLE, 0) < 0)
+        sv_warn("keeper: PR_SET_DUMPABLE: %s", strerror(errno));
+    if (sandbox_privileged())
+        sv_protect_from_oom();
     int r = fork_worker(false);
     if (r >= 0) { /* the supervisor */
         close(k.sigfd);

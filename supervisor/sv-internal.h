@@ -26,6 +26,7 @@
 
 #define REEXEC_WAIT_MS 5000
 #define CHECKPOINT_MS 1000 /* a checkpoint at least this often (counters) */
+#define CHECKPOINT_MIN_MS 10 /* and at most this often, however busy (each is a state file and every fd) */
 #define READY_POLL_MS 10 /* how often readiness is looked at while someone waits for it */
 #define SV_SPAWN_TIMEOUT_MS 10000 /* a child that never reaches exec is killed (spawn.c) */
 
@@ -131,7 +132,7 @@ struct sv {
     uint64_t reexec_asked_ms; /* when (a busy moment is waited out, REEXEC_WAIT_MS) */
     int keeper;               /* our socket to the keeper (keeper.h), or -1 without one */
     bool dirty;               /* something a checkpoint holds changed this turn */
-    uint64_t next_checkpoint_ms;
+    uint64_t next_checkpoint_ms, last_checkpoint_ms;
 };
 
 /* The state file's format (sv-state.c); a binary refuses any other. */

@@ -261,8 +261,9 @@ static int next_timeout(const struct sv *s)
         next = s->next_watchdog_ms;
     if (s->reexec_asked && now + READY_POLL_MS < next) /* waiting out a busy moment */
         next = now + READY_POLL_MS;
-    if (s->keeper >= 0 && s->next_checkpoint_ms < next)
-        next = s->next_checkpoint_ms;
+    uint64_t cp = s->dirty ? s->last_checkpoint_ms + CHECKPOINT_MIN_MS : s->next_checkpoint_ms;
+    if (s->keeper >= 0 && cp < next)
+        next = cp;
     if (next == UINT64_MAX)
         return -1;
     return next <= now ? 0 : (int)(next - now);
@@ -336,12 +337,13 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
 static void checkpoint(struct sv *s)
 {
     uint64_t now = sv_now_ms();
-    if (s->keeper < 0 || (!s->dirty && now < s->next_checkpoint_ms))
+    if (s->keeper < 0 || now < (s->dirty ? s->last_checkpoint_ms + CHECKPOINT_MIN_MS : s->next_checkpoint_ms))
         return;
     int r = sv_keeper_checkpoint(s);
     if (r < 0)
         sv_warn("supervisor: checkpoint to the keeper: %s", strerror(-r));
     s->dirty = false;
+    s->last_checkpoint_ms = now;
     s->next_checkpoint_ms = now + CHECKPOINT_MS;
 }
 
