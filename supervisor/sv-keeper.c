@@ -23,6 +23,7 @@ static int send_msg(int sock, const struct keep_msg *m, const int *fds, unsigned
     struct iovec iov = { (void *)m, sizeof(*m) };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
     if (nfds) {
+        memset(u.buf, 0, sizeof(u.buf)); /* the header's padding goes out too */
         mh.msg_control = u.buf;
         mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
