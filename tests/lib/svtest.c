@@ -720,6 +720,23 @@ static bool same_link(const char *a, const char *b)
     return strcmp(x, y) == 0;
 }
 
+/* Whether b's command line begins with a's (the supervisor is forked from
+ * the keeper, or executed with more arguments; under valgrind a module's
+ * exe is valgrind's too). */
+static bool same_cmdline_start(pid_t a, pid_t b)
+{
+    char pa[64], pb[64], x[4096], y[4096];
+    snprintf(pa, sizeof(pa), "/proc/%d/cmdline", (int)a);
+    snprintf(pb, sizeof(pb), "/proc/%d/cmdline", (int)b);
+    FILE *fa = fopen(pa, "re"), *fb = fopen(pb, "re");
+    size_t n = fa ? fread(x, 1, sizeof(x), fa) : 0, m = fb ? fread(y, 1, sizeof(y), fb) : 0;
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return n > 0 && m >= n && memcmp(x, y, n) == 0;
+}
+
 pid_t svtest_supervisor_pid(pid_t started)
 {
     char path[96], a[96], b[96], c[96], d[96];
@@ -732,7 +749,7 @@ pid_t svtest_supervisor_pid(pid_t started)
         while (f && fscanf(f, "%d", &pid) == 1) {
             snprintf(b, sizeof(b), "/proc/%d/exe", pid);
             snprintf(d, sizeof(d), "/proc/%d/ns/pid", pid);
-            if (same_link(a, b) && same_link(c, d)) {
+            if (same_link(a, b) && same_link(c, d) && same_cmdline_start(started, pid)) {
                 fclose(f);
                 return pid;
             }
