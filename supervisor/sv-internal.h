@@ -26,7 +26,7 @@
 
 #define REEXEC_WAIT_MS 5000
 #define CHECKPOINT_MS 1000 /* a checkpoint at least this often (counters) */
-#define CHECKPOINT_MIN_MS 10 /* and at most this often, however busy (each is a state file and every fd) */
+#define CHECKPOINT_MIN_MS 50 /* and at most this often, however busy (each is a state file and every fd) */
 #define READY_POLL_MS 10 /* how often readiness is looked at while someone waits for it */
 #define SV_SPAWN_TIMEOUT_MS 10000 /* a child that never reaches exec is killed (spawn.c) */
 

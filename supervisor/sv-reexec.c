@@ -139,6 +139,14 @@ void sv_reexec(struct sv *s)
                                 s->socket_forced ? "--control-socket" : NULL, s->c->control_socket, NULL };
     int e = run_new(s->exe, check, out, sizeof(out));
     lseek(state, 0, SEEK_SET);
+    if (e == 0 && s->keeper >= 0) {
+        /* The keeper's checkpoint names the next generation already: if
+         * the new image dies before its own first one, the supervisor the
+         * keeper starts is one generation later still, not the same. */
+        s->generation++;
+        sv_keeper_checkpoint(s);
+        s->generation--;
+    }
     if (e == 0) {
         sv_info("supervisor: reexec: generation %u hands over to %s", s->generation, s->exe);
         execve(s->exe, argv, environ);
