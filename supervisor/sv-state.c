@@ -75,6 +75,11 @@ static void put_channel(FILE *f, const struct sv_chan *ch)
     fputc('\n', f);
 }
 
+/* The next supervisor's first epoch is this far ahead of ours: epochs
+ * this one stamped after the state was written (a start it had no time to
+ * checkpoint) are never stamped again. */
+#define SV_STATE_EPOCH_SLACK 1024u
+
 int sv_state_save(const struct sv *s, int *out)
 {
     int fd = memfd_create("uipc-state", MFD_CLOEXEC);
@@ -87,7 +92,8 @@ int sv_state_save(const struct sv *s, int *out)
     }
     fprintf(f, "uipc-state %d\n", SV_STATE_VERSION);
     fprintf(f, "sv generation=%u next_epoch=%" PRIu32 " draining=%d told_ready=%d ctl=%d conf=%016" PRIx64 "\n",
-            s->generation, s->next_epoch, s->draining, s->told_ready, ctl_listener(s->ctl), s->conf_hash);
+            s->generation, s->next_epoch + SV_STATE_EPOCH_SLACK, s->draining, s->told_ready, ctl_listener(s->ctl),
+            s->conf_hash);
     for (unsigned i = 0; i < s->nmod; i++)
         if (s->mod[i].cf)
             put_module(f, i, &s->mod[i]);

@@ -101,6 +101,30 @@ static void ask_to_stop(struct sv_mod *m)
     uipc__notify(m->ctl.side[UIPC_CLIENT], m->ring);
 }
 
+/* What the keeper holds for a new supervisor, after a turn that changed
+ * it (and now and then anyway: counters move without events). */
+static void checkpoint_now(struct sv *s)
+{
+    uint64_t now = sv_now_ms();
+    if (s->keeper < 0)
+        return;
+    int r = sv_keeper_checkpoint(s);
+    if (r < 0)
+        sv_warn("supervisor: checkpoint to the keeper: %s", strerror(-r));
+    s->dirty = false;
+    s->last_checkpoint_ms = now;
+    s->next_checkpoint_ms = now + CHECKPOINT_MS;
+}
+
+/* Processes and reclaims are checkpointed at once (checkpoint_now); the
+ * rest (states, counters) at most every CHECKPOINT_MIN_MS when busy. */
+static void checkpoint(struct sv *s)
+{
+    if (s->keeper >= 0 &&
+        sv_now_ms() >= (s->dirty ? s->last_checkpoint_ms + CHECKPOINT_MIN_MS : s->next_checkpoint_ms))
+        checkpoint_now(s);
+}
+
 /* One event through the table, then its effects, in the table's order. */
 static void deliver(struct sv *s, unsigned i, struct lc_in in)
 {
@@ -112,8 +136,10 @@ static void deliver(struct sv *s, unsigned i, struct lc_in in)
         return;
     s->dirty = true;
     log_step(s, m, &st, &pol);
-    if (st.effects & LX_RECLAIM)
+    if (st.effects & LX_RECLAIM) {
         sv_channels_dead(s, i);
+        checkpoint_now(s); /* a new supervisor must not reclaim it again from an older view */
+    }
     if (st.effects & LX_STOP_WORD)
         ask_to_stop(m);
     if ((st.effects & LX_SIGTERM) && m->ch.pid > 0)
@@ -122,6 +148,8 @@ static void deliver(struct sv *s, unsigned i, struct lc_in in)
         kill(m->ch.pid, SIGKILL); /* the module, or its init and so its whole namespace */
     if ((st.effects & LX_SPAWN) && sv_start_module(s, i) < 0)
         deliver(s, i, (struct lc_in){ .ev = LE_SPAWN_FAILED });
+    if (in.ev == LE_SPAWNED)
+        checkpoint_now(s); /* a new module runs: a new supervisor must know it */
 }
 
 static void deliver_pending(struct sv *s)
@@ -332,21 +360,6 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
     deliver_pending(s);
 }
 
-/* What the keeper holds for a new supervisor, after a turn that changed
- * it (and now and then anyway: counters move without events). */
-static void checkpoint(struct sv *s)
-{
-    uint64_t now = sv_now_ms();
-    if (s->keeper < 0 || now < (s->dirty ? s->last_checkpoint_ms + CHECKPOINT_MIN_MS : s->next_checkpoint_ms))
-        return;
-    int r = sv_keeper_checkpoint(s);
-    if (r < 0)
-        sv_warn("supervisor: checkpoint to the keeper: %s", strerror(-r));
-    s->dirty = false;
-    s->last_checkpoint_ms = now;
-    s->next_checkpoint_ms = now + CHECKPOINT_MS;
-}
-
 static int loop(struct sv *s)
 {
     struct epoll_event ev[32];
@@ -460,8 +473,12 @@ static int take_over(struct sv *s, int state)
     s->generation++;
     sv_info("supervisor: generation %u took over %u modules and %u channels", s->generation, s->c->nmod,
             s->nchan);
-    /* A child the last one was still setting up cannot be followed to its
-     * exec: it is killed, and restarted by its policy. */
+    /* The keeper's children the state does not name (started after the
+     * last checkpoint) are killed: only a process the supervisor knows may
+     * hold a module's channels.  A child the last one was still setting up
+     * cannot be followed to its exec: it is killed too.  Both are started
+     * again by their policy. */
+    sv_strays(s, true);
     for (unsigned i = 0; i < s->nmod; i++)
         if (s->mod[i].cf && s->mod[i].lc.state == LC_SPAWNING && s->mod[i].ch.pid > 0) {
             sv_warn("%s: was being started by the last supervisor: killed", s->mod[i].cf->name);

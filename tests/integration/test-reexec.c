@@ -119,6 +119,7 @@ static void test_reexec_under_load(void **state)
         if (k == 0)
             fds_before = svtest_fd_count((pid_t)supervisor);
         if (k == 10) { /* a death between two generations: noticed, reaped, restarted once */
+            assert_true(victim > 1);
             assert_int_equal(kill(victim, SIGKILL), 0);
             wait_log("victim: started, pid", 2);
         }
@@ -187,9 +188,13 @@ static void test_supervisor_kill9_under_load(void **state)
         assert_int_not_equal(st.pid, keeper);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        /* (a pid of 0 or -1 would be our own process group, or everyone) */
+        if (st.pid <= 1)
+            fail_msg("status names supervisor pid %lld:\n%s", st.pid, svtest_ctl_out);
+        long long nss = k == 10 ? module_num("nsserver", "pid") : 0;
         assert_int_equal(kill((pid_t)st.pid, SIGKILL), 0);
-        if (k == 10) /* while no supervisor runs, if the keeper is not faster */
-            kill((pid_t)module_num("nsserver", "pid"), SIGKILL);
+        if (nss > 1) /* while no supervisor runs, if the keeper is not faster */
+            kill((pid_t)nss, SIGKILL);
         for (int i = 0; i < 500 && generation_now() != k + 2; i++)
             sleep_ms(2);
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -206,11 +211,17 @@ static void test_supervisor_kill9_under_load(void **state)
         fds = svtest_fd_count(keeper);
     if (fds > keeper_fds)
         fail_msg("the keeper holds %d fds after 20 supervisor kills, %d after the first", fds, keeper_fds);
-    assert_int_equal(module_num("echo", "pid"), echo);
-    assert_int_equal(module_num("nsclient", "pid"), nsc);
+    if (module_num("echo", "pid") != echo || module_num("nsclient", "pid") != nsc) {
+        const char *log = read_log();
+        size_t len = strlen(log);
+        fail_msg("a module not killed on purpose has another pid now; the log ends:\n%s",
+                 log + (len > 3000 ? len - 3000 : 0));
+    }
     assert_int_equal(module_num("echo", "restarts"), 0);
     wait_log("nsserver: started, pid", 2); /* after its backoff */
-    assert_int_equal(module_num("nsserver", "restarts"), 1);
+    /* once, or again if a supervisor died while starting it (then the next
+     * one kills the child it cannot follow, and starts it anew) */
+    assert_true(module_num("nsserver", "restarts") >= 1);
     assert_int_equal(count(read_log(), "victim: started, pid"), 1);
     wait_log("load: exited with code 0", 1);
     (void)load;
