@@ -273,13 +273,23 @@ static int restore_channel(struct sv *s, const struct words *w, char *err, size_
 
 int sv_state_restore(struct sv *s, int fd, int *ctl_fd, char *err, size_t len)
 {
-    FILE *f = fdopen(fd, "r");
+    /* Read through an open file of our own: fd's offset is shared with the
+     * keeper's copy (SCM_RIGHTS passes the same open file), and a reader
+     * that moved it, then died, would leave the next one nothing to read. */
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int own = open(path, O_RDONLY | O_CLOEXEC);
+    close(fd);
+    FILE *f = own < 0 ? NULL : fdopen(own, "r");
     char *line = NULL;
     size_t cap = 0;
     int r = -EPROTO, version = 0;
     if (!f) {
-        snprintf(err, len, "state: %s", strerror(errno));
-        return -errno;
+        int e = errno;
+        if (own >= 0)
+            close(own);
+        snprintf(err, len, "state: %s", strerror(e));
+        return -e;
     }
     if (getline(&line, &cap, f) < 0 || sscanf(line, "uipc-state %d", &version) != 1 ||
         version != SV_STATE_VERSION) {

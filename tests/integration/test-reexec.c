@@ -184,7 +184,6 @@ static void test_supervisor_kill9_under_load(void **state)
     for (int k = 0; k < 20; k++) {
         struct sv_st st;
         supervisor_status(&st);
-        assert_int_equal(st.generation, k + 1);
         assert_int_not_equal(st.pid, keeper);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -195,13 +194,24 @@ static void test_supervisor_kill9_under_load(void **state)
         assert_int_equal(kill((pid_t)st.pid, SIGKILL), 0);
         if (nss > 1) /* while no supervisor runs, if the keeper is not faster */
             kill((pid_t)nss, SIGKILL);
-        for (int i = 0; i < 500 && generation_now() != k + 2; i++)
+        if (k == 5) { /* the next one too, as soon as it exists: maybe before it checkpointed */
+            pid_t next;
+            do
+                next = svtest_supervisor_pid(keeper);
+            while (next == (pid_t)st.pid);
+            if (next > 1)
+                kill(next, SIGKILL);
+        }
+        /* one generation more (the double kill: two, or one when the second
+         * died before its first checkpoint, which then never counted) */
+        long long want = st.generation + 1;
+        for (int i = 0; i < 500 && generation_now() < want; i++)
             sleep_ms(2);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         uint64_t ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000000;
         worst_ms = ms > worst_ms ? ms : worst_ms;
-        if (generation_now() != k + 2)
-            fail_msg("no supervisor of generation %d after the kill:\n%s", k + 2, read_log());
+        if (generation_now() < want)
+            fail_msg("no supervisor of generation %lld after the kill:\n%s", want, read_log());
         if (k == 0)
             keeper_fds = svtest_fd_count(keeper);
     }
