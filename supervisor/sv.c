@@ -347,7 +347,13 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
     switch ((enum ev_kind)(data >> 32)) {
     case EV_SIGNAL: on_signal(s); break;
     case EV_PIDFD: sv_reap(s, idx); break;
-    case EV_OUTPUT: sv_output(s, idx); break;
+    case EV_OUTPUT:
+        /* Output means its program runs: its exec first, so that the log
+         * says "started" before anything the module printed. */
+        if (s->mod[idx].spawning.sync >= 0)
+            sv_spawn_step(s, idx);
+        sv_output(s, idx);
+        break;
     case EV_SECCOMP:
         if (s->mod[idx].spawning.sync >= 0)
             sv_spawn_step(s, idx); /* its glue code, before the exec */
