@@ -143,7 +143,9 @@ static void test_chaos_run(void **state)
                      "--seed", "20261124", "--interval-ms", "60", "--json", "--log", log, NULL };
     char *svlog, *json = chaos_passes(argv, out, log, &svlog);
     long long faults = json_num(json, "faults"), secs_n = atoll(secs);
-    assert_true(faults >= 10 * secs_n); /* hundreds in the short run */
+    /* hundreds in the short run; a sanitizer's slow restarts leave more
+     * targets down at their moment (skipped) */
+    assert_true(faults >= (getenv("UIPC_SANITIZED") ? 5 : 10) * secs_n);
     /* Not one restart per fault: a fault may hit a target already dying
      * from the last one, and a slow handler is no death.  A sanitizer
      * slows every restart, and more faults find their target down. */
