@@ -14,6 +14,7 @@
 #include <uipc/module.h>
 
 #include "crash.h"
+#include "bench-clock.h"
 
 #define DEPTH 16
 
@@ -24,13 +25,6 @@ struct rec {
 static struct crash_results *res;
 static uint64_t last_err_ns;
 static int in_outage;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int fill(void *buf, size_t cap, size_t *len, void *arg)
 {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "bench-clock.h"
 
 enum sandbox_level { SB_NONE, SB_POLICY, SB_FULL };
 static const char *const sandbox_names[] = { "none", "policy", "full", NULL };
@@ -29,19 +30,6 @@ struct opts {
 
 static char dir[] = "/tmp/uipc-crash-bench-XXXXXX";
 static char log_path[256];
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static struct crash_results *map_results(const char *path)
 {

@@ -14,19 +14,13 @@
 #include <uipc/module.h>
 
 #include "gap.h"
+#include "bench-clock.h"
 
 #define DEPTH 16
 #define LEN 64
 
 static struct gap_results *res;
 static uint64_t last_ok_ns;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int fill(void *buf, size_t cap, size_t *len, void *arg)
 {

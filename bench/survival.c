@@ -27,22 +27,10 @@
 #include "control.pb-c.h"
 #include "ctl-wire.h"
 #include "gap.h"
+#include "bench-clock.h"
 
 static char dir[] = "/tmp/uipc-survival-bench-XXXXXX";
 static char sock[256], log_path[256];
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 /* One request, its reply (NULL when the supervisor did not answer: the
  * old generation may take a request with it as it goes). */
