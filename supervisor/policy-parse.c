@@ -69,7 +69,7 @@ static const struct { const char *name; uint64_t value; } constants[] = {
 };
 #undef C
 
-static int fail(struct policy_parse *p, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(struct policy_parse *p, const char *fmt, ...)
 {
     if (p->failed)
         return -EINVAL;
@@ -197,7 +197,7 @@ static int parse_compare(struct policy_parse *p, char *s, struct scmp_arg_cmp *c
         if (strcmp(val, "SELF") == 0) {
             if (masked || ops[i].op != SCMP_CMP_EQ)
                 return fail(p, "SELF can only be compared with ==");
-            *cmp = SCMP_CMP(arg, SCMP_CMP_EQ, POLICY_SELF);
+            *cmp = (struct scmp_arg_cmp){ arg, SCMP_CMP_EQ, POLICY_SELF, 0 };
             return 0;
         }
         if (parse_value(p, val, &v) < 0)
@@ -205,10 +205,34 @@ static int parse_compare(struct policy_parse *p, char *s, struct scmp_arg_cmp *c
         if (masked && (v & ~mask))
             return fail(p, "arg%u & 0x%llx can never equal 0x%llx", arg, (unsigned long long)mask,
                         (unsigned long long)v);
-        *cmp = masked ? SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, mask, v) : SCMP_CMP(arg, ops[i].op, v);
+        *cmp = masked ? (struct scmp_arg_cmp){ arg, SCMP_CMP_MASKED_EQ, mask, v }
+                      : (struct scmp_arg_cmp){ arg, ops[i].op, v, 0 };
         return 0;
     }
     return fail(p, "expected == != < <= > >= after arg%u", arg);
+}
+
+/* Records one rule for policy.c to give libseccomp, with its line. */
+static int add_rule(struct policy_parse *p, uint32_t action, int nr, unsigned ncmp,
+                    const struct scmp_arg_cmp *cmp)
+{
+    if (p->nrules == p->caprules) {
+        if (p->nrules == POLICY_MAX_RULES)
+            return fail(p, "more than %d rules (one per syscall line or || alternative)",
+                        POLICY_MAX_RULES);
+        unsigned cap = p->caprules ? 2 * p->caprules : 64;
+        struct policy_rule *r = realloc(p->rules, cap * sizeof(*r));
+        if (!r)
+            return fail(p, "%s", strerror(ENOMEM));
+        p->rules = r;
+        p->caprules = cap;
+    }
+    const struct frame *f = &p->stack[p->depth - 1];
+    struct policy_rule *r = &p->rules[p->nrules++];
+    *r = (struct policy_rule){ .nr = nr, .action = action, .ncmp = ncmp, .file = f->name, .line = f->line };
+    if (ncmp)
+        memcpy(r->cmp, cmp, ncmp * sizeof(*cmp));
+    return 0;
 }
 
 /* One || alternative: comparisons joined by &&, one rule (only checked
@@ -234,8 +258,7 @@ static int add_alternative(struct policy_parse *p, int nr, char *alt, bool add)
         n++;
         c = and ? and + 2 : NULL;
     }
-    int r = add ? seccomp_rule_add_array(p->ctx, SCMP_ACT_ALLOW, nr, n, cmp) : 0;
-    return r < 0 ? fail(p, "libseccomp refused this condition: %s", strerror(-r)) : 0;
+    return add ? add_rule(p, SCMP_ACT_ALLOW, nr, n, cmp) : 0;
 }
 
 /* ---- statements ---- */
@@ -311,8 +334,7 @@ static int syscall_statement(struct policy_parse *p, char *line)
         int r = rule(p, line, nr, R_ALLOW);
         if (r != 0)
             return r < 0 ? r : 0;
-        r = seccomp_rule_add(p->ctx, SCMP_ACT_ALLOW, nr, 0);
-        return r < 0 ? fail(p, "libseccomp refused '%s': %s", line, strerror(-r)) : 0;
+        return add_rule(p, SCMP_ACT_ALLOW, nr, 0, NULL);
     }
     if (strncmp(rest, "errno", 5) == 0 && (rest[5] == ' ' || rest[5] == '\t')) {
         char *ename = skip_space(rest + 5);
@@ -321,8 +343,7 @@ static int syscall_statement(struct policy_parse *p, char *line)
             return fail(p, "unknown errno '%s'", ename);
         if (rule(p, line, nr, R_ERRNO) < 0)
             return -EINVAL;
-        int r = seccomp_rule_add(p->ctx, SCMP_ACT_ERRNO((unsigned)e), nr, 0);
-        return r < 0 ? fail(p, "libseccomp refused '%s': %s", line, strerror(-r)) : 0;
+        return add_rule(p, SCMP_ACT_ERRNO((unsigned)e), nr, 0, NULL);
     }
     int ruled = rule(p, line, nr, R_WHEN);
     if (ruled < 0)

@@ -28,8 +28,10 @@ struct policy {
     struct sock_fprog prog;    /* what the child loads */
 };
 
-/* Loads path and everything it includes.  On failure returns a negative
- * errno and writes one line, "FILE:LINE: problem", to err. */
+/* Loads path and everything it includes.  On failure returns -EINVAL and
+ * writes one line, "FILE:LINE: problem", to err; or another negative errno,
+ * err untouched, when path itself cannot be opened.  libseccomp runs in a
+ * child process for at most 3 s (policy.c says why); the caller waits. */
 int policy_load(const char *path, struct policy **out, char *err, size_t errlen);
 void policy_free(struct policy *p);
 

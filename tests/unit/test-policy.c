@@ -405,6 +405,37 @@ static void test_err_long_line(void **state)
     load_err(text, 3, "line longer than 512 characters");
 }
 
+/* libseccomp 2.5.4 loops forever on these two rules (the fuzzer found
+ * it): the compile is stopped at its deadline and the message names the
+ * rule it was stuck on, not the first one of the syscall.  Where a fixed
+ * libseccomp compiles them, the program is checked like any other. */
+static void test_libseccomp_stall(void **state)
+{
+    (void)state;
+    const char *text = "read\n"
+                       "prlimit64: arg0 <= 1 && arg1 == 2\n"
+                       "# a comment between\n"
+                       "prlimit64: arg0 <= 1 && arg2 == 2\n"
+                       "write\n";
+    write_file("main.policy", text);
+    char path[512], err[1024] = "", want[1024];
+    path_in(path, sizeof(path), "main.policy");
+    struct policy *pol = NULL;
+    int r = policy_load(path, &pol, err, sizeof(err));
+    if (r == 0) {
+        assert_true(pol->prog.len > 0);
+        policy_free(pol);
+        return;
+    }
+    snprintf(want, sizeof(want), "%s:4: libseccomp did not finish adding this rule within 3000 ms", path);
+    if (r != -EINVAL || strncmp(err, want, strlen(want)) != 0)
+        fail_msg("expected -EINVAL and \"%s...\", got %d and \"%s\"", want, r, err);
+    assert_null(pol);
+    /* the child was killed and reaped, and the next load works */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    policy_free(load_ok("read\nprlimit64: arg0 <= 1 && arg1 == 2\n"));
+}
+
 /* policy_same: what the module gets, not where it came from. */
 static void test_same(void **state)
 {
@@ -619,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_err_includes),
         cmocka_unit_test(test_err_rulings),
         cmocka_unit_test(test_err_long_line),
+        cmocka_unit_test(test_libseccomp_stall),
         cmocka_unit_test(test_same),
         cmocka_unit_test(test_allows_add_up),
         cmocka_unit_test(test_filter),
