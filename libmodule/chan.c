@@ -104,13 +104,17 @@ static void count_completion(struct uipc_chan *ch, struct uipc_callrec *rec, int
     else if (status == -UIPC_EPROTO)
         publish(&me->proto, ++ch->st.proto);
     else
-        publish(&me->ok, ++ch->st.ok);
+        publish(&me->ok, ++ch->st.ok); /* the region's ok holds bad_status too, as st.ok does */
+    if (status == -UIPC_EBADSTATUS)
+        publish(&me->bad_status, atomic_load_explicit(&me->bad_status, memory_order_relaxed) + 1);
     ch->st.in_flight--;
     if (rec->sync)
         publish(&me->sync_waiting, --ch->sync_waiting);
     if (rec->t0_ns) {
-        _Atomic uint64_t *b = &me->lat[uipc_lat_bucket(uipc__now_ns() - rec->t0_ns)];
+        uint64_t ns = uipc__now_ns() - rec->t0_ns;
+        _Atomic uint64_t *b = &me->lat[uipc_lat_bucket(ns)];
         publish(b, atomic_load_explicit(b, memory_order_relaxed) + 1);
+        publish(&me->lat_sum_ns, atomic_load_explicit(&me->lat_sum_ns, memory_order_relaxed) + ns);
     }
 }
 

@@ -56,11 +56,16 @@ struct uipc_side {
     _Atomic uint32_t fault;      /* control region only: UIPC_FAULT_*, set by the supervisor */
     _Atomic uint32_t fault_ms;   /* control region only: how long UIPC_FAULT_SLOW sleeps, or
                                   * which attack UIPC_FAULT_HOSTILE makes */
+    /* Channel regions, client side: more of the client's counts (below),
+     * on this line's spare room so the layout of the lines below stays. */
+    _Atomic uint64_t lat_sum_ns;  /* the sampled latencies (lat[]) added up */
+    _Atomic uint64_t bad_status;  /* completions whose status was forged: -UIPC_EBADSTATUS */
     /* The client's calls, for the supervisor's stats; written only by this
      * side (under its module lock), read by the supervisor, trusted by
      * no one: a peer may scribble on them. */
     _Alignas(UIPC_LINE) _Atomic uint64_t issued;
-    _Atomic uint64_t ok, peer_died, timed_out, proto;
+    _Atomic uint64_t ok; /* completed with a status the handler gave (not bad_status) */
+    _Atomic uint64_t peer_died, timed_out, proto;
     _Atomic uint64_t duplicates;   /* completions dropped: a second one for a call, or a stray */
     _Atomic uint64_t sync_waiting; /* gauge: sync callers waiting for their completion now */
     union {

@@ -32,6 +32,8 @@ static void live_counts(const struct uipc_side *c, struct sv_counts *out)
     out->timed_out = load(&c->timed_out);
     out->proto = load(&c->proto);
     out->duplicates = load(&c->duplicates);
+    out->bad_status = load(&c->bad_status);
+    out->lat_sum_ns = load(&c->lat_sum_ns);
     out->sync_waiting = load(&c->sync_waiting);
     out->orphaned = 0;
     for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++)
@@ -47,6 +49,8 @@ static void add_counts(const struct sv_counts *past, const struct sv_counts *liv
     out->timed_out = sat_add(past->timed_out, live->timed_out);
     out->proto = sat_add(past->proto, live->proto);
     out->duplicates = sat_add(past->duplicates, live->duplicates);
+    out->bad_status = sat_add(past->bad_status, live->bad_status);
+    out->lat_sum_ns = sat_add(past->lat_sum_ns, live->lat_sum_ns);
     out->orphaned = sat_add(past->orphaned, live->orphaned);
     out->sync_waiting = live->sync_waiting;
     for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++)
@@ -73,7 +77,8 @@ static void fold_client(struct sv_chan *ch)
     live.sync_waiting = 0;
     add_counts(&ch->past, &live, &ch->past);
     _Atomic uint64_t *zero[] = { &c->issued, &c->ok, &c->peer_died, &c->timed_out,
-                                 &c->proto, &c->duplicates, &c->sync_waiting };
+                                 &c->proto, &c->duplicates, &c->sync_waiting, &c->bad_status,
+                                 &c->lat_sum_ns };
     for (size_t k = 0; k < sizeof(zero) / sizeof(zero[0]); k++)
         atomic_store_explicit(zero[k], 0, memory_order_relaxed);
     for (unsigned b = 0; b < UIPC_LAT_BUCKETS; b++)

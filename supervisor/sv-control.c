@@ -43,9 +43,66 @@ const char *sv_state_name(const struct sv_mod *m)
 }
 
 
+/* n Counts in one block (free the array to free them all), each with
+ * room for its name. */
+struct named_count {
+    Uipc__Control__Count c;
+    char name[32];
+};
+
+static Uipc__Control__Count **counts_new(size_t n)
+{
+    Uipc__Control__Count **v = calloc(1, n * (sizeof(*v) + sizeof(struct named_count)) + 1);
+    if (!v)
+        return NULL;
+    struct named_count *nc = (struct named_count *)(v + n);
+    for (size_t k = 0; k < n; k++) {
+        uipc__control__count__init(&nc[k].c);
+        nc[k].c.name = nc[k].name;
+        v[k] = &nc[k].c;
+    }
+    return v;
+}
+
+static void count_set(Uipc__Control__Count *c, const char *name, uint64_t value)
+{
+    snprintf(c->name, sizeof(((struct named_count *)0)->name), "%s", name);
+    c->value = value;
+}
+
+static int module_counts(const struct sv_mod *m, Uipc__Control__ModuleStatus *st)
+{
+    static const char *const exit_names[SV_EXIT_KINDS] = {
+        [EXIT_CLEAN] = "clean", [EXIT_FAILED] = "failed", [EXIT_CRASHED] = "crashed",
+        [EXIT_HUNG] = "hung", [EXIT_SECCOMP] = "seccomp", [EXIT_STOPPED] = "stopped",
+    };
+    if (!(st->exits = counts_new(SV_EXIT_KINDS)) || !(st->violations_by_syscall = counts_new(m->nviol)))
+        return -ENOMEM;
+    st->n_exits = SV_EXIT_KINDS;
+    for (unsigned k = 0; k < SV_EXIT_KINDS; k++)
+        count_set(st->exits[k], exit_names[k], m->exits[k]);
+    st->n_violations_by_syscall = m->nviol;
+    for (unsigned k = 0; k < m->nviol; k++) {
+        char name[32] = "other";
+        if (m->viol[k].nr >= 0)
+            policy_syscall_name(m->viol[k].nr, name, sizeof(name));
+        count_set(st->violations_by_syscall[k], name, m->viol[k].n);
+    }
+    return 0;
+}
+
+static void module_status_free(Uipc__Control__ModuleStatus *st)
+{
+    if (st) {
+        free(st->exits);
+        free(st->violations_by_syscall);
+        free(st);
+    }
+}
+
 static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
 {
-    Uipc__Control__ModuleStatus *st = malloc(sizeof(*st));
+    Uipc__Control__ModuleStatus *st = calloc(1, sizeof(*st));
     if (!st)
         return NULL;
     uipc__control__module_status__init(st);
@@ -59,6 +116,10 @@ static Uipc__Control__ModuleStatus *module_status(const struct sv_mod *m)
     st->violations = m->violations;
     st->protocol_kills = 0; /* kept for its readers: a report resets a channel, kills no one */
     st->protocol_reports = m->protocol_reports;
+    if (module_counts(m, st) < 0) {
+        module_status_free(st);
+        return NULL;
+    }
     return st;
 }
 
@@ -75,6 +136,16 @@ static int supervisor_status(struct sv *s, Uipc__Control__Reply *rep)
     me->generation = s->generation;
     me->started_ms = s->started_wall_ms;
     rep->supervisor = me;
+    size_t n = sizeof(s->ctl_requests) / sizeof(s->ctl_requests[0]);
+    if (!(me->control_requests = counts_new(n)))
+        return -ENOMEM;
+    for (unsigned k = 0; k < n; k++) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field(&uipc__control__request__descriptor, k);
+        if (k == 0 || f)
+            count_set(me->control_requests[me->n_control_requests++], f ? f->name : "invalid",
+                      s->ctl_requests[k]);
+    }
     return 0;
 }
 
@@ -110,7 +181,7 @@ static uint64_t percentile(const uint64_t *hist, uint64_t total, double q)
     return 0;
 }
 
-static void latencies(const uint64_t *lat, Uipc__Control__ChannelStats *cs)
+static int latencies(const uint64_t *lat, Uipc__Control__ChannelStats *cs)
 {
     uint64_t hist[UIPC_LAT_BUCKETS], total = 0;
     unsigned top = 0;
@@ -125,6 +196,17 @@ static void latencies(const uint64_t *lat, Uipc__Control__ChannelStats *cs)
     cs->latency_p50_ns = percentile(hist, total, 0.50);
     cs->latency_p99_ns = percentile(hist, total, 0.99);
     cs->latency_max_ns = total ? uipc_lat_upper(top) : 0;
+    cs->latency_samples = total;
+    cs->latency_bucket_le_ns = malloc((top + 1) * sizeof(uint64_t));
+    cs->latency_bucket_count = malloc((top + 1) * sizeof(uint64_t));
+    if (!cs->latency_bucket_le_ns || !cs->latency_bucket_count)
+        return -ENOMEM;
+    for (unsigned b = 0; total && b <= top; b++)
+        if (hist[b]) {
+            cs->latency_bucket_le_ns[cs->n_latency_bucket_le_ns++] = uipc_lat_upper(b);
+            cs->latency_bucket_count[cs->n_latency_bucket_count++] = hist[b];
+        }
+    return 0;
 }
 
 /* Free slots from the slot words themselves, which the client's private
@@ -137,9 +219,18 @@ static uint32_t free_slots(const struct uipc_region *r)
     return n;
 }
 
+static void channel_stats_free(Uipc__Control__ChannelStats *cs)
+{
+    if (cs) {
+        free(cs->latency_bucket_le_ns);
+        free(cs->latency_bucket_count);
+        free(cs);
+    }
+}
+
 static Uipc__Control__ChannelStats *channel_stats(const struct sv *s, const struct sv_chan *ch)
 {
-    Uipc__Control__ChannelStats *cs = malloc(sizeof(*cs));
+    Uipc__Control__ChannelStats *cs = calloc(1, sizeof(*cs));
     if (!cs)
         return NULL;
     struct sv_counts n;
@@ -162,7 +253,13 @@ static Uipc__Control__ChannelStats *channel_stats(const struct sv *s, const stru
     cs->free_slots = free_slots(&ch->r);
     cs->in_flight = ch->r.slots - cs->free_slots;
     cs->reclaimed = ch->reclaimed;
-    latencies(n.lat, cs);
+    cs->bad_status = n.bad_status;
+    cs->ok = n.ok > n.bad_status ? n.ok - n.bad_status : 0;
+    cs->latency_sum_ns = n.lat_sum_ns;
+    if (latencies(n.lat, cs) < 0) {
+        channel_stats_free(cs);
+        return NULL;
+    }
     return cs;
 }
 
@@ -335,6 +432,8 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
     struct sv *s = sv;
     int r = 0, i = -1;
     err[0] = '\0';
+    size_t kinds = sizeof(s->ctl_requests) / sizeof(s->ctl_requests[0]);
+    s->ctl_requests[(size_t)req->command_case < kinds ? (size_t)req->command_case : 0]++;
     switch (req->command_case) {
     case UIPC__CONTROL__REQUEST__COMMAND_STATUS:
         r = status(s, rep);
@@ -394,12 +493,14 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
 void sv_control_release(void *sv, Uipc__Control__Reply *rep)
 {
     (void)sv;
+    if (rep->supervisor)
+        free(rep->supervisor->control_requests);
     free(rep->supervisor);
     for (size_t i = 0; i < rep->n_modules; i++)
-        free(rep->modules[i]);
+        module_status_free(rep->modules[i]);
     free(rep->modules);
     for (size_t i = 0; i < rep->n_channels; i++)
-        free(rep->channels[i]);
+        channel_stats_free(rep->channels[i]);
     free(rep->channels);
     if (rep->sandbox) {
         sandbox_report_free(rep->sandbox);

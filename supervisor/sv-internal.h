@@ -30,6 +30,10 @@
 #define READY_POLL_MS 10 /* how often readiness is looked at while someone waits for it */
 #define SV_SPAWN_TIMEOUT_MS 10000 /* a child that never reaches exec is killed (spawn.c) */
 
+/* Why a module's process ended, for its counters (uipcctl metrics). */
+enum sv_exit { EXIT_CLEAN, EXIT_FAILED, EXIT_CRASHED, EXIT_HUNG, EXIT_SECCOMP, EXIT_STOPPED, SV_EXIT_KINDS };
+#define SV_VIOL_NAMES 33 /* 32 syscalls by name, then "other" */
+
 struct sv_mod {
     const struct conf_module *cf; /* NULL: an unused slot */
     char exec[PATH_MAX];      /* cf->exec made absolute: what the child runs */
@@ -58,11 +62,17 @@ struct sv_mod {
     unsigned run_beat_ms;     /* the heartbeat interval in its manifest */
     uid_t run_uid;            /* its processes' uid, as the host sees it */
     unsigned protocol_reports; /* times a peer reported it (each: the channel reset) */
+    uint64_t exits[SV_EXIT_KINDS]; /* its process's exits over all runs, by enum sv_exit */
+    struct sv_viol { int nr; uint64_t n; } viol[SV_VIOL_NAMES]; /* seccomp violations by syscall
+                              * (nr -1: the rest), in the order first seen */
+    unsigned nviol;
 };
 
 /* A channel's call counts over all its client's incarnations. */
 struct sv_counts {
     uint64_t issued, ok, peer_died, timed_out, proto, duplicates;
+    uint64_t bad_status;      /* also in ok, as the client counts */
+    uint64_t lat_sum_ns;
     uint64_t orphaned;        /* in flight when their caller died */
     uint64_t sync_waiting;    /* now, not summed */
     uint64_t lat[UIPC_LAT_BUCKETS];
@@ -123,6 +133,7 @@ struct sv {
     uint64_t started_ms;      /* the supervisor's own start */
     uint64_t loop_max_ms;     /* the longest turn of the loop so far */
     uint64_t loop_turns;
+    uint64_t ctl_requests[16]; /* answered, by Request.command_case (0: unreadable) */
     struct sv_reload reload;
     unsigned generation;      /* 1 at start, +1 at each reexec */
     uint64_t started_wall_ms; /* this generation's start, ms since the epoch */

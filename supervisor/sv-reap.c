@@ -201,6 +201,20 @@ static int reap_leader(const struct sv *s, struct sv_mod *m, siginfo_t *si)
     return 0;
 }
 
+/* For the module's counters: our kill's reason first, then our stop. */
+static enum sv_exit exit_kind(const struct sv_mod *m, struct exit_info e, const char *reason)
+{
+    if (reason && strncmp(reason, "hung", 4) == 0)
+        return EXIT_HUNG;
+    if (reason && strncmp(reason, "seccomp", 7) == 0)
+        return EXIT_SECCOMP;
+    if (m->lc.state == LC_STOPPING || m->lc.state == LC_TERMINATING || m->lc.state == LC_KILLED)
+        return EXIT_STOPPED;
+    if (e.code == CLD_EXITED)
+        return e.status == 0 ? EXIT_CLEAN : EXIT_FAILED;
+    return EXIT_CRASHED;
+}
+
 void sv_reap(struct sv *s, unsigned i)
 {
     struct sv_mod *m = &s->mod[i];
@@ -222,6 +236,7 @@ void sv_reap(struct sv *s, unsigned i)
     forget_child(s, m);
     snprintf(m->last_exit, sizeof(m->last_exit), "%s", why);
     snprintf(m->last_reason, sizeof(m->last_reason), "%s", reason ? reason : "");
+    m->exits[exit_kind(m, e, reason)]++;
     sv_log(clean ? LOG_INFO : LOG_WARN, "%s: %s%s%s%s after %llu ms", m->cf->name, why,
            reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
            (unsigned long long)(sv_now_ms() - m->lc.since_ms));

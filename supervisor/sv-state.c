@@ -58,6 +58,14 @@ static void put_module(FILE *f, unsigned i, const struct sv_mod *m)
             m->epoch, m->protocol_reports, (unsigned)m->run_uid, m->run_beat_ms, m->run_ns);
     put_str(f, "last_exit", m->last_exit);
     put_str(f, "last_reason", m->last_reason);
+    put_list(f, "exits", m->exits, SV_EXIT_KINDS);
+    uint64_t vnr[SV_VIOL_NAMES], vn[SV_VIOL_NAMES];
+    for (unsigned k = 0; k < m->nviol; k++) {
+        vnr[k] = (uint64_t)(int64_t)m->viol[k].nr;
+        vn[k] = m->viol[k].n;
+    }
+    put_list(f, "vnr", vnr, m->nviol);
+    put_list(f, "vn", vn, m->nviol);
     fputc('\n', f);
 }
 
@@ -69,7 +77,8 @@ static void put_channel(FILE *f, const struct sv_chan *ch)
             ch->client, ch->server, ch->fd, ch->ring[UIPC_SERVER], ch->ring[UIPC_CLIENT], ch->idx[UIPC_SERVER],
             ch->idx[UIPC_CLIENT], ch->r.slots, ch->r.slot_size, ch->reclaimed, ch->resetting, ch->violations);
     put_str(f, "service", ch->r.service);
-    uint64_t past[] = { p->issued, p->ok, p->peer_died, p->timed_out, p->proto, p->duplicates, p->orphaned };
+    uint64_t past[] = { p->issued,     p->ok,       p->peer_died, p->timed_out, p->proto,
+                        p->duplicates, p->orphaned, p->bad_status, p->lat_sum_ns };
     put_list(f, "past", past, sizeof(past) / sizeof(past[0]));
     put_list(f, "lat", p->lat, UIPC_LAT_BUCKETS);
     fputc('\n', f);
@@ -239,6 +248,14 @@ static int restore_module(struct sv *s, const struct words *w, char *err, size_t
     m->run_pol = cf->pol;
     snprintf(m->last_exit, sizeof(m->last_exit), "%s", get(w, "last_exit"));
     snprintf(m->last_reason, sizeof(m->last_reason), "%s", get(w, "last_reason"));
+    get_list(w, "exits", m->exits, SV_EXIT_KINDS);
+    uint64_t vnr[SV_VIOL_NAMES], vn[SV_VIOL_NAMES];
+    unsigned n = get_list(w, "vnr", vnr, SV_VIOL_NAMES);
+    if (get_list(w, "vn", vn, SV_VIOL_NAMES) == n) {
+        for (unsigned k = 0; k < n; k++)
+            m->viol[k] = (struct sv_viol){ (int)(int64_t)vnr[k], vn[k] };
+        m->nviol = n;
+    }
     return 0;
 }
 
@@ -263,10 +280,11 @@ static int restore_channel(struct sv *s, const struct words *w, char *err, size_
     ch->reclaimed = unum(w, "reclaimed");
     ch->resetting = num(w, "resetting") != 0;
     ch->violations = (unsigned)num(w, "violations");
-    uint64_t past[7] = { 0 };
-    get_list(w, "past", past, 7);
+    uint64_t past[9] = { 0 }; /* a state from before bad_status and lat_sum_ns has 7 */
+    get_list(w, "past", past, 9);
     ch->past = (struct sv_counts){ .issued = past[0], .ok = past[1], .peer_died = past[2], .timed_out = past[3],
-                                   .proto = past[4], .duplicates = past[5], .orphaned = past[6] };
+                                   .proto = past[4], .duplicates = past[5], .orphaned = past[6],
+                                   .bad_status = past[7], .lat_sum_ns = past[8] };
     get_list(w, "lat", ch->past.lat, UIPC_LAT_BUCKETS);
     return 0;
 }

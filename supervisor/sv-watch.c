@@ -80,6 +80,26 @@ static bool first_report(struct sv_mod *m, int nr)
     return first;
 }
 
+/* By syscall, for uipcctl metrics: the first SV_VIOL_NAMES - 1 syscalls
+ * seen by name, the rest together (nr -1): a module cannot grow the
+ * supervisor's memory by trying every syscall. */
+static void count_violation(struct sv_mod *m, int nr)
+{
+    unsigned k = 0;
+    while (k < m->nviol && m->viol[k].nr != nr)
+        k++;
+    if (k == m->nviol) {
+        if (m->nviol == SV_VIOL_NAMES - 1)
+            nr = -1;
+        k = 0;
+        while (k < m->nviol && m->viol[k].nr != nr)
+            k++;
+        if (k == m->nviol)
+            m->viol[m->nviol++] = (struct sv_viol){ nr, 0 };
+    }
+    m->viol[k].n++;
+}
+
 /* kill: the module is stopped (reclaimed and restarted as for any crash);
  * errno: the call fails; log: it runs.  The last two are logged once per
  * syscall and run, all three counted. */
@@ -91,6 +111,7 @@ static void judge(struct sv *s, unsigned i, const struct sv_notif *n)
     char name[32];
     policy_syscall_name(n->nr, name, sizeof(name));
     m->violations++;
+    count_violation(m, n->nr);
     switch (pol->action) {
     case POLICY_KILL:
         sv_error("%s: stopped by seccomp: %s (%d), pid %d", m->cf->name, name, n->nr, (int)n->pid);

@@ -12,7 +12,7 @@
 
 static uint64_t completed(const Uipc__Control__ChannelStats *ch)
 {
-    return ch->ok + ch->peer_died + ch->timed_out + ch->proto;
+    return ch->ok + ch->bad_status + ch->peer_died + ch->timed_out + ch->proto;
 }
 
 /* True when nothing is in flight anywhere: every call of a live client

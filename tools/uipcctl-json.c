@@ -22,6 +22,18 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* Counts as one object: , "key": {"name": value, ...} */
+static void json_counts(FILE *f, const char *key, Uipc__Control__Count *const *v, size_t n)
+{
+    fprintf(f, ", \"%s\": {", key);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", " : "", f);
+        json_str(f, v[i]->name);
+        fprintf(f, ": %" PRIu64, v[i]->value);
+    }
+    fputc('}', f);
+}
+
 void ctl_json_status(const Uipc__Control__Reply *rep, FILE *f)
 {
     fputs("{\"modules\": [", f);
@@ -38,15 +50,22 @@ void ctl_json_status(const Uipc__Control__Reply *rep, FILE *f)
         fputs(", \"last_reason\": ", f);
         json_str(f, m->last_reason);
         fprintf(f, ", \"violations\": %" PRIu32 ", \"protocol_kills\": %" PRIu32
-                   ", \"protocol_reports\": %" PRIu32 "}", m->violations, m->protocol_kills,
+                   ", \"protocol_reports\": %" PRIu32, m->violations, m->protocol_kills,
                 m->protocol_reports);
+        json_counts(f, "exits", m->exits, m->n_exits);
+        json_counts(f, "violations_by_syscall", m->violations_by_syscall, m->n_violations_by_syscall);
+        fputc('}', f);
     }
     fputs("]", f);
-    if (rep->supervisor)
+    const Uipc__Control__SupervisorStatus *me = rep->supervisor;
+    if (me) {
         fprintf(f, ", \"supervisor\": {\"uptime_ms\": %" PRIu64 ", \"loop_max_ms\": %" PRIu64
-                   ", \"loop_turns\": %" PRIu64 ", \"pid\": %d, \"generation\": %u, \"started_ms\": %" PRIu64 "}",
-                rep->supervisor->uptime_ms, rep->supervisor->loop_max_ms, rep->supervisor->loop_turns,
-                (int)rep->supervisor->pid, (unsigned)rep->supervisor->generation, rep->supervisor->started_ms);
+                   ", \"loop_turns\": %" PRIu64 ", \"pid\": %d, \"generation\": %u, \"started_ms\": %" PRIu64,
+                me->uptime_ms, me->loop_max_ms, me->loop_turns, (int)me->pid, (unsigned)me->generation,
+                me->started_ms);
+        json_counts(f, "control_requests", me->control_requests, me->n_control_requests);
+        fputc('}', f);
+    }
     fputs("}\n", f);
 }
 
@@ -68,10 +87,12 @@ void ctl_json_stats(const Uipc__Control__Reply *rep, FILE *f)
                 ", \"reclaimed\": %" PRIu64 ", \"latency_p50_ns\": %" PRIu64
                 ", \"latency_p99_ns\": %" PRIu64 ", \"latency_max_ns\": %" PRIu64
                 ", \"duplicates\": %" PRIu64 ", \"orphaned\": %" PRIu64 ", \"sync_waiting\": %" PRIu32
-                ", \"violations\": %" PRIu32 "}",
+                ", \"violations\": %" PRIu32 ", \"bad_status\": %" PRIu64 ", \"latency_samples\": %" PRIu64
+                ", \"latency_sum_ns\": %" PRIu64 "}",
                 c->slots, c->slot_size, c->calls, c->ok, c->peer_died, c->timed_out, c->proto,
                 c->in_flight, c->free_slots, c->reclaimed, c->latency_p50_ns, c->latency_p99_ns,
-                c->latency_max_ns, c->duplicates, c->orphaned, c->sync_waiting, c->violations);
+                c->latency_max_ns, c->duplicates, c->orphaned, c->sync_waiting, c->violations,
+                c->bad_status, c->latency_samples, c->latency_sum_ns);
     }
     fputs("]}\n", f);
 }

@@ -109,6 +109,8 @@ static void check_layout(const char *service, uint32_t slots, uint32_t slot_size
     assert_int_equal(sizeof(struct uipc_side) % UIPC_LINE, 0);
     assert_int_equal(offsetof(struct uipc_side, beat_ms), UIPC_LINE);
     assert_int_equal(offsetof(struct uipc_side, issued), 2 * UIPC_LINE);
+    /* lat_sum_ns and bad_status were added on the second line's spare room */
+    assert_true(offsetof(struct uipc_side, bad_status) + 8 <= 2 * UIPC_LINE);
     uint64_t fifo_len = sizeof(struct uipc_fifo_shared) +
                         (uint64_t)h.fifo_size * sizeof(struct uipc_fifo_entry);
     const struct range rg[] = {
