@@ -43,6 +43,8 @@ static int usage(FILE *f, int code)
             "                            modules that did not change keep running; --check:\n"
             "                            only say what would change.  A config with an error\n"
             "                            changes nothing (exit status 2, FILE:LINE on stderr)\n"
+            "  metrics                   every count of status and stats in Prometheus's\n"
+            "                            text exposition format (0.0.4)\n"
             "options:\n"
             "  -c, --config FILE     the supervisor's modules.conf, for its control_socket\n"
             "  -S, --socket PATH     the control socket (default " CTL_DEFAULT_SOCKET ")\n"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "uipcctl.h"
 
 /* ---- requests: each sets its command and its part of the Request ---- */
@@ -179,6 +180,26 @@ static int show_reexec(const struct ctl_args *a, const Uipc__Control__Reply *rep
     return 1;
 }
 
+/* The status it asked for, and the stats asked for now, in Prometheus's
+ * text format (metrics.c); --json changes nothing. */
+static int show_metrics(const struct ctl_args *a, const Uipc__Control__Reply *rep)
+{
+    Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
+    Uipc__Control__Reply *stats = NULL;
+    req_stats(a, &req);
+    int code = ctl_exchange(a->path, &req, a->timeout_ms, &stats);
+    if (code)
+        return code;
+    if (!stats->ok) {
+        fprintf(stderr, "uipcctl: stats: %s\n", *ctl_str(stats->error) ? stats->error : "refused");
+        code = 1;
+    } else {
+        metrics_write(stdout, rep, stats);
+    }
+    protobuf_c_message_free_unpacked(&stats->base, NULL);
+    return code;
+}
+
 /* A command that acts says nothing but, with --json, that it was done. */
 static int show_done(const struct ctl_args *a, const Uipc__Control__Reply *rep)
 {
@@ -203,6 +224,7 @@ static const struct ctl_command commands[] = {
     { "sandbox", true,  0,              NULL,            req_sandbox, show_sandbox, 1 },
     { "reload",  false, CTL_OPT_CHECK,  NULL,            req_reload,  show_reload,  2 },
     { "reexec",  false, 0,              NULL,            req_reexec,  show_reexec,  1 },
+    { "metrics", false, 0,              NULL,            req_status,  show_metrics, 1 },
 };
 
 /* The supervisor said no: why, on stderr and with --json as JSON; the
