@@ -121,6 +121,7 @@ static const struct sv_setting sv_settings[] = {
     /* the socket is bound once, and who may connect is decided as it is */
     { "control_socket", CONF_SV_SOCKET, false, NULL, SV(control_socket) },
     { "control_from_modules", CONF_SV_CTL_MODULES, false, show_yes_no, SV(control_from_modules) },
+    { "metrics_socket", CONF_SV_METRICS_SOCKET, false, NULL, SV(metrics_socket) },
 };
 #undef SV
 

@@ -289,14 +289,14 @@ static bool set_yes_no(struct parse *p, const struct key_def *k, const char *v)
     return true;
 }
 
-static bool set_control_socket(struct parse *p, const struct key_def *k, const char *v)
+/* control_socket, metrics_socket */
+static bool set_socket(struct parse *p, const struct key_def *k, const char *v)
 {
-    (void)k;
     if (*v != '/')
-        return conf__fail(p, p->line, "control_socket must be an absolute path");
+        return conf__fail(p, p->line, "%s must be an absolute path", k->name);
     if (strlen(v) >= 108)
-        return conf__fail(p, p->line, "control_socket longer than a UNIX socket path may be");
-    return store_string(p, &p->c->control_socket, v);
+        return conf__fail(p, p->line, "%s longer than a UNIX socket path may be", k->name);
+    return store_string(p, (char **)field(p, k), v);
 }
 
 /* An enum field: the value's number in k->names.  (struct conf's enums
@@ -337,7 +337,8 @@ static const struct key_def sv_keys[] = {
     { "heartbeat_interval_ms", K_HEARTBEAT, .set = set_uint, .at = SV(heartbeat_interval_ms), .min = 10, .max = 60000 },
     { "hang_timeout_ms", K_HANG, .set = set_uint, .at = SV(hang_timeout_ms), .min = 20, .max = 3600000 },
     { "shutdown_timeout_ms", K_SHUTDOWN, .set = set_uint, .at = SV(shutdown_timeout_ms), .min = 0, .max = 600000 },
-    { "control_socket", K_SOCKET, .set = set_control_socket },
+    { "control_socket", K_SOCKET, .set = set_socket, .at = SV(control_socket) },
+    { "metrics_socket", K_METRICS_SOCKET, .set = set_socket, .at = SV(metrics_socket) },
     { "log_level", K_LOGLEVEL, .set = set_enum, .at = SV(log_level), .names = conf_log_names },
     { "policy_dir", K_POLICY_DIR, .set = set_str, .at = SV(policy_dir) },
     { "dynamic_uids", K_DYNAMIC_UIDS, .set = set_dynamic_uids },

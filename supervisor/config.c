@@ -64,6 +64,7 @@ void conf_free(struct conf *c)
     }
     free(c->path);
     free(c->control_socket);
+    free(c->metrics_socket);
     free(c->policy_dir);
     free(c);
 }

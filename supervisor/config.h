@@ -27,7 +27,7 @@ enum conf_restart { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 /* The [supervisor] keys, as indexes of struct conf's key_line. */
 enum conf_sv_key {
     CONF_SV_HEARTBEAT, CONF_SV_HANG, CONF_SV_SHUTDOWN, CONF_SV_SOCKET, CONF_SV_LOGLEVEL,
-    CONF_SV_POLICY_DIR, CONF_SV_DYNAMIC_UIDS, CONF_SV_RLIMITS, CONF_SV_CTL_MODULES,
+    CONF_SV_POLICY_DIR, CONF_SV_DYNAMIC_UIDS, CONF_SV_RLIMITS, CONF_SV_CTL_MODULES, CONF_SV_METRICS_SOCKET,
     CONF_SV_KEYS
 };
 enum conf_log { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -83,6 +83,7 @@ struct conf {
     unsigned shutdown_timeout_ms;
     char *control_socket;
     bool control_from_modules;    /* serve the supervisor's own descendants */
+    char *metrics_socket;         /* read-only: status and stats to anyone; NULL: none */
     char *policy_dir;             /* NULL: the build tree's or the installed one */
     uid_t uid_first, uid_last;    /* dynamic_uids */
     enum conf_log log_level;

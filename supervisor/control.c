@@ -51,7 +51,7 @@ struct ctl_server {
     uint64_t accepted;       /* connections accepted so far */
     unsigned refused;        /* refused since the last warning */
     uint64_t refused_log_ms; /* when that warning was */
-    bool from_modules;       /* serve our own descendants (control_from_modules) */
+    enum ctl_who who;
     pid_t modules_parent;    /* the modules' parent, when it is not us (the keeper) */
     unsigned module_refused; /* refused as a module since the last warning */
     uint64_t module_log_ms;  /* when that warning was */
@@ -113,9 +113,10 @@ static int listen_on(struct ctl_server *s, const char *path)
     s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s->lfd < 0)
         return -errno;
-    /* 0600 from the start: no moment where another user could connect,
-     * and no chmod afterwards (it would follow a symlink put there) */
-    mode_t old = umask(0177);
+    /* 0600 (0666 for anyone) from the start: no moment where another user
+     * could connect, and no chmod afterwards (it would follow a symlink put
+     * there) */
+    mode_t old = umask(s->who == CTL_ANYONE ? 0111 : 0177);
     r = bind(s->lfd, (struct sockaddr *)&s->addr, sizeof(s->addr));
     umask(old);
     if (r < 0 || listen(s->lfd, 16) < 0)
@@ -123,7 +124,7 @@ static int listen_on(struct ctl_server *s, const char *path)
     return epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &ev) < 0 ? -errno : 0;
 }
 
-static struct ctl_server *server_new(bool from_modules, ctl_handler_fn handler, ctl_release_fn release, void *ctx)
+static struct ctl_server *server_new(enum ctl_who who, ctl_handler_fn handler, ctl_release_fn release, void *ctx)
 {
     struct ctl_server *s = calloc(1, sizeof(*s));
     if (!s)
@@ -132,7 +133,7 @@ static struct ctl_server *server_new(bool from_modules, ctl_handler_fn handler, 
     s->release = release;
     s->ctx = ctx;
     s->uid = geteuid();
-    s->from_modules = from_modules;
+    s->who = who;
     s->lfd = -1;
     for (int i = 0; i < CTL_MAX_CLIENTS; i++)
         s->conn[i].fd = -1;
@@ -154,19 +155,19 @@ static int opened(struct ctl_server *s, int r, struct ctl_server **out)
     return 0;
 }
 
-int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
+int ctl_open(const char *path, enum ctl_who who, ctl_handler_fn handler, ctl_release_fn release,
              void *ctx, struct ctl_server **out)
 {
-    struct ctl_server *s = server_new(from_modules, handler, release, ctx);
+    struct ctl_server *s = server_new(who, handler, release, ctx);
     if (!s)
         return -ENOMEM;
     return opened(s, s->ep < 0 ? -errno : listen_on(s, path), out);
 }
 
-int ctl_adopt(int lfd, const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
+int ctl_adopt(int lfd, const char *path, enum ctl_who who, ctl_handler_fn handler, ctl_release_fn release,
               void *ctx, struct ctl_server **out)
 {
-    struct ctl_server *s = server_new(from_modules, handler, release, ctx);
+    struct ctl_server *s = server_new(who, handler, release, ctx);
     if (!s)
         return -ENOMEM;
     struct epoll_event ev = { .events = EPOLLIN, .data.u32 = LISTENER };
@@ -430,10 +431,12 @@ static void on_accept(struct ctl_server *s)
             c->fd = -1;
             continue;
         }
+        if (s->who == CTL_ANYONE && cred_ok)
+            continue;
         if (!cred_ok || (cred.uid != 0 && cred.uid != s->uid)) {
             sv_warn("control: connection from uid %d refused", (int)cred.uid);
             refuse(s, c, "permission denied: not the supervisor's user or root");
-        } else if (!s->from_modules && our_descendant(s, cred.pid)) {
+        } else if (s->who == CTL_OPERATORS && our_descendant(s, cred.pid)) {
             uint64_t now = sv_now_ms();
             if (s->module_refused++ == 0 || now - s->module_log_ms >= 1000) {
                 sv_warn("control: connection from pid %d refused: a module of this supervisor, or "

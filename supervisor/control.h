@@ -20,20 +20,27 @@ typedef void (*ctl_handler_fn)(void *ctx, const Uipc__Control__Request *req, Uip
 /* Frees what the handler put into rep (after it was sent). */
 typedef void (*ctl_release_fn)(void *ctx, Uipc__Control__Reply *rep);
 
+/* Who is served (SO_PEERCRED, at accept). */
+enum ctl_who {
+    CTL_OPERATORS,             /* the supervisor's uid or root, none of its own descendants
+                                * (a module that runs as root or as its user could stop or
+                                * kill its siblings); the socket is mode 0600 */
+    CTL_OPERATORS_AND_MODULES, /* the same uids, descendants too (control_from_modules) */
+    CTL_ANYONE,                /* any local process, modules too; mode 0666: only for a
+                                * handler that changes nothing (the metrics socket) */
+};
+
 /* Listens on path: the directory is created if missing (0755) and must be
  * writable by this user (or root) alone (-EPERM), a stale socket
- * replaced, a live one refused (-EADDRINUSE); the socket is mode 0600.
- * Only peers with the supervisor's uid, or root, are served, and, unless
- * from_modules, none of the supervisor's own descendants (a module that
- * runs as root or as its user could stop or kill its siblings). */
-int ctl_open(const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
+ * replaced, a live one refused (-EADDRINUSE). */
+int ctl_open(const char *path, enum ctl_who who, ctl_handler_fn handler, ctl_release_fn release,
              void *ctx, struct ctl_server **out);
 /* ctl_open on a socket that already listens at path (a previous
  * supervisor's, across a reexec): lfd is taken. */
-int ctl_adopt(int lfd, const char *path, bool from_modules, ctl_handler_fn handler, ctl_release_fn release,
+int ctl_adopt(int lfd, const char *path, enum ctl_who who, ctl_handler_fn handler, ctl_release_fn release,
               void *ctx, struct ctl_server **out);
 /* The modules' parent, when it is not this process (the keeper): its
- * descendants are modules too, refused unless from_modules. */
+ * descendants are modules too, refused to CTL_OPERATORS. */
 void ctl_modules_parent(struct ctl_server *s, pid_t parent);
 /* The listening socket (to hand over across a reexec). */
 int ctl_listener(const struct ctl_server *s);

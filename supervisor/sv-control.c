@@ -490,6 +490,17 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
         rep->error = err[0] ? err : (char *)"failed";
 }
 
+void sv_control_readonly(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep)
+{
+    if (req->command_case == UIPC__CONTROL__REQUEST__COMMAND_STATUS ||
+        req->command_case == UIPC__CONTROL__REQUEST__COMMAND_STATS) {
+        sv_control(sv, req, rep);
+        return;
+    }
+    rep->ok = false;
+    rep->error = (char *)"permission denied: the metrics socket answers status and stats only";
+}
+
 void sv_control_release(void *sv, Uipc__Control__Reply *rep)
 {
     (void)sv;

@@ -123,6 +123,7 @@ struct sv {
     struct sv_event { unsigned mod; struct lc_in in; } pending[SV_PENDING];
     unsigned pending_head, npending; /* events for the loop to deliver (sv_post) */
     struct ctl_server *ctl;   /* the control socket, or NULL */
+    struct ctl_server *metrics; /* the read-only metrics socket, or NULL */
     bool told_ready;          /* READY=1 sent to systemd */
     char told_status[160];    /* the last STATUS= sent */
     uint64_t watchdog_ms;     /* systemd's WatchdogSec, 0: none */
@@ -237,9 +238,10 @@ void sv_reload_fini(struct sv *s);
 /* sv-state.c: the view written to a memfd (close-on-exec), for reexec. */
 int sv_state_save(const struct sv *s, int *fd);
 /* Reads it back into s (its config loaded, nothing opened yet): slots,
- * channels, counters; *ctl_fd the control socket.  0, or a negative errno
+ * channels, counters; *ctl_fd the control socket, *metrics_fd the metrics
+ * socket (-1: none).  0, or a negative errno
  * and why in err.  Takes fd. */
-int sv_state_restore(struct sv *s, int fd, int *ctl_fd, char *err, size_t len);
+int sv_state_restore(struct sv *s, int fd, int *ctl_fd, int *metrics_fd, char *err, size_t len);
 /* Every fd the state names, into out (at most max); how many. */
 unsigned sv_state_fds(const struct sv *s, int *out, unsigned max);
 #define SV_MAX_FDS 16384
@@ -287,6 +289,8 @@ int sv_fault(struct sv *s, unsigned i, uint32_t fault, uint32_t ms);
 /* Handles a control request (sv-control.c). */
 void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep);
 void sv_control_release(void *sv, Uipc__Control__Reply *rep);
+/* The metrics socket's: status and stats as sv_control, nothing else. */
+void sv_control_readonly(void *sv, const Uipc__Control__Request *req, Uipc__Control__Reply *rep);
 
 /* sv-sandbox.c */
 /* m->sb from its config: root (can give ids) or not; *userns: -1 until a

@@ -100,9 +100,10 @@ int sv_state_save(const struct sv *s, int *out)
         return -errno;
     }
     fprintf(f, "uipc-state %d\n", SV_STATE_VERSION);
-    fprintf(f, "sv generation=%u next_epoch=%" PRIu32 " draining=%d told_ready=%d ctl=%d conf=%016" PRIx64 "\n",
+    fprintf(f, "sv generation=%u next_epoch=%" PRIu32 " draining=%d told_ready=%d ctl=%d metrics=%d conf=%016" PRIx64
+               "\n",
             s->generation, s->next_epoch + SV_STATE_EPOCH_SLACK, s->draining, s->told_ready, ctl_listener(s->ctl),
-            s->conf_hash);
+            s->metrics ? ctl_listener(s->metrics) : -1, s->conf_hash);
     for (unsigned i = 0; i < s->nmod; i++)
         if (s->mod[i].cf)
             put_module(f, i, &s->mod[i]);
@@ -122,6 +123,8 @@ unsigned sv_state_fds(const struct sv *s, int *out, unsigned max)
     unsigned n = 0;
 #define PUT(fd) do { if ((fd) >= 0 && n < max) out[n++] = (fd); } while (0)
     PUT(ctl_listener(s->ctl));
+    if (s->metrics)
+        PUT(ctl_listener(s->metrics));
     for (unsigned i = 0; i < s->nmod; i++) {
         const struct sv_mod *m = &s->mod[i];
         if (!m->cf)
@@ -289,7 +292,7 @@ static int restore_channel(struct sv *s, const struct words *w, char *err, size_
     return 0;
 }
 
-int sv_state_restore(struct sv *s, int fd, int *ctl_fd, char *err, size_t len)
+int sv_state_restore(struct sv *s, int fd, int *ctl_fd, int *metrics_fd, char *err, size_t len)
 {
     /* Read through an open file of our own: fd's offset is shared with the
      * keeper's copy (SCM_RIGHTS passes the same open file), and a reader
@@ -331,6 +334,7 @@ int sv_state_restore(struct sv *s, int fd, int *ctl_fd, char *err, size_t len)
             s->told_ready = num(&w, "told_ready") != 0;
             s->conf_hash = strtoull(get(&w, "conf"), NULL, 16);
             *ctl_fd = (int)num(&w, "ctl");
+            *metrics_fd = *get(&w, "metrics") ? (int)num(&w, "metrics") : -1; /* not before metrics_socket */
         } else if (strcmp(kind, "mod") == 0 && (r = restore_module(s, &w, err, len)) < 0) {
             goto out;
         } else if (strcmp(kind, "chan") == 0 && (r = restore_channel(s, &w, err, len)) < 0) {
@@ -363,11 +367,11 @@ int sv_state_check(const struct conf *c, int fd)
 {
     static struct sv s;
     char err[CONF_ERR_MAX];
-    int ctl = -1;
+    int ctl = -1, metrics = -1;
     memset(&s, 0, sizeof(s));
     s.c = (struct conf *)c;
     s.userns = -1;
-    int r = sv_state_restore(&s, fd, &ctl, err, sizeof(err));
+    int r = sv_state_restore(&s, fd, &ctl, &metrics, err, sizeof(err));
     if (r < 0)
         printf("%s\n", err);
     return r; /* this process exits: its mappings and fds go with it */

@@ -278,8 +278,9 @@ static int next_timeout(const struct sv *s)
             t = now + 5;
         next = t < next ? t : next;
     }
-    if (s->ctl) {
-        int c = ctl_timeout(s->ctl);
+    struct ctl_server *servers[] = { s->ctl, s->metrics };
+    for (size_t k = 0; k < 2; k++) {
+        int c = servers[k] ? ctl_timeout(servers[k]) : -1;
         if (c >= 0 && now + (uint64_t)c < next)
             next = now + (uint64_t)c;
     }
@@ -310,6 +311,8 @@ static void on_timers(struct sv *s)
             sv_post_event(s, s->order[n], LE_TIMER);
     if (s->ctl)
         ctl_expire(s->ctl);
+    if (s->metrics)
+        ctl_expire(s->metrics);
 }
 
 /* SIGHUP: the config file read again and applied (uipcctl reload says
@@ -361,7 +364,7 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
             sv_seccomp(s, idx, events);
         break;
     case EV_SPAWN: sv_spawn_step(s, idx); break;
-    case EV_CONTROL: ctl_process(s->ctl); break;
+    case EV_CONTROL: ctl_process(idx ? s->metrics : s->ctl); break;
     }
     deliver_pending(s);
 }
@@ -426,6 +429,7 @@ static int setup_signals(struct sv *s)
 static void teardown(struct sv *s)
 {
     ctl_close(s->ctl);
+    ctl_close(s->metrics);
     while (s->nchan)
         sv_chan_close(s, s->nchan - 1);
     free(s->chan);
@@ -439,15 +443,25 @@ static void teardown(struct sv *s)
     conf_free(s->c);
 }
 
-/* A new supervisor: every module and channel made, the socket opened. */
+static enum ctl_who control_who(const struct conf *c)
+{
+    return c->control_from_modules ? CTL_OPERATORS_AND_MODULES : CTL_OPERATORS;
+}
+
+/* A new supervisor: every module and channel made, the sockets opened. */
 static int set_up(struct sv *s)
 {
     int err = open_modules(s);
     if (err == 0)
         err = open_channels(s);
-    if (err == 0 && (err = ctl_open(s->c->control_socket, s->c->control_from_modules, sv_control,
-                                     sv_control_release, s, &s->ctl)) < 0)
+    if (err == 0 && (err = ctl_open(s->c->control_socket, control_who(s->c), sv_control, sv_control_release, s,
+                                     &s->ctl)) < 0)
         sv_error("supervisor: control socket %s: %s", s->c->control_socket,
+                 err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err));
+    if (err == 0 && s->c->metrics_socket &&
+        (err = ctl_open(s->c->metrics_socket, CTL_ANYONE, sv_control_readonly, sv_control_release, s,
+                        &s->metrics)) < 0)
+        sv_error("supervisor: metrics socket %s: %s", s->c->metrics_socket,
                  err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err));
     return err;
 }
@@ -457,13 +471,17 @@ static int set_up(struct sv *s)
 static int take_over(struct sv *s, int state)
 {
     char err[CONF_ERR_MAX];
-    int lfd = -1;
+    int lfd = -1, mfd = -1;
     s->root = sandbox_privileged();
     s->userns = -1;
-    int r = sv_state_restore(s, state, &lfd, err, sizeof(err));
-    if (r == 0 && (r = ctl_adopt(lfd, s->c->control_socket, s->c->control_from_modules, sv_control,
-                                  sv_control_release, s, &s->ctl)) < 0)
+    int r = sv_state_restore(s, state, &lfd, &mfd, err, sizeof(err));
+    if (r == 0 && (r = ctl_adopt(lfd, s->c->control_socket, control_who(s->c), sv_control, sv_control_release, s,
+                                  &s->ctl)) < 0)
         snprintf(err, sizeof(err), "control socket: %s", strerror(-r));
+    if (r == 0 && mfd >= 0 && s->c->metrics_socket &&
+        (r = ctl_adopt(mfd, s->c->metrics_socket, CTL_ANYONE, sv_control_readonly, sv_control_release, s,
+                       &s->metrics)) < 0)
+        snprintf(err, sizeof(err), "metrics socket: %s", strerror(-r));
     if (r < 0) {
         sv_error("supervisor: reexec: cannot take over: %s", err);
         return r;
@@ -514,6 +532,8 @@ int sv_run(struct conf *c, bool socket_forced, int restore, int keeper)
     if (err == 0)
         err = restore >= 0 ? take_over(&s, restore) : set_up(&s);
     if (err == 0 && ep_add(&s, ctl_fd(s.ctl), EV_CONTROL, 0) < 0)
+        err = -errno;
+    if (err == 0 && s.metrics && ep_add(&s, ctl_fd(s.metrics), EV_CONTROL, 1) < 0)
         err = -errno;
     if (err == 0 && keeper >= 0)
         ctl_modules_parent(s.ctl, getppid()); /* the keeper: its other children are modules */

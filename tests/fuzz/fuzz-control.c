@@ -207,7 +207,7 @@ struct peer {
 static struct ctl_server *server_open(void)
 {
     struct ctl_server *srv;
-    int r = ctl_open(sock_path, false, sv_control, sv_control_release, &sv, &srv);
+    int r = ctl_open(sock_path, CTL_OPERATORS, sv_control, sv_control_release, &sv, &srv);
     if (r < 0)
         fuzz_die("ctl_open %s: %s", sock_path, strerror(-r));
     return srv;

@@ -7,7 +7,9 @@
 #    package), which scrapes it on loopback; what Prometheus stored, queried
 #    through its HTTP API, equals `uipcctl stats --json` and `status --json`;
 #  - a flood of 100 parallel scrapes is answered in full and leaves the
-#    supervisor's longest loop turn (status: loop_max_ms) under its bound.
+#    supervisor's longest loop turn (status: loop_max_ms) under its bound;
+#  - the exporter runs as a module under its own policy (exporter.policy)
+#    and reads the read-only metrics_socket, which refuses anything else.
 # Needs promtool, prometheus, curl and jq (scripts/dev.sh test installs
 # them); without them the test is skipped (exit 77), saying which.
 # Under valgrind (UIPC_VALGRIND, tests/valgrind.sh) uipcctl and the
@@ -23,11 +25,14 @@ for tool in promtool prometheus curl jq; do
 done
 
 tmp=$(mktemp -d)
+# The metrics socket where a module sees it too (its /tmp is its own).
+rdir=$(mktemp -d -p /run uipc-test.XXXXXX 2>/dev/null || mktemp -d)
+chmod 755 "$rdir"
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
+    rm -rf "$tmp" "$rdir"
 }
 trap cleanup EXIT
 fail() {
@@ -157,3 +162,40 @@ curl -sf "http://127.0.0.1:$port/metrics" > "$tmp/down.txt" || fail "no page onc
 grep -q '^uipc_up 0$' "$tmp/down.txt" || fail "uipc_up is not 0 once the supervisor is gone"
 promtool check metrics < "$tmp/down.txt" > /dev/null 2>&1 || fail "the page without a supervisor fails promtool"
 echo "without a supervisor: uipc_up 0: ok"
+
+# ---- the exporter as a module, through the read-only metrics socket ----
+mport=$(free_port)
+cat > "$tmp/module.conf" <<EOF
+[supervisor]
+control_socket = $tmp/control2.sock
+metrics_socket = $rdir/metrics.sock
+[module echo]
+exec = $UIPC_EXAMPLES/echo-server
+policy = $UIPC_POLICIES/echo.policy
+provides = echo
+[module exporter]
+exec = $UIPC_EXPORTER
+args = --socket $rdir/metrics.sock --listen 127.0.0.1:$mport
+policy = $UIPC_POLICIES/exporter.policy
+EOF
+"$UIPC_SUPERVISOR" --config "$tmp/module.conf" > "$tmp/supervisor2.log" 2>&1 &
+pids+=($!)
+up() { curl -sf "http://127.0.0.1:$mport/metrics" | grep -q '^uipc_up 1$'; }
+until_ok 60 up || fail "the exporter module does not serve uipc_up 1"
+seq 100 | xargs -P 100 -I{} curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$mport/metrics" \
+    > "$tmp/flood2.txt"
+n=$(grep -c '^200$' "$tmp/flood2.txt" || true)
+[ "$n" = 100 ] || fail "the exporter module answered $n of 100 parallel scrapes"
+curl -sf "http://127.0.0.1:$mport/metrics" | promtool check metrics > /dev/null 2>&1 ||
+    fail "the module's page fails promtool"
+viol=$($VG "$UIPC_UIPCCTL" --socket "$tmp/control2.sock" status --json |
+       jq -r '.modules[] | select(.name == "exporter") | .violations')
+[ "$viol" = 0 ] || fail "the exporter module made $viol syscalls its policy does not allow"
+$VG "$UIPC_UIPCCTL" --socket "$rdir/metrics.sock" status > /dev/null || fail "status through the metrics socket"
+if $VG "$UIPC_UIPCCTL" --socket "$rdir/metrics.sock" stop echo 2> "$tmp/refused.txt"; then
+    fail "the metrics socket stopped a module"
+fi
+grep -q 'permission denied: the metrics socket answers status and stats only' "$tmp/refused.txt" ||
+    fail "the metrics socket's refusal: $(cat "$tmp/refused.txt")"
+[ "$(stat -c %a "$rdir/metrics.sock")" = 666 ] || fail "the metrics socket is not mode 0666"
+echo "the exporter as a module: 100 parallel scrapes answered, no seccomp violation; the metrics socket refuses stop: ok"
