@@ -16,35 +16,32 @@
 
 #include "uipcctl.h"
 
-static int usage(FILE *f, int code)
+/* One command's lines of --help: its name and operands, then what it
+ * does from column 28, on the same line when they leave room. */
+static void usage_command(FILE *f, const struct ctl_command *cmd)
 {
+    enum { COLUMN = 28 };
+    int used = fprintf(f, "  %s%s%s", cmd->name, *cmd->operands ? " " : "", cmd->operands);
+    if (used > COLUMN - 2) {
+        fputc('\n', f);
+        used = 0;
+    }
+    for (const char *line = cmd->help; *line;) {
+        size_t len = strcspn(line, "\n");
+        fprintf(f, "%*s%.*s\n", COLUMN - used, "", (int)len, line);
+        used = 0;
+        line += len + (line[len] == '\n');
+    }
+}
+
+/* Every command of cmds[0..n), then the options. */
+static int usage(FILE *f, int code, const struct ctl_command *cmds, size_t n)
+{
+    fputs("usage: uipcctl [--config FILE | --socket PATH] [--json] [--timeout-ms N] COMMAND [ARGS]\n"
+          "commands:\n", f);
+    for (size_t i = 0; i < n; i++)
+        usage_command(f, &cmds[i]);
     fprintf(f,
-            "usage: uipcctl [--config FILE | --socket PATH] [--json] [--timeout-ms N] COMMAND [ARGS]\n"
-            "commands:\n"
-            "  status                    each module: state, pid, uptime, restarts, last exit\n"
-            "  stats                     each channel: calls and outcomes, slots, latencies\n"
-            "  restart NAME              restart module NAME\n"
-            "  stop NAME                 stop module NAME\n"
-            "  start NAME                start module NAME\n"
-            "  kill NAME [--signal SIG]  send module NAME a signal (default KILL)\n"
-            "  fault NAME abort|slow|hostile [--ms N]\n"
-            "                            in module NAME's next handler: abort(), or sleep\n"
-            "                            N ms (default 1000) before it runs (crash testing);\n"
-            "                            hostile: first its libmodule attacks its clients,\n"
-            "                            attack N %% 5 (default random): 0 garbage completion,\n"
-            "                            1 forged status, 2 false report, 3 jam and hang,\n"
-            "                            4 lie and die\n"
-            "  sandbox NAME              what module NAME's process has (from /proc): uid,\n"
-            "                            gid, capabilities, no_new_privs, seccomp, policy,\n"
-            "                            namespaces, mounts, limits, oom_score_adj\n"
-            "  drain [--off]             new calls fail at once (as if every service were\n"
-            "                            restarting) while calls in flight finish; --off: undo\n"
-            "  reload [--check]          read the config file again and apply what changed:\n"
-            "                            modules that did not change keep running; --check:\n"
-            "                            only say what would change.  A config with an error\n"
-            "                            changes nothing (exit status 2, FILE:LINE on stderr)\n"
-            "  metrics                   every count of status and stats in Prometheus's\n"
-            "                            text exposition format (0.0.4)\n"
             "options:\n"
             "  -c, --config FILE     the supervisor's modules.conf, for its control_socket\n"
             "  -S, --socket PATH     the control socket (default " CTL_DEFAULT_SOCKET ")\n"
@@ -219,7 +216,8 @@ static void add_operand(struct ctl_operands *op, char *word)
 
 /* The options into a, the other words into op; 0, or the exit status
  * (0 for --help) with *done set. */
-static int parse_options(int argc, char **argv, struct ctl_args *a, struct ctl_operands *op, bool *done)
+static int parse_options(int argc, char **argv, const struct ctl_command *cmds, size_t n_cmds,
+                         struct ctl_args *a, struct ctl_operands *op, bool *done)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -254,7 +252,7 @@ static int parse_options(int argc, char **argv, struct ctl_args *a, struct ctl_o
         case 'm': a->ms = optarg; a->opts |= CTL_OPT_MS; break; /* its range is the fault's */
         case 'o': a->opts |= CTL_OPT_OFF; break;
         case 'K': a->opts |= CTL_OPT_CHECK; break;
-        case 'h': return usage(stdout, 0);
+        case 'h': return usage(stdout, 0, cmds, n_cmds);
         default: /* getopt said what */
             fputs("Try 'uipcctl --help'.\n", stderr);
             return 2;
@@ -271,7 +269,7 @@ int ctl_parse_args(int argc, char **argv, const struct ctl_command *cmds, size_t
 {
     struct ctl_operands op = { .n = 0 };
     *a = (struct ctl_args){ .timeout_ms = CTL_DEFAULT_TIMEOUT_MS };
-    int r = parse_options(argc, argv, a, &op, done);
+    int r = parse_options(argc, argv, cmds, n, a, &op, done);
     if (*done)
         return r;
     r = find_command(a, &op, cmds, n);

@@ -181,7 +181,7 @@ static int show_reexec(const struct ctl_args *a, const Uipc__Control__Reply *rep
 }
 
 /* The status it asked for, and the stats asked for now, in Prometheus's
- * text format (metrics.c); --json changes nothing. */
+ * text format (metrics.c). */
 static int show_metrics(const struct ctl_args *a, const Uipc__Control__Reply *rep)
 {
     Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
@@ -209,22 +209,62 @@ static int show_done(const struct ctl_args *a, const Uipc__Control__Reply *rep)
     return 0;
 }
 
+/* metrics prints Prometheus's format only: --json is a usage error. */
+static int check_not_json(struct ctl_args *a, struct ctl_operands *op)
+{
+    (void)op;
+    return a->json ? ctl_bad_usage("%s prints Prometheus's text format, not JSON (no --json)", a->cmd->name) : 0;
+}
+
 /* ---- the commands ---- */
 
-/* name, NAME operand, own options, check, request, reply, exit status when refused */
+/* name, its operands and what it does (for --help); NAME operand, own
+ * options, check, request, reply, exit status when refused */
 static const struct ctl_command commands[] = {
-    { "status",  false, 0,              NULL,            req_status,  show_status,  1 },
-    { "stats",   false, 0,              NULL,            req_stats,   show_stats,   1 },
-    { "restart", true,  0,              NULL,            req_restart, show_done,    1 },
-    { "stop",    true,  0,              NULL,            req_stop,    show_done,    1 },
-    { "start",   true,  0,              NULL,            req_start,   show_done,    1 },
-    { "kill",    true,  CTL_OPT_SIGNAL, ctl_check_kill,  req_kill,    show_done,    1 },
-    { "fault",   true,  CTL_OPT_MS,     ctl_check_fault, req_fault,   show_done,    1 },
-    { "drain",   false, CTL_OPT_OFF,    NULL,            req_drain,   show_done,    1 },
-    { "sandbox", true,  0,              NULL,            req_sandbox, show_sandbox, 1 },
-    { "reload",  false, CTL_OPT_CHECK,  NULL,            req_reload,  show_reload,  2 },
-    { "reexec",  false, 0,              NULL,            req_reexec,  show_reexec,  1 },
-    { "metrics", false, 0,              NULL,            req_status,  show_metrics, 1 },
+    { "status", "", "each module: state, pid, uptime, restarts, last exit",
+      false, 0,              NULL,            req_status,  show_status,  1 },
+    { "stats", "", "each channel: calls and outcomes, slots, latencies",
+      false, 0,              NULL,            req_stats,   show_stats,   1 },
+    { "restart", "NAME", "restart module NAME",
+      true,  0,              NULL,            req_restart, show_done,    1 },
+    { "stop", "NAME", "stop module NAME",
+      true,  0,              NULL,            req_stop,    show_done,    1 },
+    { "start", "NAME", "start module NAME",
+      true,  0,              NULL,            req_start,   show_done,    1 },
+    { "kill", "NAME [--signal SIG]", "send module NAME a signal (default KILL)",
+      true,  CTL_OPT_SIGNAL, ctl_check_kill,  req_kill,    show_done,    1 },
+    { "fault", "NAME abort|slow|hostile [--ms N]",
+      "in module NAME's next handler: abort(), or sleep\n"
+      "N ms (default 1000) before it runs (crash testing);\n"
+      "hostile: first its libmodule attacks its clients,\n"
+      "attack N % 5 (default random): 0 garbage completion,\n"
+      "1 forged status, 2 false report, 3 jam and hang,\n"
+      "4 lie and die",
+      true,  CTL_OPT_MS,     ctl_check_fault, req_fault,   show_done,    1 },
+    { "sandbox", "NAME",
+      "what module NAME's process has (from /proc): uid,\n"
+      "gid, capabilities, no_new_privs, seccomp, policy,\n"
+      "namespaces, mounts, limits, oom_score_adj",
+      true,  0,              NULL,            req_sandbox, show_sandbox, 1 },
+    { "drain", "[--off]",
+      "new calls fail at once (as if every service were\n"
+      "restarting) while calls in flight finish; --off: undo",
+      false, CTL_OPT_OFF,    NULL,            req_drain,   show_done,    1 },
+    { "reload", "[--check]",
+      "read the config file again and apply what changed:\n"
+      "modules that did not change keep running; --check:\n"
+      "only say what would change.  A config with an error\n"
+      "changes nothing (exit status 2, FILE:LINE on stderr)",
+      false, CTL_OPT_CHECK,  NULL,            req_reload,  show_reload,  2 },
+    { "reexec", "",
+      "the supervisor executes its binary again, in place\n"
+      "(an upgrade; modules keep running), and uipcctl\n"
+      "waits for the new generation to answer",
+      false, 0,              NULL,            req_reexec,  show_reexec,  1 },
+    { "metrics", "",
+      "every count of status and stats in Prometheus's\n"
+      "text exposition format (0.0.4)",
+      false, 0,              check_not_json,  req_status,  show_metrics, 1 },
 };
 
 /* The supervisor said no: why, on stderr and with --json as JSON; the

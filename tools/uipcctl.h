@@ -54,11 +54,14 @@ struct ctl_operands {
 
 /* One command, a row of uipcctl.c's table.  A new command is a row and
  * the function that fills its request (and one that prints its reply, if
- * it has more to say than that it was done). */
+ * it has more to say than that it was done).  --help lists the rows:
+ * tests/docs/uipcctl-man.py checks uipcctl(8) against that list. */
 struct ctl_command {
     const char *name;
-    bool takes_name;     /* its operand is a module NAME */
-    unsigned opts;       /* the CTL_OPT_ it takes */
+    const char *operands; /* after the name in --help: "NAME [--signal SIG]"; "" for none */
+    const char *help;     /* what it does, for --help: lines of 52 columns at most */
+    bool takes_name;      /* its operand is a module NAME */
+    unsigned opts;        /* the CTL_OPT_ it takes */
     /* NULL, or what checks and completes what only this command takes,
      * before NAME is checked: 0, or the exit status of a usage error */
     int (*check)(struct ctl_args *a, struct ctl_operands *op);
@@ -67,7 +70,7 @@ struct ctl_command {
     void (*request)(const struct ctl_args *a, Uipc__Control__Request *req);
     /* Prints a reply that is ok; the exit status. */
     int (*reply)(const struct ctl_args *a, const Uipc__Control__Reply *rep);
-    int refused;         /* the exit status when the supervisor says no */
+    int refused;          /* the exit status when the supervisor says no */
 };
 
 /* ---- uipcctl-args.c ---- */
