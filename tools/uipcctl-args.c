@@ -43,6 +43,11 @@ static int usage(FILE *f, int code)
             "                            modules that did not change keep running; --check:\n"
             "                            only say what would change.  A config with an error\n"
             "                            changes nothing (exit status 2, FILE:LINE on stderr)\n"
+            "  top [--interval MS] [--count N]\n"
+            "                            live view, redrawn each interval: modules with CPU%%\n"
+            "                            and memory, channels with calls/s, errors/s and the\n"
+            "                            interval's p50/p99, sorted; q quits.  Plain frames\n"
+            "                            when stdout is not a terminal\n"
             "options:\n"
             "  -c, --config FILE     the supervisor's modules.conf, for its control_socket\n"
             "  -S, --socket PATH     the control socket (default " CTL_DEFAULT_SOCKET ")\n"
@@ -53,6 +58,8 @@ static int usage(FILE *f, int code)
             "                        for fault hostile: which attack (N %% 5)\n"
             "  -o, --off             for drain: end the drain\n"
             "      --check           for reload: say what would change, change nothing\n"
+            "      --interval MS     for top: between frames (default 1000)\n"
+            "      --count N         for top: exit after N frames\n"
             "  -h, --help            this text\n");
     return code;
 }
@@ -167,6 +174,8 @@ static const struct {
     { CTL_OPT_OFF, "--off is only for drain", true },
     { CTL_OPT_SIGNAL, "--signal is only for kill", true },
     { CTL_OPT_CHECK, "--check is only for reload", true },
+    { CTL_OPT_INTERVAL, "--interval is only for top", true },
+    { CTL_OPT_COUNT, "--count is only for top", true },
 };
 
 /* a->cmd from the first operand among cmds[0..n); 0, or the exit status. */
@@ -228,6 +237,8 @@ static int parse_options(int argc, char **argv, struct ctl_args *a, struct ctl_o
         { "ms", required_argument, NULL, 'm' },
         { "off", no_argument, NULL, 'o' },
         { "check", no_argument, NULL, 'K' }, /* long only */
+        { "interval", required_argument, NULL, 'I' }, /* long only */
+        { "count", required_argument, NULL, 'N' },    /* long only */
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -252,6 +263,19 @@ static int parse_options(int argc, char **argv, struct ctl_args *a, struct ctl_o
         case 'm': a->ms = optarg; a->opts |= CTL_OPT_MS; break; /* its range is the fault's */
         case 'o': a->opts |= CTL_OPT_OFF; break;
         case 'K': a->opts |= CTL_OPT_CHECK; break;
+        case 'I':
+            /* a frame is two requests and a redraw: 10 ms apart is already a lot */
+            if (!parse_int(optarg, 10, 3600000, &n))
+                return ctl_bad_usage("bad --interval '%s': 10 to 3600000 milliseconds", optarg);
+            a->top_interval_ms = (unsigned)n;
+            a->opts |= CTL_OPT_INTERVAL;
+            break;
+        case 'N':
+            if (!parse_int(optarg, 1, INT_MAX, &n))
+                return ctl_bad_usage("bad --count '%s': a number of frames, 1 or more", optarg);
+            a->top_count = (unsigned)n;
+            a->opts |= CTL_OPT_COUNT;
+            break;
         case 'h': return usage(stdout, 0);
         default: /* getopt said what */
             fputs("Try 'uipcctl --help'.\n", stderr);

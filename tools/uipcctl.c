@@ -203,6 +203,7 @@ static const struct ctl_command commands[] = {
     { "sandbox", true,  0,              NULL,            req_sandbox, show_sandbox, 1 },
     { "reload",  false, CTL_OPT_CHECK,  NULL,            req_reload,  show_reload,  2 },
     { "reexec",  false, 0,              NULL,            req_reexec,  show_reexec,  1 },
+    { "top",     false, CTL_OPT_INTERVAL | CTL_OPT_COUNT, ctl_check_top, req_status, ctl_top, 1 },
 };
 
 /* The supervisor said no: why, on stderr and with --json as JSON; the
