@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DEPS=(meson ninja-build pkg-config gcc libc6-dev libcmocka-dev libinih-dev libseccomp-dev libcap-dev protobuf-c-compiler libprotobuf-c-dev)
-TEST_DEPS=(valgrind clang libclang-rt-14-dev spin) # what only `test` needs: memcheck, libFuzzer, the model check
+TEST_DEPS=(valgrind clang libclang-rt-14-dev spin tmux) # what only `test` needs: memcheck, libFuzzer, the model check, uipcctl top's terminal
 BENCH_DEPS=(iceoryx libiceoryx-binding-c-dev)
 
 install_missing() {
