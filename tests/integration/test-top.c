@@ -80,11 +80,25 @@ __attribute__((sentinel)) static int tmux(char *out, size_t cap, const char *arg
 }
 
 static char pane[1 << 16];
+static const char *session; /* the pane's tmux session */
 
 static void capture(void)
 {
-    if (tmux(pane, sizeof(pane), "capture-pane", "-p", "-t", "top", NULL) != 0)
+    if (tmux(pane, sizeof(pane), "capture-pane", "-p", "-t", session, NULL) != 0)
         fail_msg("tmux capture-pane failed");
+}
+
+/* uipcctl top in a new 120x40 session `name`; then how it ended and the
+ * terminal's mode, and a pause that keeps the pane for capture-pane. */
+static void start_pane(const char *name)
+{
+    char shell[1024];
+    /* trap: the shell, in the pane's foreground group too, outlives a ^C
+     * (a caught signal is the default again in uipcctl) */
+    snprintf(shell, sizeof(shell), "trap : INT; '%s' --socket '%s' top; echo uipcctl-exit=$?; stty -a; sleep 600",
+             env_path("UIPC_UIPCCTL"), ctl_path);
+    session = name;
+    assert_int_equal(tmux(NULL, 0, "new-session", "-d", "-x", "120", "-y", "40", "-s", name, shell, NULL), 0);
 }
 
 /* A line of the pane that begins with `start` and holds `has`. */
@@ -127,6 +141,18 @@ static bool exited(void)
     return strstr(pane, "uipcctl-exit=") && strstr(pane, "icanon");
 }
 
+/* uipcctl top ended with `code`, and canonical mode and echo are back:
+ * "icanon" and "echo" in stty -a, not "-icanon" and "-echo". */
+static void expect_restored(const char *code)
+{
+    wait_pane(exited, "uipcctl's exit status and stty -a");
+    if (!strstr(pane, code))
+        fail_msg("uipcctl top did not end with %s:\n%s", code, pane);
+    if (!strstr(pane, " icanon") || !strstr(pane, " echo ") || strstr(pane, "-icanon") ||
+        strstr(pane, " -echo "))
+        fail_msg("the terminal's mode was not restored:\n%s", pane);
+}
+
 static void test_top_in_tmux(void **state)
 {
     (void)state;
@@ -136,26 +162,49 @@ static void test_top_in_tmux(void **state)
     write_conf("%s", echo_and_load());
     pid_t sv = start_supervisor();
     wait_log("load: started", 1);
-    char shell[1024];
-    /* after top: how it ended and the terminal's mode, then a pause that
-     * keeps the pane for capture-pane */
-    snprintf(shell, sizeof(shell), "'%s' --socket '%s' top; echo uipcctl-exit=$?; stty -a; sleep 600",
-             env_path("UIPC_UIPCCTL"), ctl_path);
-    assert_int_equal(tmux(NULL, 0, "new-session", "-d", "-x", "120", "-y", "40", "-s", "top", shell, NULL), 0);
+    start_pane("top");
     wait_pane(screen_ready, "both modules and load -> echo with calls/s above 0");
     assert_null(strchr(pane, '\x1b')); /* capture-pane gives the text, not the escapes */
     print_message("the screen:\n%s", pane);
 
     assert_int_equal(tmux(NULL, 0, "send-keys", "-t", "top", "q", NULL), 0);
-    wait_pane(exited, "uipcctl's exit status and stty -a");
-    if (!strstr(pane, "uipcctl-exit=0"))
-        fail_msg("uipcctl top did not exit 0 on q:\n%s", pane);
-    /* canonical mode and echo are back: "icanon" and "echo", not "-icanon", "-echo" */
-    if (!strstr(pane, " icanon") || !strstr(pane, " echo ") || strstr(pane, "-icanon") ||
-        strstr(pane, " -echo "))
-        fail_msg("the terminal's mode was not restored:\n%s", pane);
+    expect_restored("uipcctl-exit=0");
     tmux(NULL, 0, "kill-server", NULL);
     assert_int_equal(stop_supervisor(sv), 0);
+}
+
+static bool screen_up(void)
+{
+    return strstr(pane, "(q quits)") != NULL;
+}
+
+static bool went_away(void)
+{
+    return strstr(pane, "went away") != NULL;
+}
+
+/* ^C, and the supervisor going, restore the terminal too: ^C as SIGINT
+ * (the shell sees 130), the supervisor's end with exit status 1, said. */
+static void test_top_in_tmux_ends(void **state)
+{
+    (void)state;
+    if (!have_tmux)
+        skip();
+    snprintf(tmux_sock, sizeof(tmux_sock), "%s/tmux.sock", dir);
+    write_conf("%s", echo_and_load());
+    pid_t sv = start_supervisor();
+    wait_log("load: started", 1);
+    start_pane("int");
+    wait_pane(screen_up, "top's screen");
+    assert_int_equal(tmux(NULL, 0, "send-keys", "-t", "int", "C-c", NULL), 0);
+    expect_restored("uipcctl-exit=130");
+
+    start_pane("gone");
+    wait_pane(screen_up, "top's screen");
+    assert_int_equal(stop_supervisor(sv), 0);
+    wait_pane(went_away, "that the supervisor went away");
+    expect_restored("uipcctl-exit=1\n");
+    tmux(NULL, 0, "kill-server", NULL);
 }
 
 /* ---- without a terminal ---- */
@@ -235,6 +284,7 @@ int main(void)
     have_tmux = system("tmux -V >/dev/null 2>&1") == 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_top_in_tmux, kill_leftovers),
+        cmocka_unit_test_teardown(test_top_in_tmux_ends, kill_leftovers),
         cmocka_unit_test_teardown(test_top_plain, kill_leftovers),
         cmocka_unit_test_teardown(test_top_supervisor_gone, kill_leftovers),
     };
