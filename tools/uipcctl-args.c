@@ -52,6 +52,8 @@ static int usage(FILE *f, int code, const struct ctl_command *cmds, size_t n)
             "                        for fault hostile: which attack (N %% 5)\n"
             "  -o, --off             for drain: end the drain\n"
             "      --check           for reload: say what would change, change nothing\n"
+            "      --interval MS     for top: between frames (default 1000)\n"
+            "      --count N         for top: exit after N frames\n"
             "  -h, --help            this text\n");
     return code;
 }
@@ -166,6 +168,8 @@ static const struct {
     { CTL_OPT_OFF, "--off is only for drain", true },
     { CTL_OPT_SIGNAL, "--signal is only for kill", true },
     { CTL_OPT_CHECK, "--check is only for reload", true },
+    { CTL_OPT_INTERVAL, "--interval is only for top", true },
+    { CTL_OPT_COUNT, "--count is only for top", true },
 };
 
 /* a->cmd from the first operand among cmds[0..n); 0, or the exit status. */
@@ -228,6 +232,8 @@ static int parse_options(int argc, char **argv, const struct ctl_command *cmds, 
         { "ms", required_argument, NULL, 'm' },
         { "off", no_argument, NULL, 'o' },
         { "check", no_argument, NULL, 'K' }, /* long only */
+        { "interval", required_argument, NULL, 'I' }, /* long only */
+        { "count", required_argument, NULL, 'N' },    /* long only */
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -252,6 +258,19 @@ static int parse_options(int argc, char **argv, const struct ctl_command *cmds, 
         case 'm': a->ms = optarg; a->opts |= CTL_OPT_MS; break; /* its range is the fault's */
         case 'o': a->opts |= CTL_OPT_OFF; break;
         case 'K': a->opts |= CTL_OPT_CHECK; break;
+        case 'I':
+            /* a frame is two requests and a redraw: 10 ms apart is already a lot */
+            if (!parse_int(optarg, 10, 3600000, &n))
+                return ctl_bad_usage("bad --interval '%s': 10 to 3600000 milliseconds", optarg);
+            a->top_interval_ms = (unsigned)n;
+            a->opts |= CTL_OPT_INTERVAL;
+            break;
+        case 'N':
+            if (!parse_int(optarg, 1, INT_MAX, &n))
+                return ctl_bad_usage("bad --count '%s': a number of frames, 1 or more", optarg);
+            a->top_count = (unsigned)n;
+            a->opts |= CTL_OPT_COUNT;
+            break;
         case 'h': return usage(stdout, 0, cmds, n_cmds);
         default: /* getopt said what */
             fputs("Try 'uipcctl --help'.\n", stderr);

@@ -265,6 +265,12 @@ static const struct ctl_command commands[] = {
       "every count of status and stats in Prometheus's\n"
       "text exposition format (0.0.4)",
       false, 0,              check_not_json,  req_status,  show_metrics, 1 },
+    { "top", "[--interval MS] [--count N]",
+      "live view, redrawn each interval: modules with CPU%\n"
+      "and memory, channels with calls/s, errors/s and the\n"
+      "interval's p50/p99, sorted; q quits.  Plain frames\n"
+      "when stdout is not a terminal",
+      false, CTL_OPT_INTERVAL | CTL_OPT_COUNT, ctl_check_top, req_status, ctl_top, 1 },
 };
 
 /* The supervisor said no: why, on stderr and with --json as JSON; the

@@ -24,6 +24,8 @@ enum {
     CTL_OPT_MS = 1u << 1,     /* fault --ms */
     CTL_OPT_OFF = 1u << 2,    /* drain --off */
     CTL_OPT_CHECK = 1u << 3,  /* reload --check */
+    CTL_OPT_INTERVAL = 1u << 4, /* top --interval */
+    CTL_OPT_COUNT = 1u << 5,    /* top --count */
 };
 
 struct ctl_command;
@@ -43,6 +45,8 @@ struct ctl_args {
     const char *ms;      /* --ms as given; NULL: not given */
     char *fault;         /* fault: abort, slow or hostile */
     unsigned fault_ms;   /* fault slow: --ms; fault hostile: the attack, --ms or random */
+    unsigned top_interval_ms; /* top --interval; 0: not given (1000) */
+    unsigned top_count;  /* top --count: frames before it exits; 0: until q */
 };
 
 /* The words that are not options: the command, then its operands. */
@@ -85,6 +89,14 @@ __attribute__((format(printf, 1, 2))) int ctl_bad_usage(const char *fmt, ...);
 int ctl_check_kill(struct ctl_args *a, struct ctl_operands *op);
 /* fault's check: its fault (op's last operand) and --ms. */
 int ctl_check_fault(struct ctl_args *a, struct ctl_operands *op);
+
+/* ---- uipcctl-top.c ---- */
+
+/* top's check: no --json. */
+int ctl_check_top(struct ctl_args *a, struct ctl_operands *op);
+/* top's reply to the table's status request: the live view, until q,
+ * --count frames, or the supervisor goes (1).  The exit status. */
+int ctl_top(const struct ctl_args *a, const Uipc__Control__Reply *rep);
 
 /* ---- uipcctl-call.c ---- */
 
