@@ -10,8 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILD_DEPS=(meson ninja-build pkg-config gcc libc6-dev libcmocka-dev libinih-dev libseccomp-dev libcap-dev protobuf-c-compiler libprotobuf-c-dev)
-TEST_DEPS=(valgrind clang libclang-rt-14-dev spin) # what only `test` needs: memcheck, libFuzzer, the model check
+BUILD_DEPS=(meson ninja-build pkg-config gcc libc6-dev libcmocka-dev libinih-dev libseccomp-dev libcap-dev protobuf-c-compiler libprotobuf-c-dev libsystemd-dev)
+TEST_DEPS=(valgrind clang libclang-rt-14-dev spin jq) # what only `test` needs: memcheck, libFuzzer, the model check
 BENCH_DEPS=(iceoryx libiceoryx-binding-c-dev)
 
 install_missing() {

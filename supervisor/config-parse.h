@@ -19,13 +19,14 @@ enum key {
     K_HEARTBEAT = CONF_SV_HEARTBEAT, K_HANG = CONF_SV_HANG, K_SHUTDOWN = CONF_SV_SHUTDOWN,
     K_SOCKET = CONF_SV_SOCKET, K_LOGLEVEL = CONF_SV_LOGLEVEL, K_POLICY_DIR = CONF_SV_POLICY_DIR,
     K_DYNAMIC_UIDS = CONF_SV_DYNAMIC_UIDS, K_SV_RLIMITS = CONF_SV_RLIMITS, K_CTL_MODULES = CONF_SV_CTL_MODULES,
+    K_LOGFORMAT = CONF_SV_LOGFORMAT,
     /* [module NAME]: struct parse's key_line */
     K_EXEC, K_ARGS, K_ENV, K_PROVIDES, K_CONNECTS, K_RESTART, K_MAXRESTARTS,
     K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG, K_BACKOFF, K_BACKOFF_MAX,
     K_CAPS, K_USER, K_GROUP, K_NAMESPACES, K_RLIMITS, K_WRITABLE,
     K_COUNT
 };
-_Static_assert(K_CTL_MODULES + 1 == CONF_SV_KEYS, "the [supervisor] keys come first, all of them");
+_Static_assert(K_LOGFORMAT + 1 == CONF_SV_KEYS, "the [supervisor] keys come first, all of them");
 _Static_assert(K_COUNT <= 31, "a bit of seen per key; bit 31 of struct conf's: [supervisor] seen");
 
 enum section { SEC_NONE, SEC_SUPERVISOR, SEC_MODULE };
