@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #ifdef UIPC_HAVE_LIBSYSTEMD
 #include <systemd/sd-journal.h>
@@ -21,6 +22,8 @@
 /* At most this many fields an event carries, besides the fixed ones. */
 #define JOURNAL_FIELDS 8
 #define VALUE_MAX 1100
+/* where libsystemd sends to */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 /* "UIPC_KEY=value" into buf: journald's field names are upper case. */
 static struct iovec journal_field(char *buf, size_t len, const struct sv_field *f)
@@ -43,6 +46,10 @@ int sv__journal_send(enum conf_log level, enum sv_ev ev, const char *module, con
     static const char ident[] = "SYSLOG_IDENTIFIER=uipc-supervisor";
     struct iovec iov[6 + JOURNAL_FIELDS];
     int n = 0;
+    /* sd_journal_sendv drops an entry and returns 0 when journald's socket
+     * does not exist: asked first, so that the entry goes to stderr. */
+    if (access(JOURNAL_SOCKET, F_OK) < 0)
+        return -errno;
     snprintf(fixed[0], sizeof(fixed[0]), "MESSAGE=%s", msg);
     snprintf(fixed[1], sizeof(fixed[1]), "PRIORITY=%d", sv__log_priority(level));
     snprintf(fixed[2], sizeof(fixed[2]), "MESSAGE_ID=%s", sv_event_defs[ev].message_id);
