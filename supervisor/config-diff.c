@@ -94,6 +94,12 @@ static void show_log_level(const struct conf *c, size_t at, char *buf)
     snprintf(buf, SHOW_MAX, "%s", conf_log_names[c->log_level]);
 }
 
+static void show_log_format(const struct conf *c, size_t at, char *buf)
+{
+    (void)at;
+    snprintf(buf, SHOW_MAX, "%s", conf_log_format_names[c->log_format]);
+}
+
 static void show_uids(const struct conf *c, size_t at, char *buf)
 {
     (void)at;
@@ -113,6 +119,7 @@ struct sv_setting {
 #define SV(f) offsetof(struct conf, f)
 static const struct sv_setting sv_settings[] = {
     { "log_level", CONF_SV_LOGLEVEL, true, show_log_level, 0 },
+    { "log_format", CONF_SV_LOGFORMAT, true, show_log_format, 0 },
     { "heartbeat_interval_ms", CONF_SV_HEARTBEAT, true, show_uint, SV(heartbeat_interval_ms) },
     { "hang_timeout_ms", CONF_SV_HANG, true, show_uint, SV(hang_timeout_ms) },
     { "shutdown_timeout_ms", CONF_SV_SHUTDOWN, true, show_uint, SV(shutdown_timeout_ms) },

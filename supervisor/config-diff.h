@@ -27,7 +27,7 @@ bool conf_module_same(const struct conf_module *a, const struct conf_module *b);
 
 /* Compares old's and new's [supervisor] settings.  Returns 0 when every
  * one that changed can change while the supervisor runs (log_level,
- * heartbeat_interval_ms, hang_timeout_ms, shutdown_timeout_ms,
+ * log_format, heartbeat_interval_ms, hang_timeout_ms, shutdown_timeout_ms,
  * policy_dir, dynamic_uids), with msg a description of the changes, e.g.
  * "log_level info -> debug; hang_timeout_ms 5000 -> 8000", or "" when
  * none changed.  Returns -EINVAL when control_socket or

@@ -310,8 +310,20 @@ static bool set_enum(struct parse *p, const struct key_def *k, const char *v)
     *(int *)field(p, k) = e;
     return true;
 }
-_Static_assert(sizeof(enum conf_log) == sizeof(int) && sizeof(enum conf_restart) == sizeof(int),
+_Static_assert(sizeof(enum conf_log) == sizeof(int) && sizeof(enum conf_restart) == sizeof(int) &&
+               sizeof(enum conf_log_format) == sizeof(int),
                "set_enum stores an enum as an int");
+
+/* journal: only a supervisor linked with libsystemd speaks journald's
+ * protocol; one without says so at the key's line. */
+static bool set_log_format(struct parse *p, const struct key_def *k, const char *v)
+{
+#ifndef UIPC_HAVE_LIBSYSTEMD
+    if (strcmp(v, "journal") == 0)
+        return conf__fail(p, p->line, "log_format = journal: this uipc-supervisor was built without libsystemd");
+#endif
+    return set_enum(p, k, v);
+}
 
 static const char *const restart_names[] = { "always", "on-failure", "never", NULL };
 
@@ -344,6 +356,7 @@ static const struct key_def sv_keys[] = {
     { "dynamic_uids", K_DYNAMIC_UIDS, .set = set_dynamic_uids },
     { "rlimits", K_SV_RLIMITS, .set = set_list, .each = add_rlimit, .commas = true },
     { "control_from_modules", K_CTL_MODULES, .set = set_yes_no, .at = SV(control_from_modules) },
+    { "log_format", K_LOGFORMAT, .set = set_log_format, .at = SV(log_format), .names = conf_log_format_names },
 };
 
 static const struct key_def module_keys[] = {

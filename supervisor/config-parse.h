@@ -20,13 +20,14 @@ enum key {
     K_SOCKET = CONF_SV_SOCKET, K_LOGLEVEL = CONF_SV_LOGLEVEL, K_POLICY_DIR = CONF_SV_POLICY_DIR,
     K_DYNAMIC_UIDS = CONF_SV_DYNAMIC_UIDS, K_SV_RLIMITS = CONF_SV_RLIMITS, K_CTL_MODULES = CONF_SV_CTL_MODULES,
     K_METRICS_SOCKET = CONF_SV_METRICS_SOCKET,
+    K_LOGFORMAT = CONF_SV_LOGFORMAT,
     /* [module NAME]: struct parse's key_line */
     K_EXEC, K_ARGS, K_ENV, K_PROVIDES, K_CONNECTS, K_RESTART, K_MAXRESTARTS,
     K_WINDOW, K_AFTER, K_POLICY, K_MOD_HANG, K_BACKOFF, K_BACKOFF_MAX,
     K_CAPS, K_USER, K_GROUP, K_NAMESPACES, K_RLIMITS, K_WRITABLE,
     K_COUNT
 };
-_Static_assert(K_METRICS_SOCKET + 1 == CONF_SV_KEYS, "the [supervisor] keys come first, all of them");
+_Static_assert(K_LOGFORMAT + 1 == CONF_SV_KEYS, "the [supervisor] keys come first, all of them");
 _Static_assert(K_COUNT <= 31, "a bit of seen per key; bit 31 of struct conf's: [supervisor] seen");
 
 enum section { SEC_NONE, SEC_SUPERVISOR, SEC_MODULE };

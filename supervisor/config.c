@@ -8,6 +8,7 @@
 #include "policy.h"
 
 const char *const conf_log_names[] = { "debug", "info", "warn", "error", NULL };
+const char *const conf_log_format_names[] = { "text", "json", "journal", NULL };
 
 int conf_module_index(const struct conf *c, const char *name)
 {
@@ -37,6 +38,7 @@ struct conf *conf__new(const char *path)
     c->hang_timeout_ms = 1000;
     c->shutdown_timeout_ms = 3000;
     c->log_level = LOG_INFO;
+    c->log_format = LOGF_TEXT;
     c->uid_first = 61184; /* systemd's DynamicUser= range */
     c->uid_last = 65519;
     if (!c->path || !c->control_socket) {

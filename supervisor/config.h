@@ -28,12 +28,16 @@ enum conf_restart { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum conf_sv_key {
     CONF_SV_HEARTBEAT, CONF_SV_HANG, CONF_SV_SHUTDOWN, CONF_SV_SOCKET, CONF_SV_LOGLEVEL,
     CONF_SV_POLICY_DIR, CONF_SV_DYNAMIC_UIDS, CONF_SV_RLIMITS, CONF_SV_CTL_MODULES, CONF_SV_METRICS_SOCKET,
+    CONF_SV_LOGFORMAT,
     CONF_SV_KEYS
 };
 enum conf_log { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 /* log_level's values as modules.conf writes them, by enum conf_log; NULL
  * after the last. */
 extern const char *const conf_log_names[];
+/* log_format: text lines, JSON lines, or journald's native protocol. */
+enum conf_log_format { LOGF_TEXT, LOGF_JSON, LOGF_JOURNAL };
+extern const char *const conf_log_format_names[];
 
 struct conf_connect {
     char service[CONF_NAME_MAX];
@@ -87,6 +91,7 @@ struct conf {
     char *policy_dir;             /* NULL: the build tree's or the installed one */
     uid_t uid_first, uid_last;    /* dynamic_uids */
     enum conf_log log_level;
+    enum conf_log_format log_format;
     unsigned seen;
     int line;                     /* of its [supervisor] header; 0: none */
     int key_line[CONF_SV_KEYS];   /* of each [supervisor] key; 0: not set */

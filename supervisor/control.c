@@ -76,8 +76,10 @@ static int make_parent_dir(const char *path)
     if (stat(dir, &st) < 0)
         return -errno;
     if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & 022)) {
-        sv_error("control: %s must be a directory that only this user (or root) can write, "
-                 "not one of owner %u, mode %04o", dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        sv_ev(UNSAFE_CONTROL_DIR, NULL,
+              SV_FIELDS(SV_STR("dir", dir), SV_NUM("owner", st.st_uid), SV_NUM("mode", st.st_mode & 07777)),
+              "control: %s must be a directory that only this user (or root) can write, "
+              "not one of owner %u, mode %04o", dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
         return -EPERM;
     }
     return 0;
@@ -401,7 +403,8 @@ static void refused_one(struct ctl_server *s)
     uint64_t now = sv_now_ms();
     s->refused++;
     if (now - s->refused_log_ms >= 1000) {
-        sv_warn("control: more than %d connections; %u refused", CTL_MAX_CLIENTS, s->refused);
+        sv_ev(CONTROL_REFUSED, NULL, SV_FIELDS(SV_NUM("refused", s->refused), SV_NUM("max_connections", CTL_MAX_CLIENTS)),
+              "control: more than %d connections; %u refused", CTL_MAX_CLIENTS, s->refused);
         s->refused = 0;
         s->refused_log_ms = now;
     }
@@ -434,13 +437,15 @@ static void on_accept(struct ctl_server *s)
         if (s->who == CTL_ANYONE && cred_ok)
             continue;
         if (!cred_ok || (cred.uid != 0 && cred.uid != s->uid)) {
-            sv_warn("control: connection from uid %d refused", (int)cred.uid);
+            sv_ev(CONTROL_REFUSED, NULL, SV_FIELDS(SV_NUM("uid", (int)cred.uid)), "control: connection from uid %d refused",
+                  (int)cred.uid);
             refuse(s, c, "permission denied: not the supervisor's user or root");
         } else if (s->who == CTL_OPERATORS && our_descendant(s, cred.pid)) {
             uint64_t now = sv_now_ms();
             if (s->module_refused++ == 0 || now - s->module_log_ms >= 1000) {
-                sv_warn("control: connection from pid %d refused: a module of this supervisor, or "
-                        "one of its processes (control_from_modules = no)", (int)cred.pid);
+                sv_ev(CONTROL_REFUSED, NULL, SV_FIELDS(SV_NUM("pid", cred.pid)),
+                      "control: connection from pid %d refused: a module of this supervisor, or "
+                      "one of its processes (control_from_modules = no)", (int)cred.pid);
                 s->module_refused = 0;
                 s->module_log_ms = now;
             }

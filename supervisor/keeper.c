@@ -212,7 +212,8 @@ static void start_worker(void)
 {
     k.restart_at_ms = 0;
     if (fork_worker(true) == -2) {
-        sv_error("keeper: cannot start a supervisor: %s", strerror(errno));
+        sv_ev_at(LOG_ERROR, SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "keeper: fork"), SV_STR("error", strerror(errno))),
+                 "keeper: cannot start a supervisor: %s", strerror(errno));
         exit(1);
     }
 }
@@ -231,8 +232,10 @@ static void worker_ended(const siginfo_t *si)
         exit(code);
     unsigned delay = restart_delay(k.checkpointed);
     k.checkpointed = false;
-    sv_error("keeper: the supervisor died (%s %d); starting a new one from its last state%s",
-             si->si_code == CLD_EXITED ? "exit code" : "signal", si->si_status, delay ? " after a pause" : "");
+    bool exited = si->si_code == CLD_EXITED;
+    sv_ev(SUPERVISOR_DIED, NULL, SV_FIELDS(SV_NUM(exited ? "code" : "signal", si->si_status), SV_NUM("paused", delay != 0)),
+          "keeper: the supervisor died (%s %d); starting a new one from its last state%s",
+          exited ? "exit code" : "signal", si->si_status, delay ? " after a pause" : "");
     if (!delay)
         start_worker();
     else
@@ -293,7 +296,8 @@ int keeper_start(char **argv, int *fd)
      * /proc files; and the OOM killer takes them before us (the
      * supervisor, forked from here, inherits both). */
     if (prctl(PR_SET_DUMPABLE, 0) < 0)
-        sv_warn("keeper: PR_SET_DUMPABLE: %s", strerror(errno));
+        sv_ev(SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "keeper: PR_SET_DUMPABLE"), SV_STR("error", strerror(errno))),
+              "keeper: PR_SET_DUMPABLE: %s", strerror(errno));
     if (sandbox_privileged())
         sv_protect_from_oom();
     int r = fork_worker(false);

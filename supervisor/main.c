@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "keeper.h"
+#include "log.h"
 #include "sv.h"
 
 static int usage(FILE *f, int code)
@@ -66,6 +67,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "uipc-supervisor: %s\n", err);
         return 2; /* a bad configuration starts nothing */
     }
+    /* before the keeper starts: it logs too */
+    sv_log_level(c->log_level);
+    sv_log_format(c->log_format);
     if (sock) { /* uipc-chaos runs a user's config with a socket of its own */
         char *copy = strdup(sock);
         if (!copy) {
@@ -85,7 +89,8 @@ int main(int argc, char **argv)
          * the supervisor goes on in its child. */
         int r = keeper_start(argv, &keeper);
         if (r < 0) {
-            fprintf(stderr, "uipc-supervisor: keeper: %s\n", strerror(-r));
+            sv_ev_at(LOG_ERROR, SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "keeper"), SV_STR("error", strerror(-r))),
+                     "uipc-supervisor: keeper: %s", strerror(-r));
             conf_free(c);
             return 1;
         }

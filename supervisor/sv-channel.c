@@ -131,8 +131,9 @@ static void finish_reset(struct sv *s, struct sv_chan *ch)
         tell(s, end_of(ch, (enum uipc_role)role));
     }
     ch->resetting = false;
-    sv_info("%s -> %s: channel %s reset", s->mod[ch->client].cf->name, s->mod[ch->server].cf->name,
-            ch->r.service);
+    const char *client = s->mod[ch->client].cf->name, *server = s->mod[ch->server].cf->name;
+    sv_ev(CHANNEL_RESET, client, SV_FIELDS(SV_STR("server", server), SV_STR("channel", ch->r.service)),
+          "%s -> %s: channel %s reset", client, server, ch->r.service);
 }
 
 static void try_finish_reset(struct sv *s, struct sv_chan *ch)
@@ -155,8 +156,10 @@ static void on_report(struct sv *s, struct sv_chan *ch, enum uipc_role reporter)
         return;
     ch->violations++;
     s->mod[acc].protocol_reports++;
-    sv_warn("%s: reported by %s for breaking the protocol on channel %s; resetting the channel",
-            s->mod[acc].cf->name, s->mod[rep].cf->name, ch->r.service);
+    sv_ev(PROTOCOL_REPORT, s->mod[acc].cf->name,
+          SV_FIELDS(SV_STR("reporter", s->mod[rep].cf->name), SV_STR("channel", ch->r.service)),
+          "%s: reported by %s for breaking the protocol on channel %s; resetting the channel",
+          s->mod[acc].cf->name, s->mod[rep].cf->name, ch->r.service);
     ch->resetting = true;
     for (int role = 0; role < 2; role++) {
         atomic_store_explicit(&words(s, ch, (enum uipc_role)role)->reset, 1, memory_order_release);
@@ -228,7 +231,9 @@ int sv_chan_open(struct sv *s, unsigned client, unsigned server, const struct co
     if (err == 0 && (err = uipc__region_map(ch->fd, &ch->r)) < 0)
         close(ch->fd);
     if (err < 0) {
-        sv_error("%s: channel to %s: %s", s->mod[client].cf->name, cn->service, strerror(-err));
+        sv_ev(CHANNEL_ERROR, s->mod[client].cf->name,
+              SV_FIELDS(SV_STR("service", cn->service), SV_STR("error", strerror(-err))),
+              "%s: channel to %s: %s", s->mod[client].cf->name, cn->service, strerror(-err));
         for (int role = 0; role < 2; role++)
             if (ch->ring[role] >= 0)
                 close(ch->ring[role]);
@@ -289,7 +294,8 @@ void sv_channels_dead(struct sv *s, unsigned i)
             try_finish_reset(s, ch);
     }
     if (reclaimed)
-        sv_info("%s: %u in-flight slots reclaimed", s->mod[i].cf->name, reclaimed);
+        sv_ev(RECLAIMED, s->mod[i].cf->name, SV_FIELDS(SV_NUM("slots", reclaimed)), "%s: %u in-flight slots reclaimed",
+              s->mod[i].cf->name, reclaimed);
 }
 
 /* A new incarnation with epoch e: the words about its channels, in its own
@@ -330,8 +336,8 @@ void sv_drain(struct sv *s, bool on)
         if (srv->ch.pid > 0)
             atomic_store(&words(s, &s->chan[k], UIPC_CLIENT)->epoch, on ? 0 : srv->epoch);
     }
-    sv_info("supervisor: %s", on ? "draining: new calls refused, calls in flight answered"
-                                 : "drain ended: calls accepted again");
+    sv_ev(DRAIN, NULL, SV_FIELDS(SV_NUM("draining", on)), "supervisor: %s",
+          on ? "draining: new calls refused, calls in flight answered" : "drain ended: calls accepted again");
 }
 
 /* What a hostile incarnation does, by its selector: libmodule/hostile.c's
@@ -358,11 +364,14 @@ int sv_fault(struct sv *s, unsigned i, uint32_t fault, uint32_t ms)
     atomic_store(&c->fault_ms, ms);
     atomic_store(&c->fault, fault); /* after fault_ms: the module reads them in that order */
     if (fault == UIPC_FAULT_ABORT)
-        sv_info("%s: fault asked for: abort in its next handler", m->cf->name);
+        sv_ev(FAULT, m->cf->name, SV_FIELDS(SV_STR("fault", "abort")),
+              "%s: fault asked for: abort in its next handler", m->cf->name);
     else if (fault == UIPC_FAULT_HOSTILE)
-        sv_info("%s: fault asked for: hostile before its next handler, attack %u: %s", m->cf->name,
-                ms % UIPC_HOSTILE_ATTACKS, hostile_attack(ms));
+        sv_ev(FAULT, m->cf->name, SV_FIELDS(SV_STR("fault", "hostile"), SV_NUM("attack", ms % UIPC_HOSTILE_ATTACKS)),
+              "%s: fault asked for: hostile before its next handler, attack %u: %s", m->cf->name,
+              ms % UIPC_HOSTILE_ATTACKS, hostile_attack(ms));
     else
-        sv_info("%s: fault asked for: its next handler sleeps %u ms", m->cf->name, ms);
+        sv_ev(FAULT, m->cf->name, SV_FIELDS(SV_STR("fault", "sleep"), SV_NUM("delay_ms", ms)),
+              "%s: fault asked for: its next handler sleeps %u ms", m->cf->name, ms);
     return 0;
 }

@@ -316,9 +316,11 @@ static int lifecycle_event(struct sv *s, unsigned i, enum lc_event ev, char *err
     }
     /* A restart of what does not run is a start. */
     bool live = lc_live(m->lc.state);
-    if (ev != LE_STOP || live)
-        sv_info("%s: %s by the operator", m->cf->name,
-                ev == LE_STOP ? "stop asked for" : ev == LE_RESTART && live ? "restarted" : "started");
+    if (ev != LE_STOP || live) {
+        const char *action = ev == LE_STOP ? "stop" : ev == LE_RESTART && live ? "restart" : "start";
+        sv_ev(OPERATOR, m->cf->name, SV_FIELDS(SV_STR("action", action)), "%s: %s by the operator", m->cf->name,
+              ev == LE_STOP ? "stop asked for" : ev == LE_RESTART && live ? "restarted" : "started");
+    }
     return sv_post_event(s, i, ev);
 }
 
@@ -355,7 +357,8 @@ static int kill_module(struct sv *s, unsigned i, int sig, char *err, size_t len)
         return -ESRCH;
     }
     pid_t pid = module_process(m, true);
-    sv_info("%s: %s sent by the operator to pid %d", m->cf->name, sv_signame(sig).s, (int)pid);
+    sv_ev(SIGNAL_SENT, m->cf->name, SV_FIELDS(SV_STR("signal", sv_signame(sig).s), SV_NUM("pid", pid)),
+          "%s: %s sent by the operator to pid %d", m->cf->name, sv_signame(sig).s, (int)pid);
     if (kill(pid, sig) < 0) {
         snprintf(err, len, "kill %d: %s", (int)pid, strerror(errno));
         return -errno;

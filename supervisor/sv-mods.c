@@ -37,7 +37,7 @@ int sv_mod_open(struct sv *s, const struct conf_module *cf)
     if (err < 0)
         goto fail;
     if (!cf->pol)
-        sv_warn("%s: no policy: every syscall is allowed", cf->name);
+        sv_ev(NO_POLICY, cf->name, SV_NO_FIELDS, "%s: no policy: every syscall is allowed", cf->name);
     uint64_t *deaths = calloc(cf->max_restarts + 1, sizeof(uint64_t));
     if (!deaths) {
         err = -ENOMEM;
@@ -48,7 +48,8 @@ int sv_mod_open(struct sv *s, const struct conf_module *cf)
     if (err == 0 && (m->ring = uipc__bell_sender(&m->bell)) < 0)
         err = m->ring;
     if (err < 0) {
-        sv_error("%s: bell: %s", cf->name, strerror(-err));
+        sv_ev(START_FAILED, cf->name, SV_FIELDS(SV_STR("step", "bell"), SV_STR("error", strerror(-err))),
+              "%s: bell: %s", cf->name, strerror(-err));
         goto fail;
     }
     /* Its one slot holds the supervisor's words about each of its channels. */

@@ -11,7 +11,7 @@
 static void flush_line(struct sv_mod *m)
 {
     m->line[m->linelen] = '\0';
-    sv_info("%s: %s", m->cf->name, m->line);
+    sv_ev(OUTPUT, m->cf->name, SV_FIELDS(SV_STR("line", m->line)), "%s: %s", m->cf->name, m->line);
     m->linelen = 0;
 }
 

@@ -147,7 +147,8 @@ void sv_reap_strays(struct sv *s)
         if (!m->cf || !m->reaped.pending || (left && now < m->reaped.until_ms))
             continue;
         if (left)
-            sv_warn("%s: %u orphaned processes still alive %u ms after SIGKILL", m->cf->name, left, STRAYS_MS);
+            sv_ev(STRAYS, m->cf->name, SV_FIELDS(SV_NUM("count", left), SV_NUM("after_ms", STRAYS_MS)),
+                  "%s: %u orphaned processes still alive %u ms after SIGKILL", m->cf->name, left, STRAYS_MS);
         m->reaped.pending = false;
         sv_post(s, i, (struct lc_in){ .ev = LE_EXITED, .clean = m->reaped.clean });
     }
@@ -186,7 +187,8 @@ static int reap_leader(const struct sv *s, struct sv_mod *m, siginfo_t *si)
             kill(-m->ch.pid, SIGKILL);
         int r = sv_keeper_reap(s, m->ch.pid, false, si);
         if (r < 0) { /* reaped by a keeper's earlier request, from a supervisor that died after it */
-            sv_warn("%s: its exit status is lost (%s)", m->cf->name, strerror(-r));
+            sv_ev(EXIT_LOST, m->cf->name, SV_FIELDS(SV_STR("error", strerror(-r))), "%s: its exit status is lost (%s)",
+                  m->cf->name, strerror(-r));
             *si = (siginfo_t){ .si_code = CLD_KILLED, .si_status = SIGKILL };
         }
         return 0;
@@ -226,6 +228,7 @@ void sv_reap(struct sv *s, unsigned i)
     if (m->spawning.sync >= 0)
         sv_spawn_step(s, i); /* what it said before it died: its failure, or its exec */
     sv_spawn_done(&m->spawning);
+    pid_t pid = m->ch.pid;
     m->ch.pid = 0; /* reaped: what it left are strays now */
     if (m->ch.out >= 0)
         sv_output(s, i); /* its last words before the news of its death */
@@ -237,9 +240,13 @@ void sv_reap(struct sv *s, unsigned i)
     snprintf(m->last_exit, sizeof(m->last_exit), "%s", why);
     snprintf(m->last_reason, sizeof(m->last_reason), "%s", reason ? reason : "");
     m->exits[exit_kind(m, e, reason)]++;
-    sv_log(clean ? LOG_INFO : LOG_WARN, "%s: %s%s%s%s after %llu ms", m->cf->name, why,
-           reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
-           (unsigned long long)(sv_now_ms() - m->lc.since_ms));
+    unsigned long long up = sv_now_ms() - m->lc.since_ms;
+    sv_ev_at(clean ? LOG_INFO : LOG_WARN, EXITED, m->cf->name,
+             SV_FIELDS(SV_NUM("pid", pid), SV_NUM(e.code == CLD_EXITED ? "code" : "signal", e.status),
+                       SV_NUM("core_dumped", e.code == CLD_DUMPED), SV_STR("reason", reason ? reason : ""),
+                       SV_NUM("uptime_ms", up)),
+             "%s: %s%s%s%s after %llu ms", m->cf->name, why, reason ? " (" : "", reason ? reason : "",
+             reason ? ")" : "", up);
     /* In a pid namespace the kernel took everything down with its init. */
     m->reaped = (struct sv_reaped){ .pending = true, .clean = clean, .until_ms = sv_now_ms() + STRAYS_MS };
     if (own_pidns(m) || stray_pass(s, true) == 0) {

@@ -116,12 +116,13 @@ void sv_reexec(struct sv *s)
         return;
     s->reexec_asked = false;
     if (r < 0) {
-        sv_error("supervisor: reexec refused: %s", err);
+        sv_ev(REEXEC_REFUSED, NULL, SV_FIELDS(SV_STR("error", err)), "supervisor: reexec refused: %s", err);
         return;
     }
     r = sv_state_save(s, &state);
     if (r < 0) {
-        sv_error("supervisor: reexec: writing the state: %s", strerror(-r));
+        sv_ev(REEXEC_REFUSED, NULL, SV_FIELDS(SV_STR("error", strerror(-r))), "supervisor: reexec: writing the state: %s",
+              strerror(-r));
         return;
     }
     char keeper[16];
@@ -148,13 +149,15 @@ void sv_reexec(struct sv *s)
         s->generation--;
     }
     if (e == 0) {
-        sv_info("supervisor: reexec: generation %u hands over to %s", s->generation, s->exe);
+        sv_ev(REEXEC, NULL, SV_FIELDS(SV_NUM("generation", s->generation), SV_STR("exe", s->exe)),
+              "supervisor: reexec: generation %u hands over to %s", s->generation, s->exe);
         execve(s->exe, argv, environ);
         e = errno;
         snprintf(out, sizeof(out), "%s", strerror(e));
     }
     pass_fds(s, state, false);
     close(state);
-    sv_error("supervisor: reexec refused: %s cannot take over (%s); this one goes on", s->exe,
-             out[0] ? out : "its check failed");
+    const char *why = out[0] ? out : "its check failed";
+    sv_ev(REEXEC_REFUSED, NULL, SV_FIELDS(SV_STR("error", why), SV_STR("exe", s->exe)),
+          "supervisor: reexec refused: %s cannot take over (%s); this one goes on", s->exe, why);
 }

@@ -105,7 +105,9 @@ static void take_new_settings(struct sv *s, const struct conf *old, struct conf 
         struct sv_mod *m = &s->mod[slot];
         enum rl_kind k = p->old_kind[i];
         if (k != RL_REMOVE && sv_mod_reconf(s, (unsigned)slot, &new->mod[p->new_of_old[i]], k != RL_KEEP) < 0)
-            sv_error("%s: out of memory for its restart count", m->cf->name);
+            sv_ev_at(LOG_ERROR, SYSTEM_ERROR, m->cf->name,
+                     SV_FIELDS(SV_STR("op", "restart count"), SV_STR("error", strerror(ENOMEM))),
+                     "%s: out of memory for its restart count", m->cf->name);
         /* A kept module's policy compiled to the same filter (policy_same):
          * its process refers to the new copy, and the old config can go. */
         if (k == RL_KEEP && m->ch.pid > 0)
@@ -137,6 +139,7 @@ static int apply(struct sv *s, struct conf *new, const struct rl_plan *p)
     memset(r->up_again, 0, sizeof(r->up_again));
     s->c = new;
     sv_log_level(new->log_level);
+    sv_log_format(new->log_format);
     take_new_settings(s, old, new, p);
     r->pending = true; /* the swap: at once if nothing has to stop first */
     r->generation++;
@@ -214,7 +217,7 @@ int sv_reload(struct sv *s, bool check, char ***lines, size_t *nlines, bool *con
     if (r < 0)
         snprintf(err, errlen, "%s", r == -EBUSY ? "too many reloads still in use; try again" : strerror(-r));
     for (size_t k = 0; r == 0 && !check && k < *nlines; k++)
-        sv_info("reload: %s", (*lines)[k]);
+        sv_ev(RELOAD, NULL, SV_FIELDS(SV_STR("change", (*lines)[k])), "reload: %s", (*lines)[k]);
     return r;
 }
 
@@ -261,7 +264,7 @@ static void add_new(struct sv *s)
     const struct conf *c = s->c;
     for (unsigned j = 0; j < c->nmod; j++)
         if (sv_find(s, c->mod[j].name) < 0 && sv_mod_open(s, &c->mod[j]) < 0)
-            sv_error("%s: not added (see above)", c->mod[j].name);
+            sv_ev(NOT_ADDED, c->mod[j].name, SV_NO_FIELDS, "%s: not added (see above)", c->mod[j].name);
     for (unsigned j = 0; j < c->nmod; j++) {
         int client = sv_find(s, c->mod[j].name);
         for (unsigned k = 0; client >= 0 && k < c->mod[j].nconnects; k++) {
@@ -270,7 +273,8 @@ static void add_new(struct sv *s)
             if (server < 0 || sv_chan_find(s, (unsigned)client, cn->service) >= 0)
                 continue;
             if (sv_chan_open(s, (unsigned)client, (unsigned)server, cn) < 0)
-                sv_error("%s: its channel to %s is missing (see above)", c->mod[j].name, cn->service);
+                sv_ev(NOT_ADDED, c->mod[j].name, SV_FIELDS(SV_STR("service", cn->service)),
+                      "%s: its channel to %s is missing (see above)", c->mod[j].name, cn->service);
         }
     }
 }
@@ -281,7 +285,7 @@ static void swap(struct sv *s)
     drop_channels(s);
     for (unsigned i = 0; i < s->nmod; i++)
         if (r->removed[i] && s->mod[i].cf) {
-            sv_info("%s: removed", s->mod[i].cf->name);
+            sv_ev(REMOVED, s->mod[i].cf->name, SV_NO_FIELDS, "%s: removed", s->mod[i].cf->name);
             sv_mod_close(s, i);
         }
     add_new(s);

@@ -38,19 +38,20 @@ void sv_sandbox_of(struct sv_mod *m, bool root, int *userns, bool say)
     bool own_ids = cf->dynamic_user && root;
     int ns = cf->namespaces;
     if (say && cf->dynamic_user && !root)
-        sv_warn("%s: runs as uid %u, the supervisor's (not root: no uid of its own)", cf->name,
-                (unsigned)getuid());
+        sv_ev_at(LOG_WARN, IDENTITY, cf->name, SV_FIELDS(SV_NUM("uid", getuid()), SV_NUM("gid", getgid())),
+                 "%s: runs as uid %u, the supervisor's (not root: no uid of its own)", cf->name,
+                 (unsigned)getuid());
     else if (say && own_ids)
-        sv_info("%s: runs as uid %u, gid %u (dynamic_uids)", cf->name, (unsigned)cf->uid,
-                (unsigned)cf->gid);
+        sv_ev(IDENTITY, cf->name, SV_FIELDS(SV_NUM("uid", cf->uid), SV_NUM("gid", cf->gid)),
+              "%s: runs as uid %u, gid %u (dynamic_uids)", cf->name, (unsigned)cf->uid, (unsigned)cf->gid);
     if (cf->default_namespaces && !root) {
         if (*userns < 0)
             *userns = userns_works();
         if (*userns)
             ns |= CLONE_NEWUSER;
         else if (say)
-            sv_warn("%s: no namespaces, no read-only view (not root, and no user namespaces here)",
-                    cf->name);
+            sv_ev(NO_SANDBOX, cf->name, SV_NO_FIELDS,
+                  "%s: no namespaces, no read-only view (not root, and no user namespaces here)", cf->name);
         ns = *userns ? ns : 0;
     }
     /* Absolute: the way to it is opened in the view, and the module may
@@ -81,9 +82,10 @@ int sv_sandbox_reach(const struct sv_mod *m)
      * so its view cannot open the way either. */
     if ((!(sb->namespaces & CLONE_NEWNS) || userns) &&
         sandbox_unreachable(sb->exec, sb->uid, sb->gid, dir, sizeof(dir))) {
-        sv_error("%s: uid %u cannot reach its exec %s: %s is not searchable for it (chmod o+x %s%s)",
-                 m->cf->name, (unsigned)sb->uid, sb->exec, dir, dir,
-                 userns ? ", or no user namespace" : ", or keep the default mount namespace");
+        sv_ev(UNREACHABLE, m->cf->name, SV_FIELDS(SV_NUM("uid", sb->uid), SV_STR("path", sb->exec), SV_STR("dir", dir)),
+              "%s: uid %u cannot reach its exec %s: %s is not searchable for it (chmod o+x %s%s)",
+              m->cf->name, (unsigned)sb->uid, sb->exec, dir, dir,
+              userns ? ", or no user namespace" : ", or keep the default mount namespace");
         return -EACCES;
     }
     for (unsigned i = 0; i < sb->nwritable; i++) {
@@ -91,12 +93,16 @@ int sv_sandbox_reach(const struct sv_mod *m)
         if (strncmp(w, "/tmp/", 5) == 0 && (sb->namespaces & CLONE_NEWNS))
             continue;
         if (stat(w, &st) < 0) {
-            sv_error("%s: writable %s: %s", m->cf->name, w, strerror(errno));
+            int e = errno;
+            sv_ev(UNREACHABLE, m->cf->name, SV_FIELDS(SV_NUM("uid", sb->uid), SV_STR("path", w), SV_STR("error", strerror(e))),
+                  "%s: writable %s: %s", m->cf->name, w, strerror(e));
+            errno = e;
             return -errno;
         }
         if (sandbox_unreachable(w, sb->uid, sb->gid, dir, sizeof(dir))) {
-            sv_error("%s: uid %u cannot reach its writable %s: %s is not searchable for it",
-                     m->cf->name, (unsigned)sb->uid, w, dir);
+            sv_ev(UNREACHABLE, m->cf->name, SV_FIELDS(SV_NUM("uid", sb->uid), SV_STR("path", w), SV_STR("dir", dir)),
+                  "%s: uid %u cannot reach its writable %s: %s is not searchable for it", m->cf->name,
+                  (unsigned)sb->uid, w, dir);
             return -EACCES;
         }
     }
@@ -111,8 +117,9 @@ void sv_protect_from_oom(void)
 {
     int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, SV_OOM_SCORE_ADJ, strlen(SV_OOM_SCORE_ADJ)) < 0)
-        sv_warn("supervisor: oom_score_adj %s: %s (modules are still %d above it)", SV_OOM_SCORE_ADJ,
-                strerror(errno), SV_OOM_MODULE_ABOVE);
+        sv_ev(SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "oom_score_adj"), SV_STR("error", strerror(errno))),
+              "supervisor: oom_score_adj %s: %s (modules are still %d above it)", SV_OOM_SCORE_ADJ,
+              strerror(errno), SV_OOM_MODULE_ABOVE);
     if (fd >= 0)
         close(fd);
 }

@@ -75,7 +75,8 @@ static int watch(struct sv *s, int fd, enum ev_kind kind, unsigned i)
     struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)kind << 32 | i };
     if (fd < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST)
         return 0;
-    sv_error("%s: epoll: %s", s->mod[i].cf->name, strerror(errno));
+    sv_ev(START_FAILED, s->mod[i].cf->name, SV_FIELDS(SV_STR("step", "epoll"), SV_STR("error", strerror(errno))),
+          "%s: epoll: %s", s->mod[i].cf->name, strerror(errno));
     return -errno;
 }
 
@@ -97,7 +98,9 @@ int sv_start_module(struct sv *s, unsigned i)
                            .sb = &m->sb, .keeper_parent = s->keeper >= 0 };
     int err = sv_spawn_start(&sp, &m->spawning, &m->ch);
     if (err < 0) {
-        sv_error("%s: could not start %s: clone: %s", m->cf->name, m->cf->argv[0], strerror(-err));
+        sv_ev(START_FAILED, m->cf->name,
+              SV_FIELDS(SV_STR("step", "clone"), SV_STR("exec", m->cf->argv[0]), SV_STR("error", strerror(-err))),
+              "%s: could not start %s: clone: %s", m->cf->name, m->cf->argv[0], strerror(-err));
         return err;
     }
     /* It is ours from now on: reaped whatever happens (strays spares it). */
@@ -126,13 +129,17 @@ void sv_spawn_step(struct sv *s, unsigned i)
     sv_spawn_done(&m->spawning);
     if (r < 0) {
         /* The child exits (it said so); its reaping is the news. */
-        sv_error("%s: could not start %s: %s: %s", m->cf->name, m->cf->argv[0], sandbox_step_name(step),
-                 strerror(-r));
+        sv_ev(START_FAILED, m->cf->name,
+              SV_FIELDS(SV_STR("step", sandbox_step_name(step)), SV_STR("exec", m->cf->argv[0]),
+                        SV_STR("error", strerror(-r))),
+              "%s: could not start %s: %s: %s", m->cf->name, m->cf->argv[0], sandbox_step_name(step),
+              strerror(-r));
         kill(m->ch.pid, SIGKILL);
         return;
     }
     m->starts++;
-    sv_info("%s: started, pid %d", m->cf->name, (int)m->ch.pid);
+    sv_ev(STARTED, m->cf->name, SV_FIELDS(SV_NUM("pid", m->ch.pid)), "%s: started, pid %d", m->cf->name,
+          (int)m->ch.pid);
     sv_post_event(s, i, LE_SPAWNED);
 }
 

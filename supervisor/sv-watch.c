@@ -37,8 +37,9 @@ static void check_beat(struct sv *s, unsigned i, uint64_t now)
         uipc__notify(m->ctl.side[UIPC_CLIENT], m->ring);
     if (!lc_hung(now, beat, m->lc.since_ms, hang_ms))
         return;
-    sv_warn("%s: hung: no heartbeat for %llu ms (hang_timeout_ms = %u); killing", m->cf->name,
-            (unsigned long long)(now - last), hang_ms);
+    sv_ev(HUNG, m->cf->name, SV_FIELDS(SV_NUM("silent_ms", now - last), SV_NUM("hang_timeout_ms", hang_ms)),
+          "%s: hung: no heartbeat for %llu ms (hang_timeout_ms = %u); killing", m->cf->name,
+          (unsigned long long)(now - last), hang_ms);
     /* Killed now, reclaimed only once reaped: never from a process that
      * may still run. */
     sv_post(s, i, (struct lc_in){ .ev = LE_HUNG, .reason = "hung" });
@@ -49,7 +50,8 @@ static void check_ready(struct sv *s, unsigned i)
     struct sv_mod *m = &s->mod[i];
     if (m->lc.state != LC_STARTING || !(atomic_load(&m->ctl.side[UIPC_CLIENT]->ctl) & UIPC_CTL_READY))
         return;
-    sv_info("%s: ready after %llu ms", m->cf->name, (unsigned long long)(sv_now_ms() - m->lc.since_ms));
+    unsigned long long up = sv_now_ms() - m->lc.since_ms;
+    sv_ev(READY, m->cf->name, SV_FIELDS(SV_NUM("uptime_ms", up)), "%s: ready after %llu ms", m->cf->name, up);
     sv_post_event(s, i, LE_READY);
 }
 
@@ -103,6 +105,12 @@ static void count_violation(struct sv_mod *m, int nr)
 /* kill: the module is stopped (reclaimed and restarted as for any crash);
  * errno: the call fails; log: it runs.  The last two are logged once per
  * syscall and run, all three counted. */
+static const char *errno_name(int e)
+{
+    const char *name = strerrorname_np(e);
+    return name ? name : "?";
+}
+
 static void judge(struct sv *s, unsigned i, const struct sv_notif *n)
 {
     struct sv_mod *m = &s->mod[i];
@@ -114,7 +122,8 @@ static void judge(struct sv *s, unsigned i, const struct sv_notif *n)
     count_violation(m, n->nr);
     switch (pol->action) {
     case POLICY_KILL:
-        sv_error("%s: stopped by seccomp: %s (%d), pid %d", m->cf->name, name, n->nr, (int)n->pid);
+        sv_ev(VIOLATION, m->cf->name, SV_FIELDS(SV_STR("syscall", name), SV_NUM("nr", n->nr), SV_NUM("pid", n->pid)),
+              "%s: stopped by seccomp: %s (%d), pid %d", m->cf->name, name, n->nr, (int)n->pid);
         snprintf(kill_it.reason, sizeof(kill_it.reason), "seccomp: %s", name);
         kill(n->pid, SIGKILL); /* the caller, which may be a child of the module */
         sv_notify_reply(m->ch.listener, n->id, ENOSYS);
@@ -122,13 +131,15 @@ static void judge(struct sv *s, unsigned i, const struct sv_notif *n)
         break;
     case POLICY_ERRNO:
         if (first_report(m, n->nr))
-            sv_warn("%s: denied by seccomp: %s (%d) fails with %s", m->cf->name, name, n->nr,
-                    strerrorname_np(pol->err));
+            sv_ev(DENIED, m->cf->name,
+                  SV_FIELDS(SV_STR("syscall", name), SV_NUM("nr", n->nr), SV_STR("errno", errno_name(pol->err))),
+                  "%s: denied by seccomp: %s (%d) fails with %s", m->cf->name, name, n->nr, errno_name(pol->err));
         sv_notify_reply(m->ch.listener, n->id, pol->err);
         break;
     case POLICY_LOG:
         if (first_report(m, n->nr))
-            sv_warn("%s: not in its policy, allowed (@default log): %s (%d)", m->cf->name, name, n->nr);
+            sv_ev(SYSCALL_LOGGED, m->cf->name, SV_FIELDS(SV_STR("syscall", name), SV_NUM("nr", n->nr)),
+                  "%s: not in its policy, allowed (@default log): %s (%d)", m->cf->name, name, n->nr);
         sv_notify_reply(m->ch.listener, n->id, 0);
         break;
     }

@@ -77,26 +77,58 @@ static struct lc_policy lc_policy_of(const struct conf_module *cf)
                                .backoff_ms = cf->backoff_ms, .backoff_max_ms = cf->backoff_max_ms };
 }
 
+/* The event each note of a lifecycle step is (its level: the event's). */
+static const enum sv_ev note_event[] = {
+    [LN_RESTART_IN] = SV_EV_RESTARTING, [LN_GIVEN_UP] = SV_EV_GIVEN_UP,
+    [LN_NOT_RESTARTED] = SV_EV_NOT_RESTARTED, [LN_HELD] = SV_EV_HELD,
+    [LN_OPERATOR_RESTART] = SV_EV_RESTARTING, [LN_TERM] = SV_EV_TERMINATING,
+    [LN_KILL] = SV_EV_KILLED, [LN_KILL_SPAWN] = SV_EV_KILLED,
+};
+
+/* The note's fields, as lc_describe tells them: how many. */
+static size_t note_fields(const struct lc_step *st, const struct lc_policy *pol, unsigned shutdown_ms,
+                          bool for_reload, struct sv_field f[3])
+{
+    static const char *const restart_names[] = { "always", "on-failure", "never" };
+    switch (st->note) {
+    case LN_RESTART_IN: f[0] = (struct sv_field)SV_NUM("delay_ms", st->delay_ms); return 1;
+    case LN_OPERATOR_RESTART: f[0] = (struct sv_field)SV_NUM("delay_ms", 0); return 1;
+    case LN_GIVEN_UP:
+        f[0] = (struct sv_field)SV_NUM("deaths", st->recent);
+        f[1] = (struct sv_field)SV_NUM("window_s", pol->window_s);
+        f[2] = (struct sv_field)SV_NUM("max_restarts", pol->max_restarts);
+        return 3;
+    case LN_NOT_RESTARTED: f[0] = (struct sv_field)SV_STR("restart", restart_names[pol->restart]); return 1;
+    case LN_HELD: f[0] = (struct sv_field)SV_STR("reason", for_reload ? "reload" : "operator"); return 1;
+    case LN_KILL: f[0] = (struct sv_field)SV_NUM("timeout_ms", shutdown_ms); return 1;
+    default: return 0;
+    }
+}
+
 static void log_step(const struct sv *s, const struct sv_mod *m, const struct lc_step *st,
                      const struct lc_policy *pol)
 {
     char text[160];
+    struct sv_field f[3];
     if (st->from != st->to)
-        sv_debug("%s: %s -> %s", m->cf->name, lc_state_name(st->from), lc_state_name(st->to));
+        sv_ev(TRANSITION, m->cf->name,
+              SV_FIELDS(SV_STR("from", lc_state_name(st->from)), SV_STR("to", lc_state_name(st->to))),
+              "%s: %s -> %s", m->cf->name, lc_state_name(st->from), lc_state_name(st->to));
     lc_describe(st, pol, s->c->shutdown_timeout_ms, text, sizeof(text));
-    if (st->note == LN_HELD && s->reload.pending && s->reload.member[m - s->mod])
+    bool for_reload = st->note == LN_HELD && s->reload.pending && s->reload.member[m - s->mod];
+    if (for_reload)
         snprintf(text, sizeof(text), "stopped for the reload");
     if (!text[0])
         return;
-    enum conf_log level = st->note == LN_GIVEN_UP ? LOG_ERROR
-                        : st->note == LN_KILL || st->note == LN_KILL_SPAWN ? LOG_WARN : LOG_INFO;
-    sv_log(level, "%s: %s", m->cf->name, text);
+    enum sv_ev ev = note_event[st->note];
+    size_t nf = note_fields(st, pol, s->c->shutdown_timeout_ms, for_reload, f);
+    sv_event(sv_event_defs[ev].level, ev, m->cf->name, f, nf, "%s: %s", m->cf->name, text);
 }
 
 /* The stop request through the control region: uipc_run returns 0. */
 static void ask_to_stop(struct sv_mod *m)
 {
-    sv_info("%s: stopping", m->cf->name);
+    sv_ev(STOPPING, m->cf->name, SV_NO_FIELDS, "%s: stopping", m->cf->name);
     atomic_fetch_or(&m->ctl.side[UIPC_CLIENT]->ctl, UIPC_CTL_STOP);
     uipc__notify(m->ctl.side[UIPC_CLIENT], m->ring);
 }
@@ -110,7 +142,8 @@ static void checkpoint_now(struct sv *s)
         return;
     int r = sv_keeper_checkpoint(s);
     if (r < 0)
-        sv_warn("supervisor: checkpoint to the keeper: %s", strerror(-r));
+        sv_ev(SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "checkpoint"), SV_STR("error", strerror(-r))),
+              "supervisor: checkpoint to the keeper: %s", strerror(-r));
     s->dirty = false;
     s->last_checkpoint_ms = now;
     s->next_checkpoint_ms = now + CHECKPOINT_MS;
@@ -193,7 +226,8 @@ static void begin_shutdown(struct sv *s, int sig)
 {
     if (s->stopping)
         return;
-    sv_info("supervisor: %s received, stopping modules", sv_signame(sig).s);
+    sv_ev(SHUTDOWN, NULL, SV_FIELDS(SV_STR("signal", sv_signame(sig).s)), "supervisor: %s received, stopping modules",
+          sv_signame(sig).s);
     s->stopping = true;
     sv_sd_notify("STOPPING=1\nSTATUS=stopping modules");
     for (unsigned i = 0; i < s->nmod; i++)
@@ -322,9 +356,11 @@ static void reload(struct sv *s)
     char err[CONF_ERR_MAX], **lines;
     size_t n;
     bool config_error;
-    sv_info("supervisor: SIGHUP: reloading %s", s->c->path);
+    sv_ev(RELOAD_REQUESTED, NULL, SV_FIELDS(SV_STR("path", s->c->path)), "supervisor: SIGHUP: reloading %s",
+          s->c->path);
     if (sv_reload(s, false, &lines, &n, &config_error, err, sizeof(err)) < 0)
-        sv_error("supervisor: reload refused, nothing changed: %s", err);
+        sv_ev(RELOAD_REFUSED, NULL, SV_FIELDS(SV_STR("error", err)), "supervisor: reload refused, nothing changed: %s",
+              err);
     sv_reload_free_lines(lines, n);
 }
 
@@ -455,14 +491,18 @@ static int set_up(struct sv *s)
     if (err == 0)
         err = open_channels(s);
     if (err == 0 && (err = ctl_open(s->c->control_socket, control_who(s->c), sv_control, sv_control_release, s,
-                                     &s->ctl)) < 0)
-        sv_error("supervisor: control socket %s: %s", s->c->control_socket,
-                 err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err));
+                                     &s->ctl)) < 0) {
+        const char *why = err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err);
+        sv_ev_at(LOG_ERROR, SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "control socket"), SV_STR("error", why)),
+                 "supervisor: control socket %s: %s", s->c->control_socket, why);
+    }
     if (err == 0 && s->c->metrics_socket &&
         (err = ctl_open(s->c->metrics_socket, CTL_ANYONE, sv_control_readonly, sv_control_release, s,
-                        &s->metrics)) < 0)
-        sv_error("supervisor: metrics socket %s: %s", s->c->metrics_socket,
-                 err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err));
+                        &s->metrics)) < 0) {
+        const char *why = err == -EADDRINUSE ? "another supervisor listens there" : strerror(-err);
+        sv_ev_at(LOG_ERROR, SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "metrics socket"), SV_STR("error", why)),
+                 "supervisor: metrics socket %s: %s", s->c->metrics_socket, why);
+    }
     return err;
 }
 
@@ -483,7 +523,8 @@ static int take_over(struct sv *s, int state)
                        &s->metrics)) < 0)
         snprintf(err, sizeof(err), "metrics socket: %s", strerror(-r));
     if (r < 0) {
-        sv_error("supervisor: reexec: cannot take over: %s", err);
+        sv_ev_at(LOG_ERROR, SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "take over"), SV_STR("error", err)),
+                 "supervisor: reexec: cannot take over: %s", err);
         return r;
     }
     for (unsigned i = 0; i < s->nmod; i++) {
@@ -495,8 +536,9 @@ static int take_over(struct sv *s, int state)
                 return -errno;
     }
     s->generation++;
-    sv_info("supervisor: generation %u took over %u modules and %u channels", s->generation, s->c->nmod,
-            s->nchan);
+    sv_ev(TOOK_OVER, NULL,
+          SV_FIELDS(SV_NUM("generation", s->generation), SV_NUM("modules", s->c->nmod), SV_NUM("channels", s->nchan)),
+          "supervisor: generation %u took over %u modules and %u channels", s->generation, s->c->nmod, s->nchan);
     /* The keeper's children the state does not name (started after the
      * last checkpoint) are killed: only a process the supervisor knows may
      * hold a module's channels.  A child the last one was still setting up
@@ -505,7 +547,8 @@ static int take_over(struct sv *s, int state)
     sv_strays(s, true);
     for (unsigned i = 0; i < s->nmod; i++)
         if (s->mod[i].cf && s->mod[i].lc.state == LC_SPAWNING && s->mod[i].ch.pid > 0) {
-            sv_warn("%s: was being started by the last supervisor: killed", s->mod[i].cf->name);
+            sv_ev(KILLED, s->mod[i].cf->name, SV_FIELDS(SV_NUM("pid", s->mod[i].ch.pid)),
+                  "%s: was being started by the last supervisor: killed", s->mod[i].cf->name);
             kill(s->mod[i].ch.pid, SIGKILL);
         }
     return 0;
@@ -527,6 +570,7 @@ int sv_run(struct conf *c, bool socket_forced, int restore, int keeper)
         snprintf(s.exe, sizeof(s.exe), "/proc/self/exe");
     sv_conf_hash(c->path, &s.conf_hash);
     sv_log_level(c->log_level);
+    sv_log_format(c->log_format);
     s.ep = epoll_create1(EPOLL_CLOEXEC);
     int err = s.ep < 0 ? -errno : setup_signals(&s);
     if (err == 0)
@@ -538,7 +582,8 @@ int sv_run(struct conf *c, bool socket_forced, int restore, int keeper)
     if (err == 0 && keeper >= 0)
         ctl_modules_parent(s.ctl, getppid()); /* the keeper: its other children are modules */
     if (err < 0) {
-        sv_error("supervisor: set-up failed: %s", strerror(-err));
+        sv_ev_at(LOG_ERROR, SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "set-up"), SV_STR("error", strerror(-err))),
+                 "supervisor: set-up failed: %s", strerror(-err));
         teardown(&s);
         return 1;
     }
@@ -549,20 +594,25 @@ int sv_run(struct conf *c, bool socket_forced, int restore, int keeper)
      * that is not root) cannot ptrace us or open our /proc files, whatever
      * its seccomp policy lets through.  No core file of the supervisor. */
     if (prctl(PR_SET_DUMPABLE, 0) < 0)
-        sv_warn("supervisor: PR_SET_DUMPABLE: %s", strerror(errno));
+        sv_ev(SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "PR_SET_DUMPABLE"), SV_STR("error", strerror(errno))),
+              "supervisor: PR_SET_DUMPABLE: %s", strerror(errno));
     sv_start_order(&s);
-    sv_info("supervisor: %u modules, %u channels", c->nmod, s.nchan);
+    sv_ev(SUPERVISOR_STARTED, NULL, SV_FIELDS(SV_NUM("modules", c->nmod), SV_NUM("channels", s.nchan)),
+          "supervisor: %u modules, %u channels", c->nmod, s.nchan);
     if (!sandbox_privileged())
-        sv_warn("supervisor: no CAP_SETPCAP (not root): modules keep this user's groups and "
-                "bounding set, and cannot be given capabilities");
+        sv_ev(UNPRIVILEGED, NULL, SV_NO_FIELDS,
+              "supervisor: no CAP_SETPCAP (not root): modules keep this user's groups and "
+              "bounding set, and cannot be given capabilities");
     start_due(&s);
     deliver_pending(&s);
     err = loop(&s);
     for (unsigned i = 0; i < s.nmod; i++)
         if (s.mod[i].cf && (s.mod[i].lc.state != LC_STOPPED || s.mod[i].violations))
-            sv_info("%s: %s, %u seccomp violations", s.mod[i].cf->name, sv_state_name(&s.mod[i]),
-                    s.mod[i].violations);
-    sv_info("supervisor: stopped");
+            sv_ev(FINAL_STATE, s.mod[i].cf->name,
+                  SV_FIELDS(SV_STR("state", sv_state_name(&s.mod[i])), SV_NUM("violations", s.mod[i].violations)),
+                  "%s: %s, %u seccomp violations", s.mod[i].cf->name, sv_state_name(&s.mod[i]),
+                  s.mod[i].violations);
+    sv_ev(STOPPED, NULL, SV_NO_FIELDS, "supervisor: stopped");
     teardown(&s);
     return err < 0 ? 1 : 0;
 }

@@ -192,6 +192,7 @@ static void test_supervisor_live(void **state)
     expect_diff(old, "[supervisor]\nlog_level = debug\nhang_timeout_ms = 8000\n" MOD, 0,
                 "log_level info -> debug; hang_timeout_ms 5000 -> 8000");
     expect_diff(old, MOD, 0, "hang_timeout_ms 5000 -> 1000"); /* back to the default */
+    expect_diff(old, "[supervisor]\nhang_timeout_ms = 5000\nlog_format = json\n" MOD, 0, "log_format text -> json");
     expect_diff(old,
                 "[supervisor]\nhang_timeout_ms = 5000\nheartbeat_interval_ms = 50\nshutdown_timeout_ms = 10\n"
                 "policy_dir = /etc/uipc\ndynamic_uids = 70000-70999\n" MOD, 0,

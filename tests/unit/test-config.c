@@ -180,6 +180,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->shutdown_timeout_ms, 3000);
     assert_string_equal(c->control_socket, "/run/uipc/control.sock");
     assert_int_equal(c->log_level, LOG_INFO);
+    assert_int_equal(c->log_format, LOGF_TEXT);
     assert_int_equal(c->line, 0);
     conf_free(c);
 }
@@ -211,6 +212,26 @@ static void test_sections_and_keys(void **state)
     load_bad("[supervisor]\n[supervisor]\n" MOD_A, 2, "second [supervisor] section");
     load_bad("[module a/b]\nexec = /bin/true\n", 1, "bad module name");
     load_bad("[module ]\nexec = /bin/true\n", 1, "unknown section");
+}
+
+/* log_format: journal only from a supervisor built with libsystemd
+ * (meson passes the test the same UIPC_HAVE_LIBSYSTEMD). */
+static void test_log_format(void **state)
+{
+    (void)state;
+    struct conf *c = load_ok("[supervisor]\nlog_format = json\n" MOD_A);
+    assert_int_equal(c->log_format, LOGF_JSON);
+    conf_free(c);
+    load_bad("[supervisor]\nlog_format = xml\n" MOD_A, 2, "'xml' is not one of: text, json, journal");
+    load_bad("[supervisor]\nlog_format = json\nlog_format = text\n" MOD_A, 3, "'log_format' set twice");
+#ifdef UIPC_HAVE_LIBSYSTEMD
+    c = load_ok("; journald\n[supervisor]\nlog_format = journal\n" MOD_A);
+    assert_int_equal(c->log_format, LOGF_JOURNAL);
+    conf_free(c);
+#else
+    load_bad("; journald\n[supervisor]\nlog_format = journal\n" MOD_A, 3,
+             "log_format = journal: this uipc-supervisor was built without libsystemd");
+#endif
 }
 
 static void test_values(void **state)
@@ -437,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_channel_limit),
         cmocka_unit_test(test_uid_kept),
         cmocka_unit_test(test_uid_not_kept),
+        cmocka_unit_test(test_log_format),
     };
     return cmocka_run_group_tests(tests, setup, conftest_teardown);
 }
