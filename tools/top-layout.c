@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl-units.h"
 #include "top-view.h"
 
 #define CELL 128     /* a cell's bytes; longer names are cut */
@@ -55,33 +56,19 @@ __attribute__((format(printf, 2, 3))) static void cell(char *c, const char *fmt,
             *p = '?';
 }
 
-/* As uipcctl status shows an uptime: "3.2s", "5m12s", "2h03m", "4d07h". */
+/* As uipcctl status shows an uptime, and stats a latency (ctl-units.c). */
 static void cell_uptime(char *c, uint64_t ms)
 {
-    uint64_t s = ms / 1000;
-    if (s < 60)
-        cell(c, "%" PRIu64 ".%" PRIu64 "s", s, ms % 1000 / 100);
-    else if (s < 3600)
-        cell(c, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-    else if (s < 86400)
-        cell(c, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s / 60 % 60);
-    else
-        cell(c, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s / 3600 % 24);
+    char b[CELL];
+    ctl_uptime(b, sizeof(b), ms);
+    cell(c, "%s", b);
 }
 
-/* As uipcctl stats shows a latency; "-" for 0 (none timed). */
 static void cell_latency(char *c, uint64_t ns)
 {
-    if (ns == 0)
-        cell(c, "-");
-    else if (ns < 1000)
-        cell(c, "%" PRIu64 "ns", ns);
-    else if (ns < 1000000)
-        cell(c, "%" PRIu64 ".%" PRIu64 "us", ns / 1000, ns % 1000 / 100);
-    else if (ns < 1000000000)
-        cell(c, "%" PRIu64 ".%" PRIu64 "ms", ns / 1000000, ns % 1000000 / 100000);
-    else
-        cell(c, "%" PRIu64 ".%" PRIu64 "s", ns / 1000000000, ns % 1000000000 / 100000000);
+    char b[CELL];
+    ctl_latency(b, sizeof(b), ns);
+    cell(c, "%s", b);
 }
 
 /* "-" (unknown), "0", "0.4", "950", "12345", "512k", "1.2M". */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl-units.h"
 #include "uipcctl.h"
 
 #define TABLE_MAX_COLS 16
@@ -95,33 +96,18 @@ static void table_free(struct table *t)
     free(t->cell);
 }
 
-/* "3.2s", "5m12s", "2h03m", "4d07h". */
 static void add_uptime(struct table *t, uint64_t ms)
 {
-    uint64_t s = ms / 1000;
-    if (s < 60)
-        table_add(t, "%" PRIu64 ".%" PRIu64 "s", s, ms % 1000 / 100);
-    else if (s < 3600)
-        table_add(t, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-    else if (s < 86400)
-        table_add(t, "%" PRIu64 "h%02" PRIu64 "m", s / 3600, s / 60 % 60);
-    else
-        table_add(t, "%" PRIu64 "d%02" PRIu64 "h", s / 86400, s / 3600 % 24);
+    char b[32];
+    ctl_uptime(b, sizeof(b), ms);
+    table_add(t, "%s", b);
 }
 
-/* "850ns", "12.3us", "4.1ms", "1.5s"; "-" for 0 (none measured). */
 static void add_latency(struct table *t, uint64_t ns)
 {
-    if (ns == 0)
-        table_add(t, "%s", "-");
-    else if (ns < 1000)
-        table_add(t, "%" PRIu64 "ns", ns);
-    else if (ns < 1000000)
-        table_add(t, "%" PRIu64 ".%" PRIu64 "us", ns / 1000, ns % 1000 / 100);
-    else if (ns < 1000000000)
-        table_add(t, "%" PRIu64 ".%" PRIu64 "ms", ns / 1000000, ns % 1000000 / 100000);
-    else
-        table_add(t, "%" PRIu64 ".%" PRIu64 "s", ns / 1000000000, ns % 1000000000 / 100000000);
+    char b[32];
+    ctl_latency(b, sizeof(b), ns);
+    table_add(t, "%s", b);
 }
 
 int ctl_text_status(const Uipc__Control__Reply *rep, FILE *f)

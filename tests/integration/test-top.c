@@ -153,15 +153,22 @@ static void expect_restored(const char *code)
         fail_msg("the terminal's mode was not restored:\n%s", pane);
 }
 
-static void test_top_in_tmux(void **state)
+/* The echo server under load, for a pane of tmux's own (skipped without). */
+static pid_t start_with_load(void)
 {
-    (void)state;
     if (!have_tmux)
         skip();
     snprintf(tmux_sock, sizeof(tmux_sock), "%s/tmux.sock", dir);
     write_conf("%s", echo_and_load());
     pid_t sv = start_supervisor();
     wait_log("load: started", 1);
+    return sv;
+}
+
+static void test_top_in_tmux(void **state)
+{
+    (void)state;
+    pid_t sv = start_with_load();
     start_pane("top");
     wait_pane(screen_ready, "both modules and load -> echo with calls/s above 0");
     assert_null(strchr(pane, '\x1b')); /* capture-pane gives the text, not the escapes */
@@ -188,12 +195,7 @@ static bool went_away(void)
 static void test_top_in_tmux_ends(void **state)
 {
     (void)state;
-    if (!have_tmux)
-        skip();
-    snprintf(tmux_sock, sizeof(tmux_sock), "%s/tmux.sock", dir);
-    write_conf("%s", echo_and_load());
-    pid_t sv = start_supervisor();
-    wait_log("load: started", 1);
+    pid_t sv = start_with_load();
     start_pane("int");
     wait_pane(screen_up, "top's screen");
     assert_int_equal(tmux(NULL, 0, "send-keys", "-t", "int", "C-c", NULL), 0);
