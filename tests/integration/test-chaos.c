@@ -202,6 +202,46 @@ static void test_chaos_reexec(void **state)
  * still nothing lost, duplicated, leaked or hung, no client restarted,
  * no reply the clients cannot explain (a reset's -UIPC_EPROTO and a forged
  * status's -UIPC_EBADSTATUS are, with CHAOS_ALLOW_HOSTILE). */
+/* The first of "NAME: killed by signal" and "NAME: exited" after p, or NULL. */
+static const char *next_end(const char *p, const char *name, size_t len)
+{
+    char killed[96], exited[96];
+    snprintf(killed, sizeof(killed), " %.*s: killed by signal ", (int)len, name);
+    snprintf(exited, sizeof(exited), " %.*s: exited ", (int)len, name);
+    const char *k = strstr(p, killed), *e = strstr(p, exited);
+    return k && (!e || k < e) ? k : e;
+}
+
+/* Each "lie and die" asked for ends its server's incarnation with SIGABRT
+ * (its abort()), or with the SIGKILL of a kill fault that came before its
+ * next handler (a plain run saw 2 of 6 so).  At least one is the abort;
+ * any other end fails, shown. */
+static void lies_end_in_abort(const char *svlog)
+{
+    unsigned aborted = 0, asked = 0;
+    for (const char *p = svlog; (p = strstr(p, ", attack 4: ")); p++) {
+        const char *bol = p;
+        while (bol > svlog && bol[-1] != '\n')
+            bol--;
+        const char *colon = strstr(bol, ": fault asked for");
+        const char *name = colon;
+        while (name > bol && name[-1] != ' ')
+            name--;
+        const char *end = colon ? next_end(p, name, (size_t)(colon - name)) : NULL;
+        const char *eol = end ? strchr(end, '\n') : NULL;
+        int len = eol ? (int)(eol - end) : 80;
+        const char *how = end ? end + 1 + (colon - name) + 2 : ""; /* past " NAME: " */
+        asked++;
+        if (strncmp(how, "killed by signal SIGABRT", 24) == 0)
+            aborted++;
+        else if (strncmp(how, "killed by signal SIGKILL", 24) != 0)
+            fail_msg("a lie and die ended otherwise:%.*s", end ? len : 1, end ? end : " (no end)");
+    }
+    print_message("lie and die: %u asked for, %u ended in abort()\n", asked, aborted);
+    if (!getenv("UIPC_SANITIZED")) /* in CI, TSan's slowness let the kills take all of them */
+        assert_true(aborted > 0);
+}
+
 static void test_chaos_hostile(void **state)
 {
     (void)state;
@@ -233,7 +273,7 @@ static void test_chaos_hostile(void **state)
      * first: under a sanitizer's slowness that happened (TSan, in CI). */
     if (!getenv("UIPC_SANITIZED"))
         assert_non_null(strstr(svlog, ": hung: no heartbeat"));
-    assert_non_null(strstr(svlog, "killed by signal SIGABRT")); /* a lie ends in abort() */
+    lies_end_in_abort(svlog);
     /* forged statuses reached a caller as -UIPC_EBADSTATUS (chaos-client's
      * "(forged N)", per client and service) */
     long forged = 0;
