@@ -77,7 +77,7 @@ void chaos_run_schedule(const struct chaos_opts *o, const char *sock, struct cha
         unsigned i = targets[ev[k].target];
         uint64_t until = t0 + chaos_event_deadline(ev, nev, k, o->duration_ms);
         if (!chaos_wait_ready(sock, sv, c, &i, 1, until, end) ||
-            !inject(sock, c->mod[i].name, &ev[k], o->slow_ms, end)) {
+            !inject(sock, c->mod[i].name, &ev[k], o->slow_ms, chaos_request_by(end))) {
             t->skipped++;
             continue;
         }

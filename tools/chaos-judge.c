@@ -104,14 +104,6 @@ static bool set_drain(const char *sock, bool on, uint64_t by)
     return ok;
 }
 
-/* The settle phase's last moment for a request: `end`, but the first
- * attempt at something the verdict needs gets a whole request's time even
- * when the wait for the targets used the phase up. */
-static uint64_t first_try_by(uint64_t end)
-{
-    return chaos_max(end, chaos_now_ms() + CHAOS_CTL_TIMEOUT_MS);
-}
-
 /* Asks for the drain until the supervisor acknowledges it (draining twice
  * is harmless, so a reply lost after the drain began costs nothing), it
  * dies, or `end` passes.  One unanswered request (the supervisor busy
@@ -119,7 +111,7 @@ static uint64_t first_try_by(uint64_t end)
 static bool drain(const char *sock, struct chaos_sup *sv, uint64_t end)
 {
     for (unsigned tries = 1;; tries++) {
-        if (set_drain(sock, true, tries == 1 ? first_try_by(end) : end)) {
+        if (set_drain(sock, true, tries == 1 ? chaos_request_by(end) : end)) {
             if (tries > 1)
                 fprintf(stderr, "uipc-chaos: the drain began at request %u\n", tries);
             return true;
@@ -166,7 +158,7 @@ static void final_accounting(const char *sock, struct chaos_sup *sv, const struc
 {
     struct accounting last = { 0 }, cur;
     for (;;) {
-        if (read_accounting(sock, last.stats ? end : first_try_by(end), &cur)) {
+        if (read_accounting(sock, last.stats ? end : chaos_request_by(end), &cur)) {
             accounting_free(&last);
             last = cur;
             if ((t->drained = quiet(last.stats, last.status)))

@@ -74,6 +74,14 @@ void chaos_catch_signals(void);
 bool chaos_interrupted(void);
 /* CLOCK_MONOTONIC, in ms. */
 uint64_t chaos_now_ms(void);
+/* A request's deadline: `end`, but a whole request's time from now at
+ * least, so that an answer on its way is read and counted (a reexec sent
+ * just before the end of the schedule is done whether or not its reply is
+ * read; the first try at something the verdict needs). */
+static inline uint64_t chaos_request_by(uint64_t end)
+{
+    return chaos_max(end, chaos_now_ms() + CHAOS_CTL_TIMEOUT_MS);
+}
 void chaos_sleep_ms(unsigned ms);
 /* Sleeps until `when` (chaos_now_ms time), never past it; with
  * `interruptible`, at most 50 ms at a time and no longer once

@@ -54,6 +54,12 @@ free_port() { # a port nothing listens on now
     done
 }
 ctl() { $VG "$UIPC_UIPCCTL" --socket "$tmp/control.sock" "$@"; }
+# Whether the exporter on port $1 says uipc_up 1.  The page is read whole
+# first: `curl | grep -q` fails under pipefail when grep stops reading early.
+page_up() {
+    local page
+    page=$(curl -sf "http://127.0.0.1:$1/metrics") && grep -q '^uipc_up 1$' <<< "$page"
+}
 
 # ---- the example, until its client is done ----
 cat > "$tmp/modules.conf" <<EOF
@@ -153,7 +159,7 @@ n=$(grep -c '^200$' "$tmp/flood.txt" || true)
 after=$(ctl status --json | jq -r '.supervisor.loop_max_ms')
 echo "100 parallel scrapes: all 200 in $ms ms; the supervisor's longest loop turn: $before ms before, $after ms after"
 [ "$after" -lt "$LOOP_BOUND_MS" ] || fail "the longest loop turn grew to $after ms (bound $LOOP_BOUND_MS)"
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^uipc_up 1$' || fail "uipc_up is not 1 after the flood"
+page_up "$port" || fail "uipc_up is not 1 after the flood"
 
 # ---- the supervisor gone: uipc_up 0, still a valid page ----
 kill -TERM "${pids[0]}"
@@ -180,8 +186,7 @@ policy = $UIPC_POLICIES/exporter.policy
 EOF
 "$UIPC_SUPERVISOR" --config "$tmp/module.conf" > "$tmp/supervisor2.log" 2>&1 &
 pids+=($!)
-up() { curl -sf "http://127.0.0.1:$mport/metrics" | grep -q '^uipc_up 1$'; }
-until_ok 60 up || fail "the exporter module does not serve uipc_up 1"
+until_ok 60 page_up "$mport" || fail "the exporter module does not serve uipc_up 1"
 seq 100 | xargs -P 100 -I{} curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$mport/metrics" \
     > "$tmp/flood2.txt"
 n=$(grep -c '^200$' "$tmp/flood2.txt" || true)
