@@ -97,7 +97,8 @@ echo "promtool check metrics: ok ($(grep -vc '^#' "$tmp/metrics.txt") samples)"
 # ---- the exporter and a real Prometheus ----
 port=$(free_port)
 $VG "$UIPC_EXPORTER" --socket "$tmp/control.sock" --listen "127.0.0.1:$port" > "$tmp/exporter.log" 2>&1 &
-pids+=($!)
+exporter=$!
+pids+=($exporter)
 until_ok 60 curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" || fail "the exporter does not answer"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nothing")" = 404 ] || fail "no 404 for /nothing"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/metrics")" = 405 ] || fail "no 405 for POST"
@@ -168,6 +169,13 @@ curl -sf "http://127.0.0.1:$port/metrics" > "$tmp/down.txt" || fail "no page onc
 grep -q '^uipc_up 0$' "$tmp/down.txt" || fail "uipc_up is not 0 once the supervisor is gone"
 promtool check metrics < "$tmp/down.txt" > /dev/null 2>&1 || fail "the page without a supervisor fails promtool"
 echo "without a supervisor: uipc_up 0: ok"
+# SIGTERM stops the exporter cleanly: exit 0 (under valgrind: no error, no leak)
+kill -TERM "$exporter"
+code=0
+wait "$exporter" || code=$?
+[ "$code" = 0 ] || fail "the exporter exited with $code on SIGTERM"
+! grep -Eq '^(==|--)[0-9]+(==|--) ' "$tmp/exporter.log" || fail "valgrind reported on the exporter"
+echo "the exporter stops on SIGTERM with exit status 0: ok"
 
 # ---- the exporter as a module, through the read-only metrics socket ----
 mport=$(free_port)
