@@ -18,6 +18,7 @@
 
 #include "crash.h"
 #include "bench-clock.h"
+#include "bench-proc.h"
 
 enum sandbox_level { SB_NONE, SB_POLICY, SB_FULL };
 static const char *const sandbox_names[] = { "none", "policy", "full", NULL };
@@ -30,16 +31,6 @@ struct opts {
 
 static char dir[] = "/tmp/uipc-crash-bench-XXXXXX";
 static char log_path[256];
-
-static struct crash_results *map_results(const char *path)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || ftruncate(fd, sizeof(struct crash_results)) < 0)
-        return NULL;
-    void *p = mmap(NULL, sizeof(struct crash_results), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    return p == MAP_FAILED ? NULL : p;
-}
 
 static int write_conf(const char *conf, const char *results, const struct opts *o)
 {
@@ -56,19 +47,6 @@ static int write_conf(const char *conf, const char *results, const struct opts *
             o->sandbox >= SB_POLICY ? UIPC_ECHO_POLICY_PATH : "", o->sandbox >= SB_POLICY ? "\n" : "",
             o->sandbox == SB_FULL ? "namespaces = pid, mount, net, ipc, uts\n" : "", o->backoff_ms, o->backoff_ms, UIPC_CRASH_CLIENT_PATH, results);
     return fclose(f) == 0 ? 0 : -errno;
-}
-
-static pid_t start_supervisor(const char *conf)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
-            _exit(126);
-        execl(UIPC_SUPERVISOR_PATH, "uipc-supervisor", "--config", conf, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
 }
 
 /* The newest "echo: started, pid N" in the supervisor's log. */
@@ -101,12 +79,6 @@ static int wait_outages(struct crash_results *r, uint64_t target)
     for (int i = 0; i < 10000 && atomic_load(&r->outages) < target; i++)
         sleep_ms(1);
     return atomic_load(&r->outages) >= target ? 0 : -ETIMEDOUT;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 static uint64_t pct(uint64_t *v, unsigned n, double p)
@@ -192,10 +164,10 @@ int main(int argc, char **argv)
     snprintf(conf, sizeof(conf), "%s/modules.conf", dir);
     snprintf(results, sizeof(results), "%s/results", dir);
     snprintf(log_path, sizeof(log_path), "%s/supervisor.log", dir);
-    struct crash_results *r = map_results(results);
+    struct crash_results *r = map_results_file(results, sizeof(struct crash_results), 0600);
     uint64_t *err = calloc(o.crashes, sizeof(uint64_t)), *serve = calloc(o.crashes, sizeof(uint64_t));
     int e = !r || !err || !serve ? -ENOMEM : write_conf(conf, results, &o);
-    pid_t sv = e < 0 ? -1 : start_supervisor(conf);
+    pid_t sv = e < 0 ? -1 : start_supervisor(conf, log_path);
     if (sv > 0)
         e = crash_loop(r, &o, err, serve);
     if (sv > 0) {

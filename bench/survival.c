@@ -28,6 +28,7 @@
 #include "ctl-wire.h"
 #include "gap.h"
 #include "bench-clock.h"
+#include "bench-proc.h"
 
 static char dir[] = "/tmp/uipc-survival-bench-XXXXXX";
 static char sock[256], log_path[256];
@@ -106,36 +107,6 @@ static uint64_t reexec_once(uint32_t was)
     return ok ? answered_since(t0, was) : 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static struct gap_results *map_results(const char *path)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    /* the load module runs as a uid of its own (dynamic_uids) */
-    if (fd < 0 || fchmod(fd, 0666) < 0 || ftruncate(fd, sizeof(struct gap_results)) < 0)
-        return NULL;
-    void *p = mmap(NULL, sizeof(struct gap_results), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    return p == MAP_FAILED ? NULL : p;
-}
-
-static pid_t start_supervisor(const char *conf)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
-            _exit(126);
-        execl(UIPC_SUPERVISOR_PATH, "uipc-supervisor", "--config", conf, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
 static int usage(FILE *f, int code)
 {
     fprintf(f, "usage: uipc-survival-bench [--events N] [--json]\n"
@@ -168,7 +139,7 @@ int main(int argc, char **argv)
     snprintf(results, sizeof(results), "%s/results", dir);
     snprintf(sock, sizeof(sock), "%s/control.sock", dir);
     snprintf(log_path, sizeof(log_path), "%s/supervisor.log", dir);
-    struct gap_results *res = map_results(results);
+    struct gap_results *res = map_results_file(results, sizeof(struct gap_results), 0666);
     FILE *f = fopen(conf, "w");
     if (!res || !f)
         return 3;
@@ -177,7 +148,7 @@ int main(int argc, char **argv)
                "writable = %s\n",
             sock, UIPC_ECHO_SERVER_PATH, UIPC_GAP_CLIENT_PATH, results, dir);
     fclose(f);
-    pid_t sv = start_supervisor(conf);
+    pid_t sv = start_supervisor(conf, log_path);
     for (int i = 0; i < 500 && atomic_load(&res->ok[GAP_WARMUP]) < 10000; i++)
         sleep_ms(10);
     if (atomic_load(&res->ok[GAP_WARMUP]) < 10000) {
