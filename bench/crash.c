@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,10 +43,10 @@ static int write_conf(const char *conf, const char *results, const struct opts *
                "[module echo]\nexec = %s\n%s%s%s%sprovides = echo\nrestart = always\n"
                "max_restarts = 100000\nrestart_window_s = 1\nbackoff_ms = %u\nbackoff_max_ms = %u\n"
                "[module load]\nexec = %s\nconnects = echo:64x256\nafter = echo\nrestart = never\n"
-               "env = CRASH_RESULTS=%s\n",
+               "env = CRASH_RESULTS=%s\nwritable = %s\n",
             dir, UIPC_ECHO_SERVER_PATH, o->sandbox >= SB_POLICY ? "policy = " : "",
             o->sandbox >= SB_POLICY ? UIPC_ECHO_POLICY_PATH : "", o->sandbox >= SB_POLICY ? "\n" : "",
-            o->sandbox == SB_FULL ? "namespaces = pid, mount, net, ipc, uts\n" : "", o->backoff_ms, o->backoff_ms, UIPC_CRASH_CLIENT_PATH, results);
+            o->sandbox == SB_FULL ? "namespaces = pid, mount, net, ipc, uts\n" : "", o->backoff_ms, o->backoff_ms, UIPC_CRASH_CLIENT_PATH, results, dir);
     return fclose(f) == 0 ? 0 : -errno;
 }
 
@@ -158,13 +159,15 @@ int main(int argc, char **argv)
         }
         else return 2;
     }
-    if (o.crashes == 0 || o.crashes > CRASH_MAX || !mkdtemp(dir))
+    /* the load module runs as a uid of its own with a /tmp of its own: it
+     * reaches the results through its writable path */
+    if (o.crashes == 0 || o.crashes > CRASH_MAX || !mkdtemp(dir) || chmod(dir, 0755) < 0)
         return 2;
     char conf[300], results[300];
     snprintf(conf, sizeof(conf), "%s/modules.conf", dir);
     snprintf(results, sizeof(results), "%s/results", dir);
     snprintf(log_path, sizeof(log_path), "%s/supervisor.log", dir);
-    struct crash_results *r = map_results_file(results, sizeof(struct crash_results), 0600);
+    struct crash_results *r = map_results_file(results, sizeof(struct crash_results), 0666);
     uint64_t *err = calloc(o.crashes, sizeof(uint64_t)), *serve = calloc(o.crashes, sizeof(uint64_t));
     int e = !r || !err || !serve ? -ENOMEM : write_conf(conf, results, &o);
     pid_t sv = e < 0 ? -1 : start_supervisor(conf, log_path);
