@@ -61,14 +61,17 @@ static void sample_name(FILE *f, const char *name, const char *const labels[][2]
 }
 
 /* Seconds from nanoseconds, exactly: "0.000000255", "12.5", "3". */
-static void put_seconds_ns(FILE *f, uint64_t ns)
+struct seconds { char s[32]; };
+static struct seconds seconds_ns(uint64_t ns)
 {
+    struct seconds out;
     char frac[16];
     snprintf(frac, sizeof(frac), "%09" PRIu64, ns % 1000000000u);
     size_t n = strlen(frac);
     while (n > 0 && frac[n - 1] == '0')
         frac[--n] = '\0';
-    fprintf(f, "%" PRIu64 "%s%s", ns / 1000000000u, n ? "." : "", frac);
+    snprintf(out.s, sizeof(out.s), "%" PRIu64 "%s%s", ns / 1000000000u, n ? "." : "", frac);
+    return out;
 }
 
 static void sample_u64(FILE *f, const char *name, const char *const labels[][2], size_t n, uint64_t v)
@@ -80,9 +83,7 @@ static void sample_u64(FILE *f, const char *name, const char *const labels[][2],
 static void sample_seconds(FILE *f, const char *name, const char *const labels[][2], size_t n, uint64_t ns)
 {
     sample_name(f, name, labels, n);
-    fputc(' ', f);
-    put_seconds_ns(f, ns);
-    fputc('\n', f);
+    fprintf(f, " %s\n", seconds_ns(ns).s);
 }
 
 #define NLABELS(l) (sizeof(l) / sizeof(l[0]))
@@ -236,7 +237,7 @@ static void latency_histogram(FILE *f, const Uipc__Control__Reply *sr)
         for (size_t b = 0; b < nb; b++)
             total = sat_add(total, c->latency_bucket_count[b]);
         for (unsigned p = LE_FIRST_POW; p <= LE_LAST_POW + 1; p++) {
-            char le[32] = "+Inf";
+            struct seconds le = { "+Inf" };
             uint64_t below = total;
             if (p <= LE_LAST_POW) {
                 uint64_t bound = (UINT64_C(1) << p) - 1;
@@ -244,14 +245,10 @@ static void latency_histogram(FILE *f, const Uipc__Control__Reply *sr)
                 for (size_t b = 0; b < nb; b++)
                     if (c->latency_bucket_le_ns[b] <= bound)
                         below = sat_add(below, c->latency_bucket_count[b]);
-                FILE *m = fmemopen(le, sizeof(le), "w");
-                if (m) {
-                    put_seconds_ns(m, bound);
-                    fclose(m);
-                }
+                le = seconds_ns(bound);
             }
             const char *const l[][2] = { { "service", c->service }, { "client", c->client },
-                                         { "server", c->server }, { "le", le } };
+                                         { "server", c->server }, { "le", le.s } };
             sample_u64(f, "uipc_channel_latency_seconds_bucket", l, 4, below);
         }
         const char *const l[][2] = CHAN_LABELS(c);
