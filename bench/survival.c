@@ -37,14 +37,9 @@ static char sock[256], log_path[256];
  * old generation may take a request with it as it goes). */
 static Uipc__Control__Reply *ask(Uipc__Control__Request *req)
 {
-    int fd = ctl_wire_connect(sock, 2000);
     ProtobufCMessage *m = NULL;
-    if (fd < 0)
+    if (ctl_wire_call(sock, &req->base, &uipc__control__reply__descriptor, &m, 2000) < 0)
         return NULL;
-    if (ctl_wire_send(fd, &req->base, 2000) < 0 ||
-        ctl_wire_recv(fd, &uipc__control__reply__descriptor, &m, 2000) < 0)
-        m = NULL;
-    close(fd);
     return (Uipc__Control__Reply *)m;
 }
 

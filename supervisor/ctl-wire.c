@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -119,4 +120,36 @@ int ctl_wire_connect(const char *path, int timeout_ms)
         return -e;
     }
     return fd;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What is left of a limit for the next step: never 0, which would mean
+ * none to the steps; -1 once it has passed. */
+static int left_ms(int64_t until)
+{
+    int64_t left = until - mono_ms();
+    return left > 0 ? (int)left : -1;
+}
+
+int ctl_wire_call(const char *path, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *type,
+                  ProtobufCMessage **out, int timeout_ms)
+{
+    int64_t until = mono_ms() + timeout_ms;
+    int fd = ctl_wire_connect(path, timeout_ms);
+    if (fd < 0)
+        return fd;
+    int ms = timeout_ms ? left_ms(until) : 0;
+    int r = ms < 0 ? -ETIMEDOUT : ctl_wire_send(fd, req, ms);
+    if (r == 0) {
+        ms = timeout_ms ? left_ms(until) : 0;
+        r = ms < 0 ? -ETIMEDOUT : ctl_wire_recv(fd, type, out, ms);
+    }
+    close(fd);
+    return r;
 }

@@ -29,5 +29,10 @@ int ctl_wire_connect(const char *path, int timeout_ms);
 int ctl_wire_send(int fd, const ProtobufCMessage *msg, int timeout_ms);
 int ctl_wire_recv(int fd, const ProtobufCMessageDescriptor *type, ProtobufCMessage **out,
                   int timeout_ms);
+/* One request on a connection of its own and its reply (unpacked with
+ * type), connect, send and receive sharing timeout_ms (0: none); 0 or one
+ * of the -errno above. */
+int ctl_wire_call(const char *path, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *type,
+                  ProtobufCMessage **out, int timeout_ms);
 
 #endif

@@ -109,16 +109,10 @@ static int left_ms(uint64_t until)
  * share that one limit. */
 Uipc__Control__Reply *chaos_ask(const char *sock, Uipc__Control__Request *req, uint64_t by)
 {
-    uint64_t until = chaos_min(by, chaos_now_ms() + CHAOS_CTL_TIMEOUT_MS);
+    int ms = left_ms(chaos_min(by, chaos_now_ms() + CHAOS_CTL_TIMEOUT_MS));
     ProtobufCMessage *m = NULL;
-    int ms = left_ms(until);
-    int fd = ms ? ctl_wire_connect(sock, ms) : -ETIMEDOUT;
-    if (fd < 0)
+    if (!ms || ctl_wire_call(sock, &req->base, &uipc__control__reply__descriptor, &m, ms) < 0)
         return NULL;
-    if (!(ms = left_ms(until)) || ctl_wire_send(fd, &req->base, ms) < 0 || !(ms = left_ms(until)) ||
-        ctl_wire_recv(fd, &uipc__control__reply__descriptor, &m, ms) < 0)
-        m = NULL;
-    close(fd);
     return (Uipc__Control__Reply *)m;
 }
 

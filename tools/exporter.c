@@ -54,13 +54,8 @@ static uipc_module *module;
 
 static Uipc__Control__Reply *ask(const char *path, Uipc__Control__Request *req, int timeout_ms, int *err)
 {
-    int fd = ctl_wire_connect(path, timeout_ms);
     ProtobufCMessage *rep = NULL;
-    int r = fd < 0 ? fd : ctl_wire_send(fd, &req->base, timeout_ms);
-    if (r == 0)
-        r = ctl_wire_recv(fd, &uipc__control__reply__descriptor, &rep, timeout_ms);
-    if (fd >= 0)
-        close(fd);
+    int r = ctl_wire_call(path, &req->base, &uipc__control__reply__descriptor, &rep, timeout_ms);
     Uipc__Control__Reply *reply = (Uipc__Control__Reply *)rep;
     if (r == 0 && !reply->ok) {
         protobuf_c_message_free_unpacked(rep, NULL);
