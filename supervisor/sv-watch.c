@@ -85,20 +85,21 @@ static bool first_report(struct sv_mod *m, int nr)
 /* By syscall, for uipcctl metrics: the first SV_VIOL_NAMES - 1 syscalls
  * seen by name, the rest together (nr -1): a module cannot grow the
  * supervisor's memory by trying every syscall. */
-static void count_violation(struct sv_mod *m, int nr)
+static unsigned viol_index(const struct sv_mod *m, int nr)
 {
     unsigned k = 0;
     while (k < m->nviol && m->viol[k].nr != nr)
         k++;
-    if (k == m->nviol) {
-        if (m->nviol == SV_VIOL_NAMES - 1)
-            nr = -1;
-        k = 0;
-        while (k < m->nviol && m->viol[k].nr != nr)
-            k++;
-        if (k == m->nviol)
-            m->viol[m->nviol++] = (struct sv_viol){ nr, 0 };
-    }
+    return k;
+}
+
+static void count_violation(struct sv_mod *m, int nr)
+{
+    unsigned k = viol_index(m, nr);
+    if (k == m->nviol && m->nviol >= SV_VIOL_NAMES - 1)
+        k = viol_index(m, nr = -1); /* no room for its name: the rest, together */
+    if (k == m->nviol)
+        m->viol[m->nviol++] = (struct sv_viol){ nr, 0 };
     m->viol[k].n++;
 }
 
