@@ -471,8 +471,13 @@ void sv_control(void *sv, const Uipc__Control__Request *req, Uipc__Control__Repl
         r = reload(s, req->reload, rep, err, sizeof(err));
         break;
     case UIPC__CONTROL__REQUEST__COMMAND_REEXEC:
-        /* Checked now, for the reply; done at the end of this turn. */
-        if ((r = sv_reexec_check(s, err, sizeof(err))) == 0 && (r = supervisor_status(s, rep)) == 0) {
+        /* Checked now, for the reply; done at the end of this turn (or once
+         * a busy moment is over).  One at a time: a second yes would be
+         * a generation promised and not made. */
+        if (s->reexec_asked) {
+            snprintf(err, sizeof(err), "a reexec is already under way; try again");
+            r = -EBUSY;
+        } else if ((r = sv_reexec_check(s, err, sizeof(err))) == 0 && (r = supervisor_status(s, rep)) == 0) {
             s->reexec_asked = true;
             s->reexec_asked_ms = sv_now_ms();
         }

@@ -7,26 +7,35 @@
 
 /* SIGKILL to the supervisor's own process (the keeper's child, which the
  * status names): the keeper starts a new one, and nothing else may
- * notice. */
-static bool kill_supervisor(const char *sock, uint64_t by)
+ * notice.  Only once it is generation `want`: a reexec it said yes to
+ * and has not done yet would die with it, a generation counted and never
+ * made (ASan in CI). */
+static bool kill_supervisor(const char *sock, uint32_t want, uint64_t by)
 {
-    Uipc__Control__Reply *st = chaos_ask_status(sock, by);
-    pid_t pid = st && st->supervisor ? st->supervisor->pid : 0;
-    chaos_reply_free(st);
-    return pid > 0 && kill(pid, SIGKILL) == 0;
+    for (;;) {
+        Uipc__Control__Reply *st = chaos_ask_status(sock, by);
+        pid_t pid = st && st->supervisor ? st->supervisor->pid : 0;
+        uint32_t generation = st && st->supervisor ? st->supervisor->generation : 0;
+        chaos_reply_free(st);
+        if (pid > 0 && generation == want)
+            return kill(pid, SIGKILL) == 0;
+        if (generation > want || chaos_now_ms() >= by)
+            return false;
+        chaos_sleep_until(chaos_min(chaos_now_ms() + 10, by), false);
+    }
 }
 
 /* Signals through `kill`; abort, slow and hostile through `fault`, with
  * the slow time or the hostile attack in its ms; reexec as `uipcctl
  * reexec`. */
 static bool inject(const char *sock, const char *module, const struct chaos_event *ev, uint32_t slow_ms,
-                   uint64_t by)
+                   uint32_t generation, uint64_t by)
 {
     static const int sig[FAULT_COUNT] = { [FAULT_KILL] = SIGKILL, [FAULT_SEGV] = SIGSEGV,
                                           [FAULT_STOP] = SIGSTOP };
     enum chaos_fault f = ev->fault;
     if (f == FAULT_SUPERVISOR_KILL)
-        return kill_supervisor(sock, by);
+        return kill_supervisor(sock, generation, by);
     Uipc__Control__Request req = UIPC__CONTROL__REQUEST__INIT;
     Uipc__Control__KillRequest kill = UIPC__CONTROL__KILL_REQUEST__INIT;
     Uipc__Control__FaultRequest fault = UIPC__CONTROL__FAULT_REQUEST__INIT;
@@ -77,7 +86,8 @@ void chaos_run_schedule(const struct chaos_opts *o, const char *sock, struct cha
         unsigned i = targets[ev[k].target];
         uint64_t until = t0 + chaos_event_deadline(ev, nev, k, o->duration_ms);
         if (!chaos_wait_ready(sock, sv, c, &i, 1, until, end) ||
-            !inject(sock, c->mod[i].name, &ev[k], o->slow_ms, chaos_request_by(end))) {
+            !inject(sock, c->mod[i].name, &ev[k], o->slow_ms,
+                    chaos_generation_due(t), chaos_request_by(end))) {
             t->skipped++;
             continue;
         }

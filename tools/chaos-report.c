@@ -12,10 +12,9 @@
 bool chaos_passed(const struct chaos_tally *t)
 {
     bool violations_ok = !t->violations || t->injected[FAULT_HOSTILE] > 0;
-    /* Each reexec answered, and each supervisor killed, is one generation
-     * more: fewer means one failed (and then the modules are gone, too). */
-    bool reexecs_ok = !t->judged ||
-                      t->generation == 1 + t->injected[FAULT_REEXEC] + t->injected[FAULT_SUPERVISOR_KILL];
+    /* Fewer generations means one failed (and then the modules are gone,
+     * too). */
+    bool reexecs_ok = !t->judged || t->generation == chaos_generation_due(t);
     return !t->broken && !t->duplicates && !t->lost && !t->leaked_slots && !t->hung && violations_ok &&
            !t->honest_killed && reexecs_ok;
 }

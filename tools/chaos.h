@@ -39,6 +39,13 @@ struct chaos_tally {
     const char *broken;  /* the run itself failed: why */
 };
 
+/* The supervisor's generation the faults injected so far make: each
+ * reexec answered, and each supervisor killed, is one more. */
+static inline uint32_t chaos_generation_due(const struct chaos_tally *t)
+{
+    return 1 + t->injected[FAULT_REEXEC] + t->injected[FAULT_SUPERVISOR_KILL];
+}
+
 /* The supervisor we run; once reaped its pid is no longer ours to wait
  * for or signal. */
 struct chaos_sup {
