@@ -5,7 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bell.h"
 #include "internal.h"
+
+/* Whoever waits for a slot hears of this one: a sync caller asleep on
+ * another thread (UIPC_WAIT_SLOT), or the loop, for the queue, unless the
+ * loop's own turn freed it (it drains the queue before it sleeps). */
+static void slot_freed(struct uipc_chan *ch)
+{
+    uipc_module *m = ch->m;
+    if (ch->slot_waiters)
+        uipc__kick(m);
+    if (ch->queued.head && !m->turning) {
+        uipc__kick(m);
+        uipc__bell_ring(m->self);
+    }
+}
 
 static void slot_release(struct uipc_chan *ch, uint32_t i)
 {
@@ -14,6 +29,8 @@ static void slot_release(struct uipc_chan *ch, uint32_t i)
     /* Informative for the reclaim; the client's own table is what counts. */
     uipc_store_release(&uipc_slot(&ch->r, i)->own, uipc_slot_word(rec->gen, UIPC_SLOT_FREE));
     ch->free_stack[ch->nfree++] = i;
+    if (ch->slot_waiters || ch->queued.head)
+        slot_freed(ch);
 }
 
 /* Our previous incarnation may have left calls a server is still serving:
@@ -77,8 +94,21 @@ void uipc__chan_bind(struct uipc_chan *ch, const _Atomic uint32_t *up, const _At
     recs_adopt(ch, ch->alive_seen);
 }
 
+static void queue_free(struct uipc_queue *q)
+{
+    while (q->head) {
+        struct uipc_queued *e = q->head;
+        q->head = e->next;
+        free(e);
+    }
+    q->tail = NULL;
+    q->n = 0;
+}
+
 void uipc__chan_fini(struct uipc_chan *ch)
 {
+    queue_free(&ch->queued);
+    queue_free(&ch->ended);
     uipc__region_unmap(&ch->r);
     free(ch->recs);
     free(ch->free_stack);
@@ -123,6 +153,7 @@ static void complete_rec(struct uipc_chan *ch, uint32_t i, int status, uint32_t 
 {
     struct uipc_callrec *rec = &ch->recs[i];
     rec->state = CALL_READY;
+    rec->answered = false;
     rec->status = status;
     rec->rep_len = rep_len;
     count_completion(ch, rec, status);
@@ -188,6 +219,7 @@ void uipc__chan_restart(struct uipc_chan *ch)
 /* Reads the server's answer from the slot header once, and checks it. */
 static int read_answer(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t *rep_len)
 {
+    uint64_t deadline_ns = ch->recs[i].deadline_ns;
     struct uipc_slot_hdr *h = uipc_slot(&ch->r, i);
     if (uipc_load_acquire(&h->own) != uipc_slot_word(gen, UIPC_SLOT_DONE))
         return -UIPC_EPROTO;
@@ -197,8 +229,9 @@ static int read_answer(struct uipc_chan *ch, uint32_t i, uint32_t gen, uint32_t 
         return -UIPC_EPROTO;
     *rep_len = len;
     /* A server that writes a transport code (-UIPC_EPEERDIED from a live
-     * server) gets -UIPC_EBADSTATUS: uipc_is_transport_error() never lies. */
-    return uipc__clamp_status(status);
+     * server) gets -UIPC_EBADSTATUS: uipc_is_transport_error() never lies
+     * (but for the two a server may say, checked on our clock). */
+    return uipc__clamp_answer(status, deadline_ns);
 }
 
 /* One completion entry, {i, gen}: what it means is decided by our own
@@ -229,6 +262,7 @@ static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen)
     uint32_t rep_len = 0;
     int status = read_answer(ch, i, gen, &rep_len);
     complete_rec(ch, i, status, rep_len);
+    rec->answered = !uipc_is_transport_error(status);
     /* A server that answers garbage is not trusted with the other calls
      * either; the supervisor resets the channel. */
     if (status == -UIPC_EPROTO)
@@ -292,7 +326,7 @@ int uipc__chan_reap(struct uipc_chan *ch)
 static void finish_rec(struct uipc_chan *ch, uint32_t i)
 {
     struct uipc_callrec *rec = &ch->recs[i];
-    if (rec->call.reply && !uipc_is_transport_error(rec->status))
+    if (rec->call.reply && rec->answered)
         rec->call.reply(rec->status, uipc_slot_data(&ch->r, i), rec->rep_len, rec->call.arg);
     if (rec->state == CALL_ABANDONED) /* timed out: the slot waits for its completion */
         return;
@@ -300,6 +334,134 @@ static void finish_rec(struct uipc_chan *ch, uint32_t i)
         rec->state = CALL_ABANDONED;
     else
         slot_release(ch, i);
+}
+
+static void queue_push(struct uipc_queue *q, struct uipc_queued *e)
+{
+    e->next = NULL;
+    if (q->tail)
+        q->tail->next = e;
+    else
+        q->head = e;
+    q->tail = e;
+    q->n++;
+}
+
+static struct uipc_queued *queue_pop(struct uipc_queue *q)
+{
+    struct uipc_queued *e = q->head;
+    if (e && !(q->head = e->next))
+        q->tail = NULL;
+    if (e)
+        q->n--;
+    return e;
+}
+
+/* Takes out the entry after prev (NULL: the head). */
+static struct uipc_queued *queue_unlink(struct uipc_queue *q, struct uipc_queued *prev)
+{
+    if (!prev)
+        return queue_pop(q);
+    struct uipc_queued *e = prev->next;
+    if (!(prev->next = e->next))
+        q->tail = prev;
+    q->n--;
+    return e;
+}
+
+/* A queued call ends unsent, with status: its completion is delivered
+ * by the loop (never from inside uipc_call or uipc_cancel). */
+static void queue_end(struct uipc_chan *ch, struct uipc_queued *e, int status)
+{
+    e->status = status;
+    queue_push(&ch->ended, e);
+}
+
+static int deliver_ended(struct uipc_chan *ch)
+{
+    int n = 0;
+    struct uipc_queued *e;
+    while ((e = queue_pop(&ch->ended))) {
+        struct uipc_call call = e->call;
+        int status = e->status;
+        free(e);
+        uipc__beat(ch->m);
+        call.complete(status, call.arg);
+        n++;
+    }
+    return n;
+}
+
+int uipc__chan_enqueue(struct uipc_chan *ch, const struct uipc_call *call, uint64_t deadline_ns, int why)
+{
+    if (ch->queued.n >= UIPC_QUEUE_MAX)
+        return -UIPC_ENOSLOT;
+    struct uipc_queued *e = malloc(sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    *e = (struct uipc_queued){ .call = *call, .deadline_ns = deadline_ns, .status = why };
+    queue_push(&ch->queued, e);
+    return 0;
+}
+
+/* Whether a call that could not be issued with code r may wait, by its
+ * flags. */
+bool uipc__may_wait(int r, uint32_t flags)
+{
+    return (r == -UIPC_ENOSLOT && (flags & UIPC_WAIT_SLOT)) ||
+           (r == -UIPC_EPEERDIED && (flags & UIPC_WAIT_READY));
+}
+
+void uipc__chan_drain(struct uipc_chan *ch, uint64_t now)
+{
+    struct uipc_queued *e, *prev = NULL;
+    /* Past their deadline first: each ends with what it waited for. */
+    for (e = ch->queued.head; e;) {
+        if (e->deadline_ns && now >= e->deadline_ns) {
+            e = e->next;
+            struct uipc_queued *gone = queue_unlink(&ch->queued, prev);
+            queue_end(ch, gone, gone->status);
+        } else {
+            prev = e;
+            e = e->next;
+        }
+    }
+    /* Then in order, while they go out; the first that must wait again
+     * keeps its place and the rest theirs. */
+    while ((e = ch->queued.head)) {
+        int r = uipc__chan_issue(ch, &e->call, e->deadline_ns);
+        if (r >= 0) {
+            free(queue_pop(&ch->queued));
+            continue;
+        }
+        if (uipc__may_wait(r, e->call.flags)) {
+            e->status = r;
+            break;
+        }
+        queue_end(ch, queue_pop(&ch->queued), r);
+    }
+}
+
+int uipc__chan_cancel(struct uipc_chan *ch, uint64_t id)
+{
+    for (uint32_t i = 0; i < ch->r.slots; i++) {
+        struct uipc_callrec *rec = &ch->recs[i];
+        if (rec->state == CALL_INFLIGHT && !rec->sync && rec->call.id == id) {
+            /* As a timeout: the slot stays held until the server answers
+             * or dies (reap_one, peer_gone), the caller hears now. */
+            rec->expired = true;
+            complete_rec(ch, i, -ECANCELED, 0);
+            return 0;
+        }
+    }
+    struct uipc_queued *prev = NULL;
+    for (struct uipc_queued *e = ch->queued.head; e; prev = e, e = e->next) {
+        if (e->call.id == id) {
+            queue_end(ch, queue_unlink(&ch->queued, prev), -ECANCELED);
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 int uipc__chan_deliver(struct uipc_chan *ch)
@@ -320,6 +482,7 @@ int uipc__chan_deliver(struct uipc_chan *ch)
         call.complete(status, call.arg);
         n++;
     }
+    n += deliver_ended(ch);
     if (--ch->m->delivering == 0)
         uipc__flush_notifies(ch->m);
     return n;
@@ -353,8 +516,13 @@ void uipc__chan_expire(struct uipc_chan *ch, uint64_t now)
 uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch)
 {
     uint64_t next = 0;
+    for (const struct uipc_queued *e = ch->queued.head; e; e = e->next)
+        if (e->deadline_ns && (next == 0 || e->deadline_ns < next))
+            next = e->deadline_ns;
+    if (ch->ended.head) /* to deliver at once */
+        return 1;
     if (ch->async_deadlines == 0)
-        return 0;
+        return next;
     for (uint32_t i = 0; i < ch->r.slots; i++) {
         const struct uipc_callrec *rec = &ch->recs[i];
         if (rec->state == CALL_INFLIGHT && !rec->sync && rec->deadline_ns &&
@@ -364,7 +532,7 @@ uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch)
     return next;
 }
 
-int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call)
+int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call, uint64_t deadline_ns)
 {
     /* A server incarnation we have not seen alive gets no call before we
      * have consumed what its predecessors left in the completion FIFO:
@@ -394,6 +562,7 @@ int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call)
     h->req_len = (uint32_t)len;
     h->status = 0;
     h->rep_len = 0;
+    h->deadline_ns = deadline_ns;
     /* "Is the service up?", submitted, then "is it still the same one?".
      * The second load pairs with the reclaim, which marks the service
      * down, then scans the slots (atomics.h): one of the two always sees
@@ -425,7 +594,7 @@ int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call)
     rec->expired = false;
     atomic_store_explicit(&rec->done, 0, memory_order_relaxed);
     rec->call = *call;
-    rec->deadline_ns = call->timeout_ms ? uipc__now_ns() + (uint64_t)call->timeout_ms * 1000000u : 0;
+    rec->deadline_ns = deadline_ns;
     if (!rec->sync && rec->deadline_ns)
         ch->async_deadlines++;
     rec->t0_ns = ch->st.issued % UIPC_LAT_SAMPLE == 0 ? uipc__now_ns() : 0;

@@ -32,13 +32,28 @@ struct uipc_callrec {
     uint32_t epoch;     /* the server incarnation it was sent to (adopted: the one alive at bind) */
     uint8_t state;
     bool sync;
-    bool expired;       /* async call completed by its timeout; slot still held */
+    bool expired;       /* async call completed by its timeout or cancelled; slot still held */
+    bool answered;      /* its status is the server's: the reply callback runs */
     _Atomic int done;   /* sync: READY, for a waiter on another thread */
     int status;
     uint32_t rep_len;
     uint64_t deadline_ns; /* 0: none */
     uint64_t t0_ns;       /* issue time of a timed (sampled) call; 0: not timed */
+    struct uipc_call call; /* call.id: an async call's handle for uipc_cancel */
+};
+
+/* An async call waiting for a slot or for its service (UIPC_WAIT_SLOT,
+ * UIPC_WAIT_READY), or one that ended without ever being sent, waiting
+ * for its completion to be delivered: private memory, never shared. */
+struct uipc_queued {
+    struct uipc_queued *next;
     struct uipc_call call;
+    uint64_t deadline_ns;
+    int status; /* what it waits for (-UIPC_ENOSLOT, -UIPC_EPEERDIED), or its end */
+};
+struct uipc_queue {
+    struct uipc_queued *head, *tail;
+    uint32_t n;
 };
 
 struct uipc_chan {
@@ -64,6 +79,10 @@ struct uipc_chan {
     uint32_t *ready, ready_head, ready_tail; /* async completions to deliver */
     uint32_t async_deadlines;                /* async calls in flight with a timeout */
     uint64_t sync_waiting;                   /* sync calls in flight */
+    uint64_t last_id;                        /* the last async call's id */
+    uint32_t slot_waiters;                   /* sync callers waiting for a slot (UIPC_WAIT_SLOT) */
+    struct uipc_queue queued;                /* async calls not yet sent, in order */
+    struct uipc_queue ended;                 /* queued calls over before being sent: to deliver */
     struct uipc_chan_stats st;
 };
 
@@ -81,7 +100,10 @@ struct uipc_srv {
     uipc_handler_fn fn;
     void *ctx;
     struct uipc_req *reqs; /* one per slot: a deferred req keeps its address */
+    void **retired;        /* earlier reqs arrays with deferred handles out (serve.c) */
+    unsigned nretired;
     uint64_t served, stale;
+    uint64_t skipped;      /* taken after their caller's deadline: not run */
 };
 
 struct uipc_req {
@@ -91,7 +113,9 @@ struct uipc_req {
     uint32_t req_len;
     uint32_t rep_len;
     bool deferred;
-    bool busy; /* taken off the FIFO and not yet answered */
+    bool busy;    /* taken off the FIFO and not yet answered */
+    bool too_big; /* the handler's reply did not fit: the caller gets -UIPC_ETOOBIG */
+    uint64_t deadline_ns; /* the caller's (0: none), read once from the slot */
 };
 
 struct uipc_module {
@@ -112,6 +136,7 @@ struct uipc_module {
     _Atomic int stop;
     _Atomic unsigned waiters;
     unsigned delivering;  /* depth of async deliveries on the stack */
+    bool turning;         /* the loop's turn (uipc__progress with delivery) is on the stack */
     _Atomic uint64_t last_beat_ms;
     uint64_t beat_ns;     /* UIPC_HEARTBEAT_MS: longest sleep without a beat; 0: none */
     struct uipc_region ctl; /* UIPC_CONTROL: the supervisor's window on us (base NULL: none) */
@@ -149,6 +174,18 @@ void uipc__beat(uipc_module *m);
 static inline int uipc__clamp_status(int status)
 {
     return uipc_is_transport_error(status) ? -UIPC_EBADSTATUS : status;
+}
+/* The transport codes a server may answer, because they say what the
+ * transport did to its own caller's call: -UIPC_ETOOBIG (the reply did
+ * not fit) at any time, -UIPC_ETIMEDOUT once the call's deadline has
+ * passed (on the reader's own clock: the writer may lie).  Only the
+ * caller is concerned, and it could be told any status anyway. */
+static inline int uipc__clamp_answer(int status, uint64_t deadline_ns)
+{
+    if (status == -UIPC_ETOOBIG ||
+        (status == -UIPC_ETIMEDOUT && deadline_ns && uipc__now_ns() >= deadline_ns))
+        return status;
+    return uipc__clamp_status(status);
 }
 
 /* From here on, by file, lowest layer first: each calls only the files
@@ -209,9 +246,22 @@ void uipc__chan_expire(struct uipc_chan *ch, uint64_t now);
 uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch);
 /* Tells every server the calls issued during a delivery batch. */
 void uipc__flush_notifies(uipc_module *m);
-/* Fills a free slot with call and sends it.  Returns the slot index or a
- * negative code; on failure nothing was sent and no callback will run. */
-int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call);
+/* Fills a free slot with call and sends it, with its deadline (0: none).
+ * Returns the slot index or a negative code; on failure nothing was sent
+ * and no callback will run. */
+int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call, uint64_t deadline_ns);
+/* Queues an async call to be issued by the loop (UIPC_WAIT_SLOT,
+ * UIPC_WAIT_READY); why: the code it would get now.  -UIPC_ENOSLOT when
+ * UIPC_QUEUE_MAX wait already, -ENOMEM. */
+int uipc__chan_enqueue(struct uipc_chan *ch, const struct uipc_call *call, uint64_t deadline_ns, int why);
+/* Issues what the queue holds while slots and the service allow; calls
+ * that cannot wait any longer end (delivered by uipc__chan_deliver). */
+void uipc__chan_drain(struct uipc_chan *ch, uint64_t now);
+/* Whether a call that could not be issued with code r may wait for a
+ * slot or for its service, by its flags. */
+bool uipc__may_wait(int r, uint32_t flags);
+/* uipc_cancel under the lock. */
+int uipc__chan_cancel(struct uipc_chan *ch, uint64_t id);
 /* A sync call in slot i (issued by uipc__chan_issue): true once it is
  * over, *status then its answer (its reply callback has run, the slot is
  * free) or -UIPC_ETIMEDOUT (its deadline passed; the slot waits for the
@@ -231,6 +281,9 @@ void uipc__srv_fini(struct uipc_srv *s);
 int uipc__srv_process(struct uipc_srv *s);
 /* The supervisor asked: stop using the channel. */
 void uipc__srv_halt(struct uipc_srv *s);
+/* The deadline of the request this thread's innermost running handler
+ * serves (0: none, or no handler runs here). */
+uint64_t uipc__serving_deadline(void);
 /* A broken end starting over on a reset channel. */
 void uipc__srv_restart(struct uipc_srv *s);
 

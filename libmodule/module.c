@@ -278,15 +278,25 @@ int uipc__progress(uipc_module *m, bool deliver)
     }
     if (!deliver)
         return n;
+    bool outer = m->turning;
+    m->turning = true;
     uint64_t now = 0;
     for (unsigned i = 0; i < m->nchans; i++) {
-        if (m->chans[i].async_deadlines) {
+        struct uipc_chan *ch = &m->chans[i];
+        if (ch->async_deadlines || ch->queued.head) {
             if (!now)
                 now = uipc__now_ns();
-            uipc__chan_expire(&m->chans[i], now);
+            uipc__chan_expire(ch, now);
         }
-        n += uipc__chan_deliver(&m->chans[i]);
+        n += uipc__chan_deliver(ch);
+        /* The slots the deliveries freed go to the calls queued for one;
+         * those that end unsent are delivered now. */
+        if (ch->queued.head) {
+            uipc__chan_drain(ch, now);
+            n += uipc__chan_deliver(ch);
+        }
     }
+    m->turning = outer;
     return n;
 }
 

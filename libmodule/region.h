@@ -151,7 +151,7 @@ struct uipc_slot_hdr {
     int32_t  status;
     uint32_t req_len;
     uint32_t rep_len;
-    uint64_t reserved;
+    uint64_t deadline_ns; /* the caller's, CLOCK_MONOTONIC (0: none): its claim, about its own call */
 };
 #define UIPC_SLOT_HDR 32u
 

@@ -35,6 +35,38 @@ void uipc__srv_fini(struct uipc_srv *s)
     uipc__region_unmap(&s->r);
     free(s->reqs);
     s->reqs = NULL;
+    for (unsigned i = 0; i < s->nretired; i++)
+        free(s->retired[i]);
+    free(s->retired);
+    s->retired = NULL;
+    s->nretired = 0;
+}
+
+/* A reset with requests still deferred: their handles (pointers into
+ * reqs) may be answered later, from any thread, and must not then answer
+ * the next command in the same slot.  The old array is kept, every entry
+ * not busy (their answers return -EINVAL), until the module closes, and
+ * the channel starts over with a new one.  Without memory for it, the old
+ * array serves on and a late answer could meet a new command. */
+static void retire_deferred(struct uipc_srv *s)
+{
+    bool deferred = false;
+    for (uint32_t i = 0; i < s->r.slots; i++) {
+        deferred |= s->reqs[i].busy && s->reqs[i].deferred;
+        s->reqs[i].busy = false;
+    }
+    if (!deferred)
+        return;
+    struct uipc_req *fresh = calloc(s->r.slots, sizeof(*fresh));
+    void **list = realloc(s->retired, (s->nretired + 1) * sizeof(*list));
+    if (list)
+        s->retired = list;
+    if (!fresh || !list) {
+        free(fresh);
+        return;
+    }
+    s->retired[s->nretired++] = s->reqs;
+    s->reqs = fresh;
 }
 
 /* We stop serving the channel until the supervisor has reset it; what the
@@ -64,16 +96,25 @@ void uipc__srv_halt(struct uipc_srv *s)
 
 /* Both ends stopped using the channel and the supervisor emptied it
  * (uipc__reclaim_reset): we start over at position 0.
- * Requests of the dead client still deferred are forgotten: their
- * uipc_req_complete returns -EINVAL. */
+ * Requests still deferred are forgotten: their uipc_req_complete returns
+ * -EINVAL. */
 void uipc__srv_restart(struct uipc_srv *s)
 {
-    for (uint32_t i = 0; i < s->r.slots; i++)
-        s->reqs[i].busy = false;
+    retire_deferred(s);
     uipc__fifo_attach_consumer(&s->sub, s->r.fifo[UIPC_SUBMIT], s->r.fifo_size);
     uipc__fifo_attach_producer(&s->cmp, s->r.fifo[UIPC_COMPLETE], s->r.fifo_size);
     s->notify_pending = false;
     s->broken = false;
+}
+
+/* The request the handler running on this thread serves (innermost when
+ * handlers nest through call cycles): whose deadline a call made with
+ * UIPC_INHERIT_DEADLINE inherits. */
+static _Thread_local const struct uipc_req *serving;
+
+uint64_t uipc__serving_deadline(void)
+{
+    return serving ? serving->deadline_ns : 0;
 }
 
 static void answer(struct uipc_req *req, int status)
@@ -84,7 +125,7 @@ static void answer(struct uipc_req *req, int status)
     req->busy = false;
     if (s->broken)
         return;
-    h->status = status;
+    h->status = req->too_big ? -UIPC_ETOOBIG : uipc__clamp_answer(status, req->deadline_ns);
     h->rep_len = req->rep_len;
     uipc_store_release(&h->own, uipc_slot_word(req->gen, UIPC_SLOT_DONE));
     if (uipc__fifo_push(&s->cmp, req->slot, req->gen, 0) < 0) {
@@ -121,9 +162,21 @@ static bool take(struct uipc_srv *s, uint32_t i, uint32_t gen, struct uipc_req *
         return false;
     struct uipc_req *req = &s->reqs[i];
     *req = (struct uipc_req){ .s = s, .slot = i, .gen = gen, .opcode = h->opcode,
-                              .req_len = len, .busy = true };
+                              .req_len = len, .busy = true, .deadline_ns = h->deadline_ns };
     *out = req;
     return true;
+}
+
+/* Its caller has stopped waiting: the command is not run.  The coarse
+ * clock (no system call, never ahead of the precise one) is enough to
+ * skip; a command it lets through late is only run in vain. */
+static bool past_deadline(const struct uipc_req *req)
+{
+    if (!req->deadline_ns)
+        return false;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec >= req->deadline_ns;
 }
 
 /* Before a handler runs on req: a fault the supervisor asked for
@@ -149,6 +202,17 @@ static void fault_point(struct uipc_srv *s, struct uipc_req *req)
     }
     if (fault == UIPC_FAULT_HOSTILE && uipc__hostile(m, s, req, uipc_load_relaxed(&me->fault_ms)))
         uipc__srv_halt(s);
+}
+
+static void run_handler(struct uipc_srv *s, struct uipc_req *req)
+{
+    fault_point(s, req);
+    const struct uipc_req *outer = serving;
+    serving = req;
+    int status = s->fn(req, s->ctx);
+    serving = outer;
+    if (!req->deferred && req->busy)
+        answer(req, status);
 }
 
 int uipc__srv_process(struct uipc_srv *s)
@@ -196,11 +260,13 @@ int uipc__srv_process(struct uipc_srv *s)
          * beats before each handler, so only a handler that itself runs
          * past the hang timeout (without uipc_alive) can look hung. */
         uipc__beat(s->m);
-        fault_point(s, req);
-        int status = s->fn(req, s->ctx);
-        if (!req->deferred && req->busy)
-            answer(req, uipc__clamp_status(status));
-        s->served++;
+        if (past_deadline(req)) {
+            answer(req, -UIPC_ETIMEDOUT);
+            s->skipped++;
+        } else {
+            run_handler(s, req);
+            s->served++;
+        }
         n++;
         if (s->broken)
             break;
@@ -234,14 +300,26 @@ void *uipc_req_reply_buf(uipc_req *req, size_t *cap)
     return uipc_slot_data(&req->s->r, req->slot);
 }
 
-int uipc_req_reply(uipc_req *req, size_t len)
+/* Called with the module lock held. */
+static int set_reply(uipc_req *req, size_t len)
 {
-    if (!req || !req->busy)
+    if (!req->busy)
         return -EINVAL;
-    if (len > req->s->r.slot_size)
+    req->too_big = len > req->s->r.slot_size;
+    if (req->too_big)
         return -UIPC_ETOOBIG;
     req->rep_len = (uint32_t)len;
     return 0;
+}
+
+int uipc_req_reply(uipc_req *req, size_t len)
+{
+    if (!req)
+        return -EINVAL;
+    pthread_mutex_lock(&req->s->m->lock);
+    int r = set_reply(req, len);
+    pthread_mutex_unlock(&req->s->m->lock);
+    return r;
 }
 
 int uipc_req_defer(uipc_req *req)
@@ -252,18 +330,48 @@ int uipc_req_defer(uipc_req *req)
     return 0;
 }
 
+/* Called with the module lock held. */
+static int complete(uipc_req *req, int status)
+{
+    if (!req->busy)
+        return -EINVAL;
+    answer(req, status);
+    srv_flush(req->s);
+    return 0;
+}
+
 int uipc_req_complete(uipc_req *req, int status)
 {
     if (!req)
         return -EINVAL;
     uipc_module *m = req->s->m;
     pthread_mutex_lock(&m->lock);
-    int r = -EINVAL;
-    if (req->busy) {
-        answer(req, uipc__clamp_status(status));
-        srv_flush(req->s);
-        r = 0;
+    int r = complete(req, status);
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}
+
+int uipc_req_respond(uipc_req *req, int status, const void *data, size_t len)
+{
+    if (!req || (len && !data))
+        return -EINVAL;
+    uipc_module *m = req->s->m;
+    pthread_mutex_lock(&m->lock);
+    int r = set_reply(req, len);
+    if (r == 0 && len)
+        memcpy(uipc_slot_data(&req->s->r, req->slot), data, len);
+    if (r != -EINVAL) {
+        int c = complete(req, status); /* too big: the caller hears -UIPC_ETOOBIG */
+        r = r < 0 ? r : c;
     }
     pthread_mutex_unlock(&m->lock);
     return r;
+}
+
+int64_t uipc_req_remaining_ms(const uipc_req *req)
+{
+    if (!req || !req->deadline_ns)
+        return -1;
+    uint64_t now = uipc__now_ns();
+    return now >= req->deadline_ns ? 0 : (int64_t)((req->deadline_ns - now) / 1000000u);
 }

@@ -197,8 +197,9 @@ static int client_status(void *arg)
     }
     /* unknown opcode: the handler's own errno-style answer */
     CHECK_EQ(sync_one(ch, 999, 1, 8), -ENOSYS);
-    /* a reply larger than the slot is refused on the server side */
-    CHECK_EQ(sync_one(ch, OP_BIGREPLY, 1, 8), 1);
+    /* a reply larger than the slot is refused on the server side, and
+     * its caller hears why, whatever status the handler returned */
+    CHECK_EQ(sync_one(ch, OP_BIGREPLY, 1, 8), -UIPC_ETOOBIG);
     testmod_check_whole(ch, 1);
     uipc_module_close(m);
     return 0;

@@ -21,7 +21,11 @@
  * range -UIPC_ERANGE_MIN..-UIPC_ERANGE_MAX (-10000..-10999), which no errno
  * reaches; a handler that returns a value inside that range has it replaced
  * by -UIPC_EBADSTATUS, so a caller can always tell "the service said X" from
- * "the transport failed": uipc_is_transport_error(status).
+ * "the transport failed": uipc_is_transport_error(status).  Two transport
+ * codes do pass from a server, because they say what the transport did:
+ * -UIPC_ETOOBIG (the command ran; its reply did not fit the slot) and
+ * -UIPC_ETIMEDOUT once the caller's own deadline has passed (the caller
+ * checks that on its own clock; sooner, it is -UIPC_EBADSTATUS).
  */
 #ifndef UIPC_MODULE_H
 #define UIPC_MODULE_H
@@ -50,6 +54,32 @@ enum {
     UIPC_ERANGE_MAX  = 10999,
 };
 
+/* struct uipc_call's flags. */
+enum {
+    /* Every slot in flight: wait for one (up to timeout_ms) instead of
+     * -UIPC_ENOSLOT at once.  Sync: the caller waits, serving meanwhile;
+     * -UIPC_ENOSLOT when timeout_ms passes first.  Async: the call is
+     * queued in the client (uipc_call returns 0 and sets id) and issued
+     * by the module's loop when a slot frees, in the order queued; fill
+     * runs then.  A queued call that timeout_ms passes completes with
+     * -UIPC_ENOSLOT (it was never sent), and one whose fill fails or which
+     * cannot be sent completes with that code.  At most UIPC_QUEUE_MAX
+     * calls wait per channel; past that, -UIPC_ENOSLOT at once. */
+    UIPC_WAIT_SLOT = 1u << 0,
+    /* The service is down (its server died and is restarting, or it is
+     * drained): wait up to timeout_ms for it to be back, then issue,
+     * instead of -UIPC_EPEERDIED at once; sync waits, async is queued as
+     * for UIPC_WAIT_SLOT and completes with -UIPC_EPEERDIED if the service
+     * is not back in time.  A call already issued when its server died
+     * still fails with -UIPC_EPEERDIED: it may have run. */
+    UIPC_WAIT_READY = 1u << 1,
+    /* Inside a handler: the call's deadline is the smaller of its own
+     * timeout_ms and what remains of the request being served
+     * (uipc_req_remaining_ms); -UIPC_ETIMEDOUT at once if none remains. */
+    UIPC_INHERIT_DEADLINE = 1u << 2,
+};
+#define UIPC_QUEUE_MAX 65536u /* async calls waiting per channel (UIPC_WAIT_SLOT, UIPC_WAIT_READY) */
+
 /* Writes the command into buf (cap bytes) and sets *len.  A negative return
  * cancels the call: uipc_call returns it and no other callback runs.  A *len
  * larger than cap is -UIPC_ETOOBIG. */
@@ -64,13 +94,17 @@ typedef void (*uipc_complete_fn)(int status, void *arg);
  * called uipc_req_defer() (then the return value is ignored). */
 typedef int  (*uipc_handler_fn)(uipc_req *req, void *ctx);
 
+/* Zero what you do not set (a designated initializer does): the fields
+ * after arg came with version 0.2 of the library. */
 struct uipc_call {
     uipc_fill_fn     fill;       /* writes the command straight into its slot */
     uipc_reply_fn    reply;      /* optional: reads the reply while the slot is still held */
     uipc_complete_fn complete;   /* optional: present means asynchronous */
     uint32_t         opcode;
-    uint32_t         timeout_ms; /* 0: wait as long as the peer lives */
+    uint32_t         timeout_ms; /* the whole call, waits included; 0: as long as the peer lives */
     void            *arg;        /* passed to every callback */
+    uint32_t         flags;      /* UIPC_WAIT_SLOT | UIPC_WAIT_READY | UIPC_INHERIT_DEADLINE */
+    uint64_t         id;         /* out: an async call's id for uipc_cancel (never 0); sync: 0 */
 };
 
 /* Attaches to the channels the supervisor (or a test bed) handed this
@@ -97,7 +131,20 @@ int  uipc_connect(uipc_module *m, const char *service, uipc_chan **out);
  * command's status when synchronous, 0 when an asynchronous call was issued,
  * or a negative code when it could not be issued (then no callback runs).
  * Safe from several threads at once on one channel. */
-int  uipc_call(uipc_chan *ch, const struct uipc_call *call);
+int  uipc_call(uipc_chan *ch, struct uipc_call *call);
+/* Cancels an asynchronous call: its complete runs once, soon, from the
+ * module's loop, with -ECANCELED, and its reply callback never runs.  The
+ * server may still run the command (or be running it); its slot comes
+ * back when the server answers or dies.  A call still queued
+ * (UIPC_WAIT_SLOT, UIPC_WAIT_READY) is never sent.  -ENOENT when the call
+ * is over (its completion already decided) or the id unknown.  Any thread. */
+int  uipc_cancel(uipc_chan *ch, uint64_t id);
+/* Synchronous bytes in, bytes out: sends req_len bytes of req, copies the
+ * reply into rep (rep_cap bytes) and sets *rep_len (NULL: not wanted).
+ * Returns the call's status.  A reply longer than rep_cap is
+ * -UIPC_ETOOBIG with *rep_len set to the size needed (the command ran). */
+int  uipc_call_buf(uipc_chan *ch, uint32_t opcode, const void *req, size_t req_len, void *rep,
+                   size_t rep_cap, size_t *rep_len, uint32_t timeout_ms);
 
 /* Serves and delivers completions until uipc_stop() or the supervisor's
  * stop request; 0 on a clean stop. */
@@ -132,15 +179,31 @@ static inline int uipc_is_transport_error(int status)
 }
 
 /* Server side.  A req is valid inside its handler, or, once deferred, until
- * uipc_req_complete().  Use it only from the thread that runs the module's
- * loop. */
+ * uipc_req_complete() or uipc_req_respond().  Inside the handler, use it
+ * from the loop's thread; a deferred req may be answered from any thread
+ * (uipc_req_reply_buf, uipc_req_reply and uipc_req_complete, or
+ * uipc_req_respond, which copies under the module's lock and so is safe
+ * even against a reset of the channel by the supervisor). */
 uint32_t    uipc_req_opcode(const uipc_req *req);
 const void *uipc_req_data(const uipc_req *req, size_t *len);
 void       *uipc_req_reply_buf(uipc_req *req, size_t *cap);
-/* Sets the reply's length (bytes already written to uipc_req_reply_buf). */
+/* Sets the reply's length (bytes already written to uipc_req_reply_buf).
+ * -UIPC_ETOOBIG when len exceeds the slot: the caller then gets
+ * -UIPC_ETOOBIG, whatever status the handler returns. */
 int         uipc_req_reply(uipc_req *req, size_t len);
 int         uipc_req_defer(uipc_req *req);              /* answer later, outside the handler */
 int         uipc_req_complete(uipc_req *req, int status);
+/* Copies len bytes of data as the reply and completes with status, in one
+ * step under the module's lock: for a deferred req, from any thread.
+ * -UIPC_ETOOBIG (and the caller gets -UIPC_ETOOBIG) when len exceeds the
+ * slot; -EINVAL when req is no longer waiting for its answer. */
+int         uipc_req_respond(uipc_req *req, int status, const void *data, size_t len);
+/* How long the caller still waits for this request, in ms (0: its
+ * deadline has passed), or -1 when it waits without a deadline.  The
+ * deadline is the caller's own claim: it shortens only its own call.  A
+ * command whose deadline has already passed when the server takes it is
+ * answered -UIPC_ETIMEDOUT without running its handler. */
+int64_t     uipc_req_remaining_ms(const uipc_req *req);
 
 /* Per-channel accounting, kept by libmodule for the caller's end. */
 struct uipc_chan_stats {
