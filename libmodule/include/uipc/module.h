@@ -64,7 +64,11 @@ enum {
      * runs then.  A queued call that timeout_ms passes completes with
      * -UIPC_ENOSLOT (it was never sent), and one whose fill fails or which
      * cannot be sent completes with that code.  At most UIPC_QUEUE_MAX
-     * calls wait per channel; past that, -UIPC_ENOSLOT at once. */
+     * calls wait per channel; past that, -UIPC_ENOSLOT at once.  Slots of
+     * async calls come back when their completions are delivered, which a
+     * sync wait does not do: a sync caller inside a handler or callback,
+     * on the loop's own thread, may wait for slots only the loop can
+     * free; give it a timeout. */
     UIPC_WAIT_SLOT = 1u << 0,
     /* The service is down (its server died and is restarting, or it is
      * drained): wait up to timeout_ms for it to be back, then issue,
