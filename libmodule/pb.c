@@ -23,10 +23,11 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *type, const vo
     return msg;
 }
 
+/* Packs msg into buf when it fits; *len is its packed size either way. */
 static int pack_into(const ProtobufCMessage *msg, void *buf, size_t cap, size_t *len)
 {
-    size_t need = protobuf_c_message_get_packed_size(msg);
-    if (need > cap)
+    *len = protobuf_c_message_get_packed_size(msg);
+    if (*len > cap)
         return -UIPC_ETOOBIG;
     *len = protobuf_c_message_pack(msg, buf);
     return 0;
@@ -145,9 +146,10 @@ int uipc_pb_reply(uipc_req *req, const ProtobufCMessage *msg)
 {
     size_t cap, len;
     void *buf = uipc_req_reply_buf(req, &cap);
-    if (!buf)
+    if (!buf || !msg)
         return -EINVAL;
-    if (pack_into(msg, buf, cap, &len) < 0)
-        return -EMSGSIZE;
+    /* Too big, it is not packed, and uipc_req_reply marks the request: its
+     * caller gets -UIPC_ETOOBIG, whatever the handler returns. */
+    pack_into(msg, buf, cap, &len);
     return uipc_req_reply(req, len);
 }

@@ -48,7 +48,8 @@ enum {
     KV_GARBAGE,                  /* Key -> bytes that do not decode; status 0, 7 ("pos"),
                                   * or -ENOENT ("neg") */
     KV_SIZED,                    /* Key -> a Value packed to slot size + atoi(key) bytes;
-                                  * status = its length, or what uipc_pb_reply said */
+                                  * status = its length, or what uipc_pb_reply said;
+                                  * 5 whatever it said if the key has a '!' */
 };
 
 #define SIZED_SEED 77
@@ -192,7 +193,9 @@ static int kv_garbage(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
     return strcmp(k->key, "pos") == 0 ? 7 : 0;
 }
 
-/* A Value whose packed size is exactly the slot size + atoi(key). */
+/* A Value whose packed size is exactly the slot size + atoi(key).  With a
+ * '!' in the key, the handler ignores what uipc_pb_reply said: a reply too
+ * big must reach the caller as -UIPC_ETOOBIG all the same. */
 static int kv_sized(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
 {
     const Uipc__Kv__Key *k = (const Uipc__Kv__Key *)msg;
@@ -211,6 +214,8 @@ static int kv_sized(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
     CHECK_EQ(protobuf_c_message_get_packed_size(&v.base), target);
     int r = uipc_pb_reply(req, &v.base);
     free(v.value.data);
+    if (strchr(k->key, '!'))
+        return 5;
     return r < 0 ? r : (int)v.value.len;
 }
 
@@ -844,22 +849,32 @@ static int client_big_reply(void *arg)
     testmod_pattern(want, len, SIZED_SEED);
     CHECK(memcmp(out, want, len) == 0);
 
-    /* one byte more: uipc_pb_reply refuses it, and sets no reply */
-    CHECK_EQ(call_value(ch, KV_SIZED, "1", out, sizeof(out), &len), -EMSGSIZE);
-    CHECK_EQ(call_value(ch, KV_SIZED, "100", out, sizeof(out), &len), -EMSGSIZE);
-    raw_key(&msg, "1");
-    CHECK_EQ(raw_call(ch, KV_SIZED, &msg), -EMSGSIZE);
+    /* the handler's own status, with the reply whole */
+    CHECK_EQ(call_value(ch, KV_SIZED, "0!", out, sizeof(out), &len), 5);
+    CHECK_EQ(len, (size_t)st);
+    CHECK(memcmp(out, want, len) == 0);
+
+    /* one byte more: uipc_pb_reply packs nothing and the caller hears
+     * -UIPC_ETOOBIG, whatever status the handler returns */
+    CHECK_EQ(call_value(ch, KV_SIZED, "1", out, sizeof(out), &len), -UIPC_ETOOBIG);
+    CHECK_EQ(call_value(ch, KV_SIZED, "100", out, sizeof(out), &len), -UIPC_ETOOBIG);
+    CHECK_EQ(call_value(ch, KV_SIZED, "1!", out, sizeof(out), &len), -UIPC_ETOOBIG);
+    raw_key(&msg, "1!");
+    CHECK_EQ(raw_call(ch, KV_SIZED, &msg), -UIPC_ETOOBIG);
     CHECK_EQ(msg.out_len, 0);
 
-    struct done_rec d[1];
+    struct done_rec d[2];
     CHECK_EQ(async_key(ch, KV_SIZED, "1", &uipc__kv__value__descriptor, &d[0]), 0);
-    collect(m, d, 1);
-    CHECK_EQ(d[0].status, -EMSGSIZE);
-    CHECK(d[0].type == NULL);
+    CHECK_EQ(async_key(ch, KV_SIZED, "1!", &uipc__kv__value__descriptor, &d[1]), 0);
+    collect(m, d, 2);
+    for (unsigned i = 0; i < 2; i++) {
+        CHECK_EQ(d[i].status, -UIPC_ETOOBIG);
+        CHECK(d[i].type == NULL);
+    }
 
     CHECK_EQ(put(ch, "k", "v", 1), 0);
     check_value(ch, "k", "v", 1);
-    CHECK_EQ(server_calls(ch), 5 + 2);
+    CHECK_EQ(server_calls(ch), 8 + 2);
     testmod_check_whole(ch, 1);
     uipc_module_close(m);
     check_no_leaks();

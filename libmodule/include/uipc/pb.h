@@ -10,7 +10,8 @@
  *
  * A request is packed straight into its slot by the fill callback, a reply
  * straight into the slot by the server; a message larger than the slot is
- * -UIPC_ETOOBIG before anything is sent.  Messages are unpacked from a
+ * -UIPC_ETOOBIG before anything is sent, and a reply larger than the slot
+ * reaches its caller as -UIPC_ETOOBIG.  Messages are unpacked from a
  * private copy of the slot's bytes: protobuf-c reads packed fields twice,
  * and a peer that rewrote them in between could make it overrun its own
  * arrays.
@@ -69,7 +70,9 @@ struct uipc_pb_service {
 int uipc_pb_serve(uipc_module *m, const char *service, const struct uipc_pb_service *svc);
 
 /* Inside a handler: packs msg straight into the slot as the reply.
- * -EMSGSIZE when it does not fit the slot (then no reply is set). */
+ * -UIPC_ETOOBIG when it does not fit the slot: nothing is packed, and the
+ * caller gets -UIPC_ETOOBIG whatever the handler returns.  -EINVAL for a
+ * NULL req or msg, or a request already answered. */
 int uipc_pb_reply(uipc_req *req, const ProtobufCMessage *msg);
 
 #ifdef __cplusplus
