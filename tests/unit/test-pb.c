@@ -750,7 +750,7 @@ static int client_unknown_op(void *arg)
     CHECK_EQ(server_calls(ch), 0);
     CHECK_EQ(put(ch, "k", "v", 1), 0);
 
-    uint32_t ops[] = { UIPC__KV__OP__OP_UNSPECIFIED, 4, 999, UINT32_MAX };
+    uint32_t ops[] = { UIPC__KV__OP__DEL + 1, 4, 999, UINT32_MAX };
     for (unsigned i = 0; i < 4; i++) {
         raw_key(&msg, "k"); /* a request that would decode */
         CHECK_EQ(raw_call(ch, ops[i], &msg), -ENOSYS);
@@ -1010,9 +1010,24 @@ static void test_threads(void **state)
     run_kv(client_threads, 8, 0);
 }
 
+/* kv.proto's enum Op names service Store's method indices, which are
+ * the opcodes its generated clients and servers use. */
+static void test_schema_opcodes(void **state)
+{
+    (void)state;
+    const ProtobufCServiceDescriptor *d = &uipc__kv__store__descriptor;
+    assert_int_equal(d->n_methods, 3);
+    assert_string_equal(d->methods[UIPC__KV__OP__PUT].name, "Put");
+    assert_string_equal(d->methods[UIPC__KV__OP__GET].name, "Get");
+    assert_string_equal(d->methods[UIPC__KV__OP__DEL].name, "Del");
+    assert_ptr_equal(d->methods[UIPC__KV__OP__PUT].input, &uipc__kv__put_request__descriptor);
+    assert_ptr_equal(d->methods[UIPC__KV__OP__GET].output, &uipc__kv__value__descriptor);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schema_opcodes),
         cmocka_unit_test(test_sync),
         cmocka_unit_test(test_sync_big),
         cmocka_unit_test(test_async),
