@@ -781,6 +781,16 @@ static ProtobufCService *store_client(uipc_chan *ch)
     return svc;
 }
 
+/* A stub client's last checks: every slot back, nothing leaked. */
+static int stub_client_end(uipc_module *m, uipc_chan *ch, ProtobufCService *svc)
+{
+    protobuf_c_service_destroy(svc);
+    testmod_check_whole(ch, 1);
+    uipc_module_close(m);
+    check_no_leaks();
+    return 0;
+}
+
 /* A plain (untyped) call of the bytes in msg. */
 static int raw_call(uipc_chan *ch, uint32_t op, struct testmod_msg *msg)
 {
@@ -1426,11 +1436,7 @@ static int client_stubs(void *arg)
     collect(m, d, 1);
     check_got(&d[0], 0, "brown");
 
-    protobuf_c_service_destroy(svc);
-    testmod_check_whole(ch, 1);
-    uipc_module_close(m);
-    check_no_leaks();
-    return 0;
+    return stub_client_end(m, ch, svc);
 }
 
 static void test_service(void **state)
@@ -1507,11 +1513,7 @@ static int client_service_now(void *arg)
     stub_get(svc, "k", &d[1]);
     collect(m, d, 2);
     check_got(&d[1], 0, "v");
-    protobuf_c_service_destroy(svc);
-    testmod_check_whole(ch, 1);
-    uipc_module_close(m);
-    check_no_leaks();
-    return 0;
+    return stub_client_end(m, ch, svc);
 }
 
 static void test_service_now(void **state)
@@ -1564,11 +1566,7 @@ static int client_service_late(void *arg)
         check_got(&d[i], 0, key);
     }
 
-    protobuf_c_service_destroy(svc);
-    testmod_check_whole(ch, 1);
-    uipc_module_close(m);
-    check_no_leaks();
-    return 0;
+    return stub_client_end(m, ch, svc);
 }
 
 static void test_service_late(void **state)
@@ -1647,11 +1645,7 @@ static int client_service_slots(void *arg)
     CHECK_EQ(uipc_pb_service_client(ch, &uipc__kv__store__descriptor, NULL), -EINVAL);
     CHECK(other == &sentinel_service);
 
-    protobuf_c_service_destroy(svc);
-    testmod_check_whole(ch, 1);
-    uipc_module_close(m);
-    check_no_leaks();
-    return 0;
+    return stub_client_end(m, ch, svc);
 }
 
 static void test_service_slots(void **state)
