@@ -1654,7 +1654,7 @@ static void test_service_slots(void **state)
     run_pair(svc_server_main, client_service_slots, FEW_SLOTS, SMALL_SLOT);
 }
 
-/* ---- 13. the server killed with calls in flight ---- */
+/* ---- 13. a timeout; the server killed with calls in flight ---- */
 
 #define HELD 6
 
@@ -1669,6 +1669,13 @@ static int client_service_killed(void *arg)
     stub_put(svc, "k", "v", 1, &d[0]); /* the server is serving */
     collect(m, d, 1);
     CHECK_EQ(d[0].status, 0);
+
+    /* the client's timeout: a call its server never answers */
+    CHECK_EQ(uipc_pb_service_options(svc, 1, 0), 0);
+    stub_get(svc, "late/999/never", &d[0]);
+    collect(m, d, 1);
+    check_failed(&d[0], -UIPC_ETIMEDOUT);
+    CHECK_EQ(uipc_pb_service_options(svc, 0, 0), 0);
 
     /* the server takes HELD, answers none, and dies at the last; the two
      * after it may have been sent or not */
