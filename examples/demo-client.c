@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* A client module that drives the kv store with typed calls (<uipc/pb.h>,
- * schemas/kv.proto) and the echo service with a raw call, synchronous and
- * asynchronous, and prints what it sees. */
+ * schemas/kv.proto): synchronous ones by opcode (uipc_pb_call),
+ * asynchronous ones through the generated stubs of service Store; and the
+ * echo service with a raw call.  Prints what it sees. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,18 +48,19 @@ static int kv_key(uipc_chan *kv, uint32_t op, const char *key, char *out, size_t
 
 struct async_get {
     const char *key;
+    ProtobufCService *store; /* the client whose stub made the call */
     char got[256];
     int status, done;
 };
 
-static void got_value(int status, const ProtobufCMessage *reply, void *arg)
+/* A Get's closure: runs once, from the loop (or at once if the call could
+ * not be sent); v is NULL unless the status is >= 0. */
+static void got_value(const Uipc__Kv__Value *v, void *arg)
 {
     struct async_get *g = arg;
-    if (reply) {
-        const Uipc__Kv__Value *v = (const Uipc__Kv__Value *)reply;
+    if (v)
         snprintf(g->got, sizeof(g->got), "%.*s", (int)v->value.len, (const char *)v->value.data);
-    }
-    g->status = status;
+    g->status = uipc_pb_service_status(g->store);
     g->done = 1;
 }
 
@@ -73,7 +75,7 @@ static int echo_fill(void *buf, size_t cap, size_t *len, void *arg)
     return 0;
 }
 
-static int run(uipc_module *m, uipc_chan *kv, uipc_chan *echo)
+static int run(uipc_module *m, uipc_chan *kv, ProtobufCService *store, uipc_chan *echo)
 {
     static const char *const fruit[][2] = {
         { "apple", "red" }, { "banana", "yellow" }, { "cherry", "dark red" }, { "lime", "green" },
@@ -86,17 +88,14 @@ static int run(uipc_module *m, uipc_chan *kv, uipc_chan *echo)
     printf("sync  get banana           -> %s, \"%s\"\n", describe(st), value);
     printf("sync  del lime             -> %s\n", describe(kv_key(kv, UIPC__KV__OP__DEL, "lime", NULL, 0)));
 
-    /* Four gets in flight at once; the client goes on, then collects. */
+    /* Four gets in flight at once through the generated stub; the client
+     * goes on, then collects. */
     struct async_get gets[4];
-    Uipc__Kv__Key keys[4];
     for (unsigned i = 0; i < 4; i++) {
-        gets[i] = (struct async_get){ .key = fruit[i][0] };
-        keys[i] = (Uipc__Kv__Key)UIPC__KV__KEY__INIT;
-        keys[i].key = (char *)fruit[i][0];
-        int err = uipc_pb_call_async(kv, UIPC__KV__OP__GET, &keys[i].base, &uipc__kv__value__descriptor,
-                                     got_value, &gets[i], 0);
-        if (err < 0)
-            return err;
+        Uipc__Kv__Key key = UIPC__KV__KEY__INIT;
+        key.key = (char *)fruit[i][0];
+        gets[i] = (struct async_get){ .key = fruit[i][0], .store = store };
+        uipc__kv__store__get(store, &key, got_value, &gets[i]);
     }
     struct uipc_call e = { .fill = echo_fill, .arg = "hello, echo", .timeout_ms = 1000 };
     printf("sync  echo \"hello, echo\"   -> %d bytes back while 4 async gets are in flight\n",
@@ -118,13 +117,18 @@ int main(void)
 {
     uipc_module *m;
     uipc_chan *kv, *echo;
+    ProtobufCService *store = NULL;
     int err = uipc_module_open(&m);
     if (err == 0)
         err = uipc_connect(m, "kv", &kv);
     if (err == 0)
         err = uipc_connect(m, "echo", &echo);
     if (err == 0)
-        err = run(m, kv, echo);
+        err = uipc_pb_service_client(kv, &uipc__kv__store__descriptor, &store);
+    if (err == 0)
+        err = run(m, kv, store, echo);
+    if (store)
+        protobuf_c_service_destroy(store);
     if (err < 0)
         fprintf(stderr, "demo-client: %s\n", uipc_strerror(err));
     uipc_module_close(m);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* A key-value store service "kv", with typed calls (<uipc/pb.h>) on the
- * messages of schemas/kv.proto:
- *   PUT: PutRequest -> Empty   status 0; -ENOSPC when full
- *   GET: Key        -> Value   status 0; -ENOENT if absent
- *   DEL: Key        -> Empty   status 0; -ENOENT if absent
- * A key must be 1..255 bytes (else -EINVAL).  Requests that do not decode
- * get -EBADMSG from libuipc-pb, and the store goes on serving. */
+/* A key-value store service "kv": the generated service Store of
+ * schemas/kv.proto, served with uipc_pb_serve_service (<uipc/pb.h>):
+ *   Put: PutRequest -> Empty   status 0; -ENOSPC when full
+ *   Get: Key        -> Value   status 0; -ENOENT if absent
+ *   Del: Key        -> Empty   status 0; -ENOENT if absent
+ * A key must be 1..255 bytes (else -EINVAL).  Each method answers before
+ * it returns.  Requests that do not decode get -EBADMSG from libuipc-pb,
+ * and the store goes on serving. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,78 +68,89 @@ static int valid_key(const char *key)
     return n > 0 && n <= KEY_MAX;
 }
 
-static int put(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
+/* Stores a copy of data under key: 0, -EINVAL, -ENOMEM or -ENOSPC. */
+static int store(const char *key, const uint8_t *data, size_t len)
 {
-    const Uipc__Kv__PutRequest *r = (const Uipc__Kv__PutRequest *)msg;
-    Uipc__Kv__Empty empty = UIPC__KV__EMPTY__INIT;
-    (void)ctx;
-    if (!valid_key(r->key))
+    if (!valid_key(key))
         return -EINVAL;
-    uint8_t *value = malloc(r->value.len ? r->value.len : 1);
+    uint8_t *value = malloc(len ? len : 1);
     if (!value)
         return -ENOMEM;
-    memcpy(value, r->value.data, r->value.len);
-    struct entry *e = find(r->key, 0);
-    if (!e && !(e = find(r->key, 1))) {
+    if (len) /* an empty bytes field may have no data */
+        memcpy(value, data, len);
+    struct entry *e = find(key, 0);
+    if (!e && !(e = find(key, 1))) {
         free(value);
         return -ENOSPC;
     }
     if (e->used == 1)
         free(e->value);
-    snprintf(e->key, sizeof(e->key), "%s", r->key);
+    snprintf(e->key, sizeof(e->key), "%s", key);
     e->value = value;
-    e->len = r->value.len;
+    e->len = len;
     e->used = 1;
-    return uipc_pb_reply(req, &empty.base);
+    return 0;
 }
 
-/* The entry a Key request names: 0, -EINVAL or -ENOENT. */
-static int lookup(const ProtobufCMessage *msg, struct entry **e)
+/* The entry of key: 0, -EINVAL or -ENOENT. */
+static int lookup(const char *key, struct entry **e)
 {
-    const Uipc__Kv__Key *k = (const Uipc__Kv__Key *)msg;
-    if (!valid_key(k->key))
+    if (!valid_key(key))
         return -EINVAL;
-    *e = find(k->key, 0);
+    *e = find(key, 0);
     return *e ? 0 : -ENOENT;
 }
 
-static int get(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
+/* A protobuf-c closure can only say "failed" (NULL: the caller hears
+ * -EIO); uipc_pb_service_respond says which status, with the reply when
+ * it is 0. */
+static void kv_put(Uipc__Kv__Store_Service *svc, const Uipc__Kv__PutRequest *input,
+                   Uipc__Kv__Empty_Closure closure, void *closure_data)
+{
+    Uipc__Kv__Empty empty = UIPC__KV__EMPTY__INIT;
+    (void)svc;
+    (void)closure;
+    int err = store(input->key, input->value.data, input->value.len);
+    uipc_pb_service_respond(closure_data, err, &empty.base);
+}
+
+static void kv_get(Uipc__Kv__Store_Service *svc, const Uipc__Kv__Key *input,
+                   Uipc__Kv__Value_Closure closure, void *closure_data)
 {
     Uipc__Kv__Value v = UIPC__KV__VALUE__INIT;
     struct entry *e;
-    (void)ctx;
-    int r = lookup(msg, &e);
-    if (r < 0)
-        return r;
+    (void)svc;
+    int err = lookup(input->key, &e);
+    if (err < 0) {
+        uipc_pb_service_respond(closure_data, err, NULL);
+        return;
+    }
     v.value.data = e->value;
     v.value.len = e->len;
-    return uipc_pb_reply(req, &v.base);
+    closure(&v, closure_data); /* packed straight into the slot */
 }
 
-static int del(const ProtobufCMessage *msg, uipc_req *req, void *ctx)
+static void kv_del(Uipc__Kv__Store_Service *svc, const Uipc__Kv__Key *input,
+                   Uipc__Kv__Empty_Closure closure, void *closure_data)
 {
     Uipc__Kv__Empty empty = UIPC__KV__EMPTY__INIT;
     struct entry *e;
-    (void)ctx;
-    int r = lookup(msg, &e);
-    if (r < 0)
-        return r;
-    free(e->value);
-    e->used = 2;
-    return uipc_pb_reply(req, &empty.base);
+    (void)svc;
+    (void)closure;
+    int err = lookup(input->key, &e);
+    if (err == 0) {
+        free(e->value);
+        e->used = 2;
+    }
+    uipc_pb_service_respond(closure_data, err, &empty.base);
 }
 
-static const struct uipc_pb_method methods[] = {
-    { UIPC__KV__OP__PUT, &uipc__kv__put_request__descriptor, put },
-    { UIPC__KV__OP__GET, &uipc__kv__key__descriptor, get },
-    { UIPC__KV__OP__DEL, &uipc__kv__key__descriptor, del },
-};
-static const struct uipc_pb_service kv_service = { methods, 3, NULL };
+static Uipc__Kv__Store_Service kv_service = UIPC__KV__STORE__INIT(kv_);
 
 int main(void)
 {
     int err = uipc_module_open(&mod);
-    if (err < 0 || (err = uipc_pb_serve(mod, "kv", &kv_service)) < 0) {
+    if (err < 0 || (err = uipc_pb_serve_service(mod, "kv", &kv_service.base)) < 0) {
         fprintf(stderr, "kv-server: %s\n", uipc_strerror(err));
         return 1;
     }
