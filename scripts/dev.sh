@@ -83,8 +83,8 @@ install_check() {
              include/uipc/module.h include/uipc/pb.h \
              share/uipc/policies/base.policy etc/uipc/modules.conf lib/systemd/system/uipc-supervisor.service \
              share/man/man8/uipc-supervisor.8 share/man/man8/uipcctl.8 share/man/man5/modules.conf.5 \
-             share/man/man5/uipc-policy.5 share/man/man3/uipc_call.3 share/man/man3/uipc_pb_call.3 \
-             share/man/man3/uipc_pb_service_client.3; do
+             share/man/man5/uipc-policy.5 share/man/man3/uipc_call.3 share/man/man3/uipc_cancel.3 \
+             share/man/man3/uipc_pb_call.3 share/man/man3/uipc_pb_service_client.3; do
         [ -e "$prefix/$f" ] || { echo "install: $f missing" >&2; return 1; }
     done
     LD_LIBRARY_PATH="$libdir" "$prefix/sbin/uipc-supervisor" --check --config "$prefix/etc/uipc/modules.conf"
