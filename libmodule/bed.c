@@ -255,6 +255,9 @@ static void stamp_epochs(struct uipc_bed *b, int mod)
             uipc__region_set_epoch(&b->chan[i].r, UIPC_SERVER, epoch);
             uipc__words_started(uipc__bed_words(b, i, UIPC_SERVER), uipc__bed_words(b, i, UIPC_CLIENT),
                                 epoch, true);
+            /* a client waiting for the service (UIPC_WAIT_READY) hears it */
+            struct bed_mod *cm = &b->mod[b->chan[i].client];
+            uipc__ctl_news(cm->ctl.side[UIPC_CLIENT], cm->self);
         }
         if (b->chan[i].client == mod)
             uipc__region_set_epoch(&b->chan[i].r, UIPC_CLIENT, epoch);

@@ -30,7 +30,7 @@ static void wait_to_issue(struct uipc_chan *ch, int why, uint64_t deadline_ns)
     struct uipc_waitset ws;
 
     uipc__progress(m, false);
-    uipc__waitset_build(m, &ws); /* before the looks below: a change after them wakes us */
+    uipc__waitset_build(m, &ws, false); /* before the looks below: a change after them wakes us */
     if (why == -UIPC_ENOSLOT ? ch->nfree > 0 : atomic_load(ch->up) != 0)
         return;
     ch->slot_waiters++;
@@ -48,9 +48,10 @@ static int issue_sync(struct uipc_chan *ch, const struct uipc_call *call, uint64
         int r = uipc__chan_issue(ch, call, deadline_ns);
         if (r >= 0 || !uipc__may_wait(r, call->flags))
             return r;
+        wait_to_issue(ch, r, deadline_ns);
+        /* what it waited for, not a command sent already late */
         if (deadline_ns && uipc__now_ns() >= deadline_ns)
             return r;
-        wait_to_issue(ch, r, deadline_ns);
     }
 }
 
@@ -82,7 +83,7 @@ static int sync_wait(struct uipc_chan *ch, uint32_t i)
         uipc__progress(m, false);
         if (uipc__chan_sync_done(ch, i, &status))
             return status;
-        uipc__waitset_build(m, &ws);
+        uipc__waitset_build(m, &ws, false);
         pthread_mutex_unlock(&m->lock);
         uipc__wait(m, &ws, ch->recs[i].deadline_ns, true);
         pthread_mutex_lock(&m->lock);
@@ -93,6 +94,7 @@ static int make_call(uipc_chan *ch, struct uipc_call *call)
 {
     if (!ch || !call || !call->fill)
         return -EINVAL;
+    call->id = 0; /* until an async call is issued or queued */
     uint64_t deadline_ns = call_deadline(call);
     if (deadline_ns && (call->flags & UIPC_INHERIT_DEADLINE) && uipc__now_ns() >= deadline_ns)
         return -UIPC_ETIMEDOUT; /* nothing left of the request's time */
@@ -105,7 +107,6 @@ static int make_call(uipc_chan *ch, struct uipc_call *call)
         if (r < 0)
             call->id = 0;
     } else {
-        call->id = 0;
         r = issue_sync(ch, call, deadline_ns);
         if (r >= 0)
             r = sync_wait(ch, (uint32_t)r);

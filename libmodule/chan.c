@@ -347,6 +347,14 @@ static void queue_push(struct uipc_queue *q, struct uipc_queued *e)
     q->n++;
 }
 
+static void queue_push_front(struct uipc_queue *q, struct uipc_queued *e)
+{
+    if (!(e->next = q->head))
+        q->tail = e;
+    q->head = e;
+    q->n++;
+}
+
 static struct uipc_queued *queue_pop(struct uipc_queue *q)
 {
     struct uipc_queued *e = q->head;
@@ -427,18 +435,20 @@ void uipc__chan_drain(struct uipc_chan *ch, uint64_t now)
         }
     }
     /* Then in order, while they go out; the first that must wait again
-     * keeps its place and the rest theirs. */
-    while ((e = ch->queued.head)) {
+     * goes back to its place.  Each is out of the queue while its fill
+     * runs: a uipc_cancel from there finds nothing to end twice. */
+    while ((e = queue_pop(&ch->queued))) {
         int r = uipc__chan_issue(ch, &e->call, e->deadline_ns);
         if (r >= 0) {
-            free(queue_pop(&ch->queued));
+            free(e);
             continue;
         }
         if (uipc__may_wait(r, e->call.flags)) {
             e->status = r;
+            queue_push_front(&ch->queued, e);
             break;
         }
-        queue_end(ch, queue_pop(&ch->queued), r);
+        queue_end(ch, e, r);
     }
 }
 
@@ -543,6 +553,10 @@ int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call, uint64_
         uipc__chan_reap(ch);
     if (ch->broken)
         return -UIPC_EPROTO;
+    /* Down: no fill for a call that cannot go (a waiting caller would run
+     * it on every try).  The checks below still decide. */
+    if (atomic_load_explicit(ch->up, memory_order_relaxed) == 0)
+        return -UIPC_EPEERDIED;
     if (ch->nfree == 0)
         return -UIPC_ENOSLOT;
     uint32_t i = ch->free_stack[--ch->nfree];

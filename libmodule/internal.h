@@ -154,7 +154,10 @@ struct uipc_waitset {
     struct uipc_side *side[UIPC_MAX_CHANNELS + 1];  /* our side of each */
 };
 uint64_t uipc__now_ns(void);
-void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws);
+/* stop_wakes: the supervisor's stop request ends the wait at once
+ * (uipc_poll, which returns -UIPC_ESTOPPED); a sync call's wait goes on
+ * waiting for its answer, and only a change of the word wakes it. */
+void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws, bool stop_wakes);
 /* Returns once something may have arrived, the kick word moved, or the
  * deadline (0: none) passed; spins up to m->spin_ns first when spin. */
 void uipc__wait(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline_ns, bool spin);

@@ -383,7 +383,7 @@ int uipc_poll(uipc_module *m, int timeout_ms)
     int n = uipc__progress(m, true);
     if (n == 0 && timeout_ms != 0 && !atomic_load(&m->stop)) {
         uint64_t deadline = poll_deadline(m, timeout_ms);
-        uipc__waitset_build(m, &ws);
+        uipc__waitset_build(m, &ws, true);
         pthread_mutex_unlock(&m->lock);
         uipc__wait(m, &ws, deadline, true);
         pthread_mutex_lock(&m->lock);

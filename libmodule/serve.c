@@ -294,7 +294,7 @@ const void *uipc_req_data(const uipc_req *req, size_t *len)
 
 void *uipc_req_reply_buf(uipc_req *req, size_t *cap)
 {
-    if (!req)
+    if (!req || !req->busy) /* answered: the slot may hold the next command */
         return NULL;
     if (cap)
         *cap = req->s->r.slot_size;
@@ -374,5 +374,6 @@ int64_t uipc_req_remaining_ms(const uipc_req *req)
     if (!req || !req->deadline_ns)
         return -1;
     uint64_t now = uipc__now_ns();
-    return now >= req->deadline_ns ? 0 : (int64_t)((req->deadline_ns - now) / 1000000u);
+    /* rounded up: 0 means passed, not "under a millisecond left" */
+    return now >= req->deadline_ns ? 0 : (int64_t)((req->deadline_ns - now + 999999u) / 1000000u);
 }

@@ -81,7 +81,7 @@ static void ws_add(struct uipc_waitset *ws, struct uipc_fifo *in, struct uipc_si
     ws->n++;
 }
 
-void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws)
+void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws, bool stop_wakes)
 {
     ws->n = 0;
     ws->pending = false;
@@ -97,7 +97,7 @@ void uipc__waitset_build(uipc_module *m, struct uipc_waitset *ws)
         ws->seq[ws->n] = &me->ctl;
         ws->seq0[ws->n] = uipc_load_acquire(&me->ctl);
         ws->side[ws->n] = me;
-        if (ws->seq0[ws->n] & UIPC_CTL_STOP)
+        if (stop_wakes && (ws->seq0[ws->n] & UIPC_CTL_STOP))
             ws->pending = true;
         ws->n++;
     }

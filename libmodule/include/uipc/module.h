@@ -198,7 +198,9 @@ int         uipc_req_reply(uipc_req *req, size_t len);
 int         uipc_req_defer(uipc_req *req);              /* answer later, outside the handler */
 int         uipc_req_complete(uipc_req *req, int status);
 /* Copies len bytes of data as the reply and completes with status, in one
- * step under the module's lock: for a deferred req, from any thread.
+ * step under the module's lock: for a deferred req, from any thread.  The
+ * loop holds that lock while it serves a batch: a handler that waits for
+ * a thread which is itself in uipc_req_respond waits forever.
  * -UIPC_ETOOBIG (and the caller gets -UIPC_ETOOBIG) when len exceeds the
  * slot; -EINVAL when req is no longer waiting for its answer. */
 int         uipc_req_respond(uipc_req *req, int status, const void *data, size_t len);
@@ -212,7 +214,8 @@ int64_t     uipc_req_remaining_ms(const uipc_req *req);
 /* Per-channel accounting, kept by libmodule for the caller's end. */
 struct uipc_chan_stats {
     uint64_t issued;          /* calls issued (got a slot and were sent) */
-    uint64_t ok;              /* completions with a non-transport status */
+    uint64_t ok;              /* other completions: the server's status (-UIPC_EBADSTATUS and
+                               * -UIPC_ETOOBIG included), or -ECANCELED */
     uint64_t peer_died;       /* completions with -UIPC_EPEERDIED */
     uint64_t timed_out;       /* completions with -UIPC_ETIMEDOUT */
     uint64_t proto;           /* completions with -UIPC_EPROTO */
