@@ -127,8 +127,8 @@ static void publish(_Atomic uint64_t *shared, uint64_t value)
 static void count_completion(struct uipc_chan *ch, struct uipc_callrec *rec, int status)
 {
     struct uipc_side *me = ch->r.side[UIPC_CLIENT];
-    if (status == -UIPC_EPEERDIED)
-        publish(&me->peer_died, ++ch->st.peer_died);
+    if (status == -UIPC_EPEERDIED || status == -UIPC_ELINKLOST || status == -UIPC_ENOLINK)
+        publish(&me->peer_died, ++ch->st.peer_died); /* a remote peer's, through a bridge */
     else if (status == -UIPC_ETIMEDOUT)
         publish(&me->timed_out, ++ch->st.timed_out);
     else if (status == -UIPC_EPROTO)

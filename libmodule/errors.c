@@ -15,6 +15,8 @@ const char *uipc_strerror(int err)
     case UIPC_EPROTO: return "peer broke the channel protocol";
     case UIPC_EBADSTATUS: return "handler returned a reserved status";
     case UIPC_ESTOPPED: return "the supervisor asks this module to stop";
+    case UIPC_ENOLINK: return "no link to the remote service; not sent";
+    case UIPC_ELINKLOST: return "link to the remote service lost; the call may have run";
     default: break;
     }
     if (err < 0 && err > -UIPC_ERANGE_MIN)

@@ -180,12 +180,14 @@ static inline int uipc__clamp_status(int status)
 }
 /* The transport codes a server may answer, because they say what the
  * transport did to its own caller's call: -UIPC_ETOOBIG (the reply did
- * not fit) at any time, -UIPC_ETIMEDOUT once the call's deadline has
- * passed (on the reader's own clock: the writer may lie).  Only the
- * caller is concerned, and it could be told any status anyway. */
+ * not fit), a bridge's -UIPC_ENOLINK and -UIPC_ELINKLOST at any time,
+ * -UIPC_ETIMEDOUT once the call's deadline has passed (on the reader's
+ * own clock: the writer may lie).  Only the caller is concerned, and it
+ * could be told any status anyway; -UIPC_EPEERDIED, which only the
+ * supervisor's words may say, never passes. */
 static inline int uipc__clamp_answer(int status, uint64_t deadline_ns)
 {
-    if (status == -UIPC_ETOOBIG ||
+    if (status == -UIPC_ETOOBIG || status == -UIPC_ENOLINK || status == -UIPC_ELINKLOST ||
         (status == -UIPC_ETIMEDOUT && deadline_ns && uipc__now_ns() >= deadline_ns))
         return status;
     return uipc__clamp_status(status);

@@ -21,11 +21,12 @@
  * range -UIPC_ERANGE_MIN..-UIPC_ERANGE_MAX (-10000..-10999), which no errno
  * reaches; a handler that returns a value inside that range has it replaced
  * by -UIPC_EBADSTATUS, so a caller can always tell "the service said X" from
- * "the transport failed": uipc_is_transport_error(status).  Two transport
- * codes do pass from a server, because they say what the transport did:
- * -UIPC_ETOOBIG (the command ran; its reply did not fit the slot) and
- * -UIPC_ETIMEDOUT once the caller's own deadline has passed (the caller
- * checks that on its own clock; sooner, it is -UIPC_EBADSTATUS).
+ * "the transport failed": uipc_is_transport_error(status).  Some transport
+ * codes do pass from a server, because they say what the transport did to
+ * that caller's own call: -UIPC_ETOOBIG (the command ran; its reply did
+ * not fit the slot), -UIPC_ETIMEDOUT once the caller's own deadline has
+ * passed (the caller checks that on its own clock; sooner, it is
+ * -UIPC_EBADSTATUS), and a bridge's -UIPC_ENOLINK and -UIPC_ELINKLOST.
  */
 #ifndef UIPC_MODULE_H
 #define UIPC_MODULE_H
@@ -51,6 +52,9 @@ enum {
     UIPC_EPROTO      = 10005, /* the peer broke the protocol; channel unusable */
     UIPC_EBADSTATUS  = 10006, /* the handler returned a reserved status */
     UIPC_ESTOPPED    = 10007, /* uipc_poll: the supervisor asks this module to stop */
+    UIPC_ENOLINK     = 10008, /* a remote service (uipc-bridge): no link, the call was not sent */
+    UIPC_ELINKLOST   = 10009, /* a remote service: the link, or the remote bridge, supervisor or
+                               * server, was lost while the call was out: it may have run */
     UIPC_ERANGE_MAX  = 10999,
 };
 
@@ -216,7 +220,7 @@ struct uipc_chan_stats {
     uint64_t issued;          /* calls issued (got a slot and were sent) */
     uint64_t ok;              /* other completions: the server's status (-UIPC_EBADSTATUS and
                                * -UIPC_ETOOBIG included), or -ECANCELED */
-    uint64_t peer_died;       /* completions with -UIPC_EPEERDIED */
+    uint64_t peer_died;       /* completions with -UIPC_EPEERDIED, -UIPC_ENOLINK, -UIPC_ELINKLOST */
     uint64_t timed_out;       /* completions with -UIPC_ETIMEDOUT */
     uint64_t proto;           /* completions with -UIPC_EPROTO */
     uint64_t duplicates;      /* completions dropped as duplicate or stale */
