@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DEPS=(meson ninja-build pkg-config gcc libc6-dev libcmocka-dev libinih-dev libseccomp-dev libcap-dev protobuf-c-compiler libprotobuf-c-dev libmicrohttpd-dev libsystemd-dev libnng-dev)
-TEST_DEPS=(valgrind clang libclang-rt-14-dev spin prometheus curl jq tmux iproute2 openssl) # what only `test` needs: memcheck, libFuzzer, the model check, a real Prometheus, uipcctl top's terminal
+TEST_DEPS=(valgrind clang libclang-rt-14-dev spin prometheus curl jq tmux iproute2 openssl) # what only `test` needs: memcheck, libFuzzer, the model check, a real Prometheus, uipcctl top's terminal, the bridge's namespaces, veth, netem and TLS certificates
 BENCH_DEPS=(iceoryx libiceoryx-binding-c-dev)
 
 install_missing() {
