@@ -21,7 +21,7 @@ fi
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found (Debian: clang libclang-rt-14-dev)" >&2; exit 2; }
 
 build=build-fuzz
-targets=(config policy control region)
+targets=(config policy control region bridge)
 opts=(-Dfuzz=true -Dtests=true -Dbuildtype=debugoptimized
       -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link)
 

@@ -304,7 +304,20 @@ def region_seeds():
     put('region', 'reclaim-client', b'\x07\x00\x01\x00' + fifo + fifo + owns)
 
 
+def bridge_seeds():
+    """uipc-bridge frames (tools/bridge-wire.h): header, then by type."""
+    def hdr(t, outcome, session, ident):
+        return struct.pack('<IBBHQQ', 0x31524255, t, outcome, 0, session, ident)
+    names = [b'kv', b'echo']
+    hello = hdr(1, 0, 0, 7) + struct.pack('<H', len(names)) + b''.join(bytes([len(n)]) + n for n in names)
+    put('bridge', 'hello', hello)
+    put('bridge', 'call', hdr(2, 0, 7, 1) + struct.pack('<HII', 0, 3, 500) + b'payload')
+    put('bridge', 'reply', hdr(3, 2, 7, 1) + struct.pack('<i', -10001) + b'reply')
+    put('bridge', 'ping', hdr(4, 0, 7, 123456789))
+
+
 if __name__ == '__main__':
+    bridge_seeds()
     config_seeds()
     policy_seeds()
     control_seeds()
