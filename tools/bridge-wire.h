@@ -45,9 +45,6 @@ enum bridge_outcome {
 struct bridge_frame {
     uint8_t type, outcome;
     uint64_t session, id;
-    /* HELLO */
-    uint16_t nservices;
-    char services[BRIDGE_MAX_SERVICES][BRIDGE_NAME_MAX + 1];
     /* CALL */
     uint16_t service;
     uint32_t opcode, timeout_ms;
@@ -56,6 +53,9 @@ struct bridge_frame {
     /* CALL, REPLY: points into the decoded buffer */
     const uint8_t *payload;
     size_t len;
+    /* HELLO; last: decoding clears every field before it */
+    uint16_t nservices;
+    char services[BRIDGE_MAX_SERVICES][BRIDGE_NAME_MAX + 1];
 };
 
 /* Decodes buf (len bytes) into *f.  -EBADMSG for anything malformed:
