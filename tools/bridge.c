@@ -15,10 +15,14 @@
 #include "bridge.h"
 
 static struct bridge bridge = { .epfd = -1, .timer_fd = -1, .event_fd = -1 };
+static volatile sig_atomic_t stopping;
 
+/* SIGTERM, SIGINT: a clean stop, as when the supervisor asks.  uipc_stop
+ * rings our bell, which wakes the epoll below. */
 static void on_signal(int sig)
 {
     (void)sig;
+    stopping = 1;
     if (bridge.m)
         uipc_stop(bridge.m);
 }
@@ -41,7 +45,7 @@ static int run(struct bridge *b)
     for (;;) {
         /* Our first poll also tells the supervisor we are ready. */
         int r = uipc_poll(b->m, 0);
-        if (r == -UIPC_ESTOPPED)
+        if (r == -UIPC_ESTOPPED || stopping)
             return 0;
         if (r < 0)
             return r;
