@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* uipc-bench: measures uipc's 64-byte round trips against the baselines
- * (raw-ring floor, unix-socket, pipe, iceoryx) and checks the spec's targets. */
+ * (raw-ring floor, unix-socket, pipe, iceoryx, tcp-socket, nng-pair1) and
+ * checks the spec's targets. */
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
@@ -45,6 +46,8 @@ static const struct transport transports[] = {
     { "unix-socket", bench_unix_socket },
     { "pipe", bench_pipe },
     { "iceoryx", bench_iceoryx },
+    { "tcp-socket", bench_tcp_socket },
+    { "nng-pair1", bench_nng_pair1 },
 };
 
 #define NTRANSPORTS (sizeof transports / sizeof transports[0])
@@ -70,7 +73,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: uipc-bench [--iters N] [--warmup N] [--async N] [--depth N]\n"
             "                  [--only NAME[,NAME...]] [--cpus A,B|none] [--json]\n"
-            "transports: raw-ring uipc-spin uipc-sleep unix-socket pipe iceoryx\n");
+            "transports: raw-ring uipc-spin uipc-sleep unix-socket pipe iceoryx\n"
+            "            tcp-socket nng-pair1\n");
 }
 
 /* ---- options ----------------------------------------------------------- */
