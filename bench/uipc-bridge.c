@@ -84,10 +84,12 @@ static int start_on(struct bridge_run *x, int mod, int cpu, int quiet)
 
 /* Host A (bridge A, server) on the server's CPU, host B (client, bridge B)
  * on the client's: NNG's socket pair then sits where nng-pair1's does.
- * Bridge B alone provides the service: the bed gives no UIPC_PROVIDES. */
+ * Bridge B alone provides the service: the bed gives no UIPC_PROVIDES, so
+ * it comes from our environment, set for bridge B only. */
 static int start_all(struct bridge_run *x, const struct bench_opts *o)
 {
     int rc = sched_getaffinity(0, sizeof(x->cpus), &x->cpus) ? -errno : 0;
+    unsetenv("UIPC_PROVIDES");
     if (!rc)
         rc = start_on(x, x->srv, o->cpu_server, 0);
     if (!rc)
