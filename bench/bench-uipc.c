@@ -1,28 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* uipc itself: a client module calling a server module through libmodule,
- * two real processes set up by the test bed, spinning or sleeping. */
+ * two real processes set up by the test bed, spinning or sleeping.  The
+ * same two modules run the uipc-bridge row (uipc-bridge.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "bed.h"
-#include "bench.h"
+#include "bench-uipc.h"
 #include "uipc/module.h"
-
-struct uipc_bench {
-    const struct bench_opts *o;
-    int sleep_mode;
-    /* in a MAP_SHARED page: the client's figures reach the parent */
-    struct {
-        uint64_t mismatches;
-        double calls_per_s;
-        int err;
-        uint64_t samples[];
-    } *sh;
-};
 
 struct call_ctx {
     uipc_chan *ch;
@@ -65,12 +55,12 @@ static void setup_module(uipc_module **m, const struct uipc_bench *ub, int cpu)
     bench_pin(cpu);
 }
 
-static int server_main(void *arg)
+int bench_uipc_server(void *arg)
 {
     struct uipc_bench *ub = arg;
     setup_module(&server_m, ub, ub->o->cpu_server);
     signal(SIGTERM, on_term);
-    if (uipc_serve(server_m, "bench", flip_handler, NULL) < 0)
+    if (uipc_serve(server_m, BENCH_UIPC_SERVICE, flip_handler, NULL) < 0)
         return 2;
     int r = uipc_run(server_m);
     uipc_module_close(server_m);
@@ -162,15 +152,35 @@ static int run_async(uipc_module *m, struct uipc_bench *ub, struct call_ctx *c)
     return 0;
 }
 
+/* A service behind a bridge answers -UIPC_ENOLINK until the bridges' link
+ * is up: wait for its first answer, 10 s at most, before anything is
+ * measured.  Any other service answers the first call. */
+static int first_answer(struct call_ctx *c)
+{
+    struct uipc_call call = { .fill = fill, .arg = c };
+    struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+    int r = -UIPC_ENOLINK;
+    for (int tries = 0; r == -UIPC_ENOLINK && tries < 1000; tries++) {
+        if (tries)
+            nanosleep(&pause, NULL);
+        c->seq++;
+        r = uipc_call(c->ch, &call);
+    }
+    return r < 0 ? r : 0;
+}
+
 /* The reply check above compares against the oldest call in flight, so the
- * pipelined run must answer in order; uipc answers one channel in order. */
-static int client_main(void *arg)
+ * pipelined run must answer in order; uipc answers one channel in order,
+ * and a bridge keeps that order (one connection, answered in order). */
+int bench_uipc_client(void *arg)
 {
     struct uipc_bench *ub = arg;
     uipc_module *m;
     struct call_ctx c = { .size = ub->o->msg_size };
     setup_module(&m, ub, ub->o->cpu_client);
-    int r = uipc_connect(m, "bench", &c.ch);
+    int r = uipc_connect(m, BENCH_UIPC_SERVICE, &c.ch);
+    if (r == 0)
+        r = first_answer(&c);
     if (r == 0)
         r = run_sync(ub, &c);
     if (r == 0)
@@ -181,22 +191,54 @@ static int client_main(void *arg)
     return r < 0 ? 1 : 0;
 }
 
-static int run_bed(struct uipc_bench *ub)
+int bench_uipc_map(struct uipc_bench *ub)
+{
+    size_t len = sizeof(*ub->sh) + ub->o->iters * sizeof(uint64_t);
+    ub->sh = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (ub->sh == MAP_FAILED) {
+        ub->sh = NULL;
+        return -errno;
+    }
+    return 0;
+}
+
+void bench_uipc_unmap(struct uipc_bench *ub)
+{
+    if (ub->sh)
+        munmap(ub->sh, sizeof(*ub->sh) + ub->o->iters * sizeof(uint64_t));
+    ub->sh = NULL;
+}
+
+int bench_uipc_collect(const struct uipc_bench *ub, int st, struct bench_result *r)
+{
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return ub->sh->err < 0 ? ub->sh->err : -EIO;
+    if (ub->sh->mismatches) {
+        snprintf(r->note, sizeof r->note, "%llu replies differed from their request",
+                 (unsigned long long)ub->sh->mismatches);
+        return -EIO;
+    }
+    bench_percentiles(ub->sh->samples, ub->o->iters, r);
+    r->calls_per_s = ub->sh->calls_per_s;
+    return 0;
+}
+
+static int run_bed(struct uipc_bench *ub, struct bench_result *r)
 {
     struct uipc_bed *b;
     int st, err = uipc__bed_new(&b);
     if (err < 0)
         return err;
-    int srv = uipc__bed_module(b, "bench-server", server_main, ub);
-    int cli = uipc__bed_module(b, "bench-client", client_main, ub);
+    int srv = uipc__bed_module(b, "bench-server", bench_uipc_server, ub);
+    int cli = uipc__bed_module(b, "bench-client", bench_uipc_client, ub);
     unsigned slots = ub->o->depth > 64 ? ub->o->depth : 64;
-    err = uipc__bed_channel(b, cli, srv, "bench", slots, 4096);
+    err = uipc__bed_channel(b, cli, srv, BENCH_UIPC_SERVICE, slots, 4096);
     if (err >= 0)
         err = uipc__bed_start_all(b);
     if (err >= 0)
         err = uipc__bed_wait(b, cli, -1, &st);
-    if (err >= 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
-        err = ub->sh->err < 0 ? ub->sh->err : -EIO;
+    if (err >= 0)
+        err = bench_uipc_collect(ub, st, r);
     uipc__bed_free(b); /* kills and reaps the server */
     return err < 0 ? err : 0;
 }
@@ -204,19 +246,11 @@ static int run_bed(struct uipc_bench *ub)
 int bench_uipc(const struct bench_opts *o, int sleep_mode, struct bench_result *r)
 {
     struct uipc_bench ub = { .o = o, .sleep_mode = sleep_mode };
-    size_t len = sizeof(*ub.sh) + o->iters * sizeof(uint64_t);
-    ub.sh = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (ub.sh == MAP_FAILED)
-        return -errno;
     memset(r, 0, sizeof(*r));
     r->transport = sleep_mode ? "uipc-sleep" : "uipc-spin";
-    int err = run_bed(&ub);
-    if (err == 0 && ub.sh->mismatches)
-        err = -EIO;
-    if (err == 0) {
-        bench_percentiles(ub.sh->samples, o->iters, r);
-        r->calls_per_s = ub.sh->calls_per_s;
-    }
-    munmap(ub.sh, len);
+    int err = bench_uipc_map(&ub);
+    if (err == 0)
+        err = run_bed(&ub, r);
+    bench_uipc_unmap(&ub);
     return err;
 }

@@ -30,6 +30,9 @@ int bench_raw_ring(const struct bench_opts *o, struct bench_result *r);
 int bench_unix_socket(const struct bench_opts *o, struct bench_result *r);
 int bench_pipe(const struct bench_opts *o, struct bench_result *r);
 int bench_iceoryx(const struct bench_opts *o, struct bench_result *r);
+int bench_tcp_socket(const struct bench_opts *o, struct bench_result *r);
+int bench_nng_pair1(const struct bench_opts *o, struct bench_result *r);
+int bench_uipc_bridge(const struct bench_opts *o, struct bench_result *r);
 /* sleep_mode 0: uipc-spin, 1: uipc-sleep (waiting side sleeps at once). */
 int bench_uipc(const struct bench_opts *o, int sleep_mode, struct bench_result *r);
 

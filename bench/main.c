@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* uipc-bench: measures uipc's 64-byte round trips against the baselines
- * (raw-ring floor, unix-socket, pipe, iceoryx) and checks the spec's targets. */
+ * (raw-ring floor, unix-socket, pipe, iceoryx), and uipc-bridge's against
+ * NNG's own (nng-pair1) and TCP's (tcp-socket), and checks the targets. */
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
@@ -45,14 +46,17 @@ static const struct transport transports[] = {
     { "unix-socket", bench_unix_socket },
     { "pipe", bench_pipe },
     { "iceoryx", bench_iceoryx },
+    { "tcp-socket", bench_tcp_socket },
+    { "nng-pair1", bench_nng_pair1 },
+    { "uipc-bridge", bench_uipc_bridge },
 };
 
 #define NTRANSPORTS (sizeof transports / sizeof transports[0])
 
 enum metric { MEDIAN, CALLS };
 
-/* The spec's targets: value(a) / value(b) against limit, <= for latency and
- * >= for throughput. */
+/* The spec's targets (issue #2; the bridge's: issue #19): value(a) /
+ * value(b) against limit, <= for latency and >= for throughput. */
 static const struct target {
     const char *text, *a, *b;
     enum metric m;
@@ -63,6 +67,8 @@ static const struct target {
     { "uipc-spin median <= 1/30 unix-socket", "uipc-spin", "unix-socket", MEDIAN, 1.0 / 30 },
     { "uipc-sleep median <= unix-socket median", "uipc-sleep", "unix-socket", MEDIAN, 1.0 },
     { "uipc-spin async calls/s >= 0.5x raw-ring", "uipc-spin", "raw-ring", CALLS, 0.5 },
+    { "bridge median <= 1.3x nng-pair1", "uipc-bridge", "nng-pair1", MEDIAN, 1.3 },
+    { "bridge async calls/s >= 0.5x nng-pair1", "uipc-bridge", "nng-pair1", CALLS, 0.5 },
 };
 
 static void usage(FILE *f)
@@ -70,7 +76,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: uipc-bench [--iters N] [--warmup N] [--async N] [--depth N]\n"
             "                  [--only NAME[,NAME...]] [--cpus A,B|none] [--json]\n"
-            "transports: raw-ring uipc-spin uipc-sleep unix-socket pipe iceoryx\n");
+            "transports: raw-ring uipc-spin uipc-sleep unix-socket pipe iceoryx\n"
+            "            tcp-socket nng-pair1 uipc-bridge\n");
 }
 
 /* ---- options ----------------------------------------------------------- */
@@ -310,6 +317,26 @@ static void print_targets(const struct outcome out[NTRANSPORTS])
     }
 }
 
+/* Side by side in one run, beyond the raw-ring columns: what the bridge
+ * adds to NNG, and what NNG adds to TCP. */
+static const struct ratio_pair {
+    const char *a, *b;
+} ratios[] = {
+    { "uipc-bridge", "nng-pair1" },
+    { "nng-pair1", "tcp-socket" },
+};
+
+static void print_ratios(const struct outcome out[NTRANSPORTS])
+{
+    for (size_t i = 0; i < sizeof ratios / sizeof ratios[0]; i++) {
+        const struct bench_result *a = usable(out, ratios[i].a), *b = usable(out, ratios[i].b);
+        if (!a || !b || b->median_ns <= 0.0 || b->p99_ns <= 0.0 || b->calls_per_s <= 0.0)
+            continue;
+        printf("ratio: %s / %s: median %.3gx, p99 %.3gx, calls/s %.3gx\n", ratios[i].a, ratios[i].b,
+               a->median_ns / b->median_ns, a->p99_ns / b->p99_ns, a->calls_per_s / b->calls_per_s);
+    }
+}
+
 static void print_table(const struct cli *cl, const struct outcome out[NTRANSPORTS])
 {
     const struct bench_result *raw = usable(out, "raw-ring");
@@ -329,6 +356,7 @@ static void print_table(const struct cli *cl, const struct outcome out[NTRANSPOR
         if (out[i].ran && !out[i].rc && !out[i].r.skipped && out[i].r.note[0])
             printf("note: %s: %s\n", out[i].r.transport, out[i].r.note);
     }
+    print_ratios(out);
     print_targets(out);
 }
 
