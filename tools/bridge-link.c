@@ -203,9 +203,7 @@ static bool dispatch(struct bridge *b, const struct bridge_frame *f, nng_msg *ms
 void bridge_link_receive(struct bridge *b)
 {
     nng_msg *msg;
-    struct bridge_frame *f = malloc(sizeof(*f));
-    if (!f)
-        return;
+    struct bridge_frame *f = &b->frame;
     while (nng_recvmsg(b->sock, &msg, NNG_FLAG_NONBLOCK) == 0) {
         nng_pipe p = nng_msg_get_pipe(msg);
         if (nng_pipe_id(p) != nng_pipe_id(b->pipe)) {
@@ -224,7 +222,6 @@ void bridge_link_receive(struct bridge *b)
             drop(b, p, "a malformed or unexpected frame");
         nng_msg_free(msg); /* a CALL keeps what it needs (bridge-export.c) */
     }
-    free(f);
 }
 
 void bridge_link_tick(struct bridge *b)

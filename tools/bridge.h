@@ -87,6 +87,7 @@ struct bridge {
     unsigned nexports, nexports_found;
     struct bridge_outcall *out;
     uint32_t out_used, out_next;
+    struct bridge_frame frame; /* the frame being handled (8 KiB: not on every wake's heap) */
     /* counts, for the log */
     uint64_t calls_out, calls_in, links, dropped;
 };
