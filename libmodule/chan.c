@@ -22,13 +22,20 @@ static void slot_freed(struct uipc_chan *ch)
     }
 }
 
-static void slot_release(struct uipc_chan *ch, uint32_t i)
+/* Back to the pool, unannounced: for a slot taken by an issue that did
+ * not go out, which frees nothing a waiter could not already have. */
+static void slot_return(struct uipc_chan *ch, uint32_t i)
 {
     struct uipc_callrec *rec = &ch->recs[i];
     rec->state = CALL_FREE;
     /* Informative for the reclaim; the client's own table is what counts. */
     uipc_store_release(&uipc_slot(&ch->r, i)->own, uipc_slot_word(rec->gen, UIPC_SLOT_FREE));
     ch->free_stack[ch->nfree++] = i;
+}
+
+static void slot_release(struct uipc_chan *ch, uint32_t i)
+{
+    slot_return(ch, i);
     if (ch->slot_waiters || ch->queued.head)
         slot_freed(ch);
 }
@@ -577,14 +584,18 @@ int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call, uint64_
     uint32_t epoch = atomic_load(ch->up);
     rec->gen = gen;
     rec->epoch = epoch;
+    /* Not sent: the slot goes back unannounced.  Announced, it would wake
+     * the callers waiting for the service, whose issues fail as this one
+     * did and announce it in turn: two of them (a sync caller and the
+     * loop with a queued call) spun for the whole of a restart. */
     if (epoch == 0 || epoch != epoch0 || epoch != ch->alive_seen) {
-        slot_release(ch, i);
+        slot_return(ch, i);
         return -UIPC_EPEERDIED;
     }
     if (uipc__fifo_push(&ch->sub, i, gen, epoch) < 0) {
         /* Full: the server lied about what it took.  Nothing was sent,
          * so the slot is ours again (finding 10). */
-        slot_release(ch, i);
+        slot_return(ch, i);
         chan_break(ch);
         return -UIPC_EPROTO;
     }
