@@ -246,15 +246,19 @@ struct uipc_ctl_chan *uipc__bed_words(struct uipc_bed *b, int chan, enum uipc_ro
 }
 
 /* A new incarnation: its epoch, in the regions (informative) and in the
- * control words, as the supervisor writes them (sv-channel.c). */
+ * control words, as the supervisor writes them (sv-channel.c).  Its
+ * clients are told: one waiting for the service (UIPC_WAIT_READY) sleeps
+ * until news or its deadline. */
 static void stamp_epochs(struct uipc_bed *b, int mod)
 {
     uint32_t epoch = ++b->next_epoch; /* far below UIPC_EPOCH_DEAD in a test */
     for (int i = 0; i < b->nchan; i++) {
         if (b->chan[i].server == mod) {
+            struct bed_mod *cm = &b->mod[b->chan[i].client];
             uipc__region_set_epoch(&b->chan[i].r, UIPC_SERVER, epoch);
             uipc__words_started(uipc__bed_words(b, i, UIPC_SERVER), uipc__bed_words(b, i, UIPC_CLIENT),
                                 epoch, true);
+            uipc__ctl_news(cm->ctl.side[UIPC_CLIENT], cm->self);
         }
         if (b->chan[i].client == mod)
             uipc__region_set_epoch(&b->chan[i].r, UIPC_CLIENT, epoch);

@@ -316,9 +316,11 @@ void sv_channels_started(struct sv *s, unsigned i)
         uipc__region_restore_header(&ch->r); /* whatever the peer wrote over it */
         atomic_store(&words(s, ch, role)->reset, ch->resetting ? 1u : 0u);
         uipc__region_set_epoch(&ch->r, role, e); /* informative: both ends can write it */
-        if (role == UIPC_SERVER)
+        if (role == UIPC_SERVER) {
             uipc__words_started(words(s, ch, UIPC_SERVER), words(s, ch, UIPC_CLIENT), e,
                                 !s->draining);
+            tell(s, end_of(ch, UIPC_CLIENT)); /* a caller waiting for the service (UIPC_WAIT_READY) */
+        }
     }
 }
 
@@ -333,8 +335,10 @@ void sv_drain(struct sv *s, bool on)
     s->draining = on;
     for (unsigned k = 0; k < s->nchan; k++) {
         struct sv_mod *srv = &s->mod[s->chan[k].server];
-        if (srv->ch.pid > 0)
+        if (srv->ch.pid > 0) {
             atomic_store(&words(s, &s->chan[k], UIPC_CLIENT)->epoch, on ? 0 : srv->epoch);
+            tell(s, end_of(&s->chan[k], UIPC_CLIENT)); /* the end: callers waiting for it go */
+        }
     }
     sv_ev(DRAIN, NULL, SV_FIELDS(SV_NUM("draining", on)), "supervisor: %s",
           on ? "draining: new calls refused, calls in flight answered" : "drain ended: calls accepted again");
