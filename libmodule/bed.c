@@ -60,11 +60,15 @@ void uipc__bed_free(struct uipc_bed *b)
 {
     if (!b)
         return;
+    /* All reaped before any control region goes: a server's reclaim
+     * writes its words into its client's. */
     for (int i = 0; i < b->nmod; i++) {
         if (b->mod[i].pid > 0) {
             uipc__bed_kill(b, i, SIGKILL);
             uipc__bed_wait(b, i, -1, NULL);
         }
+    }
+    for (int i = 0; i < b->nmod; i++) {
         uipc__bell_close(&b->mod[i].bell);
         close(b->mod[i].self);
         uipc__region_unmap(&b->mod[i].ctl);
