@@ -407,6 +407,10 @@ int uipc__chan_enqueue(struct uipc_chan *ch, const struct uipc_call *call, uint6
     if (!e)
         return -ENOMEM;
     *e = (struct uipc_queued){ .call = *call, .deadline_ns = deadline_ns, .status = why };
+    if (!ch->queued.head)
+        ch->queued_deadline = 0;
+    if (deadline_ns && (!ch->queued_deadline || deadline_ns < ch->queued_deadline))
+        ch->queued_deadline = deadline_ns;
     queue_push(&ch->queued, e);
     return 0;
 }
@@ -419,20 +423,35 @@ bool uipc__may_wait(int r, uint32_t flags)
            (r == -UIPC_EPEERDIED && (flags & UIPC_WAIT_READY));
 }
 
-void uipc__chan_drain(struct uipc_chan *ch, uint64_t now)
+/* Queued calls past their deadline end, each with what it waited for;
+ * the earliest deadline left is noted for the next look. */
+static void queue_expire(struct uipc_chan *ch, uint64_t now)
 {
     struct uipc_queued *e, *prev = NULL;
-    /* Past their deadline first: each ends with what it waited for. */
+    uint64_t next = 0;
     for (e = ch->queued.head; e;) {
         if (e->deadline_ns && now >= e->deadline_ns) {
             e = e->next;
             struct uipc_queued *gone = queue_unlink(&ch->queued, prev);
             queue_end(ch, gone, gone->status);
         } else {
+            if (e->deadline_ns && (!next || e->deadline_ns < next))
+                next = e->deadline_ns;
             prev = e;
             e = e->next;
         }
     }
+    ch->queued_deadline = next;
+}
+
+void uipc__chan_drain(struct uipc_chan *ch, uint64_t now)
+{
+    struct uipc_queued *e;
+    /* Walked only once a deadline has passed (calls that left since make
+     * the note early, never late): walked at every turn, a queue of
+     * thousands cost more than the calls it held (test-call-wait, flood). */
+    if (ch->queued_deadline && now >= ch->queued_deadline)
+        queue_expire(ch, now);
     /* Then in order, while they go out; the first that must wait again
      * keeps its place and the rest theirs. */
     while ((e = ch->queued.head)) {
@@ -522,10 +541,7 @@ void uipc__chan_expire(struct uipc_chan *ch, uint64_t now)
 
 uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch)
 {
-    uint64_t next = 0;
-    for (const struct uipc_queued *e = ch->queued.head; e; e = e->next)
-        if (e->deadline_ns && (next == 0 || e->deadline_ns < next))
-            next = e->deadline_ns;
+    uint64_t next = ch->queued.head ? ch->queued_deadline : 0;
     if (ch->ended.head) /* to deliver at once */
         return 1;
     if (ch->async_deadlines == 0)
