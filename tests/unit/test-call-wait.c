@@ -253,6 +253,116 @@ static void test_sync_threads_wait_slot(void **state)
     expect_clean_exit(testmod_run_pair(sync_wait_client, NULL, 2, 0, TIMEOUT_MS));
 }
 
+/* ---- what a wait for a slot is bounded by ---- */
+
+struct counted {
+    struct sleep_req req; /* first: sleep_fill's */
+    unsigned fills, completions;
+    int status;
+};
+
+static int counted_fill(void *buf, size_t cap, size_t *len, void *arg)
+{
+    struct counted *c = arg;
+    c->fills++;
+    return sleep_fill(buf, cap, len, arg);
+}
+
+static void counted_complete(int status, void *arg)
+{
+    struct counted *c = arg;
+    c->completions++;
+    c->status = status;
+}
+
+static int counted_call(uipc_chan *ch, struct counted *c, bool async, uint32_t timeout_ms)
+{
+    struct uipc_call call = { .fill = counted_fill, .complete = async ? counted_complete : NULL,
+                              .opcode = OP_SLEEP, .timeout_ms = timeout_ms, .flags = UIPC_WAIT_SLOT,
+                              .arg = c };
+    return uipc_call(ch, &call);
+}
+
+/* Fills the queue to UIPC_QUEUE_MAX behind the call already there: one
+ * more is refused at once; those added are cancelled (from the front,
+ * where uipc_cancel finds each first) and end -ECANCELED, unsent. */
+static void queue_to_the_limit(uipc_module *m, uipc_chan *ch)
+{
+    static uint64_t ids[UIPC_QUEUE_MAX];
+    struct counted extra = { 0 };
+    for (uint32_t i = 1; i < UIPC_QUEUE_MAX; i++) {
+        struct uipc_call call = { .fill = counted_fill, .complete = counted_complete,
+                                  .opcode = OP_SLEEP, .flags = UIPC_WAIT_SLOT, .arg = &extra };
+        CHECK_EQ(uipc_call(ch, &call), 0);
+        ids[i] = call.id;
+    }
+    struct uipc_call over = { .fill = counted_fill, .complete = counted_complete, .opcode = OP_SLEEP,
+                              .flags = UIPC_WAIT_SLOT, .arg = &extra };
+    CHECK_EQ(uipc_call(ch, &over), -UIPC_ENOSLOT);
+    CHECK_EQ(over.id, 0);
+    for (uint32_t i = 1; i < UIPC_QUEUE_MAX; i++)
+        CHECK_EQ(uipc_cancel(ch, ids[i]), 0);
+    while (extra.completions < UIPC_QUEUE_MAX - 1)
+        CHECK(uipc_poll(m, 1000) >= 0);
+    CHECK_EQ(extra.status, -ECANCELED);
+    CHECK_EQ(extra.fills, 0);
+}
+
+static int limits_client(void *arg)
+{
+    const struct testmod_gate *g = arg;
+    uipc_module *m = testmod_open();
+    uipc_chan *ch = testmod_connect_echo(m);
+    struct testmod_gate_req req = testmod_gate_req(g);
+    struct testmod_msg gate = { .len = sizeof(req) }, echo = { .len = 8 };
+    memcpy(gate.buf, &req, sizeof(req));
+    struct uipc_call c = { .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_GATE,
+                           .arg = &gate };
+    CHECK_EQ(uipc_call(ch, &c), 0);
+    testmod_gate_taken(g);
+    c = (struct uipc_call){ .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_ECHO,
+                            .arg = &echo };
+    CHECK_EQ(uipc_call(ch, &c), 0); /* both slots in flight now */
+
+    /* Waits bounded by their timeouts end -UIPC_ENOSLOT, never filled. */
+    struct counted sync = { 0 }, async = { 0 }, later = { .req.seq = 1 };
+    CHECK_EQ(counted_call(ch, &sync, false, 50), -UIPC_ENOSLOT);
+    CHECK_EQ(counted_call(ch, &async, true, 50), 0);
+    while (async.completions == 0)
+        CHECK(uipc_poll(m, 1000) >= 0);
+    CHECK_EQ(async.status, -UIPC_ENOSLOT);
+    CHECK_EQ(sync.fills + async.fills, 0);
+
+    /* One without a timeout waits, filled only when it goes out. */
+    CHECK_EQ(counted_call(ch, &later, true, 0), 0);
+    queue_to_the_limit(m, ch);
+    CHECK_EQ(later.fills, 0);
+    testmod_gate_release(g);
+    while (later.completions == 0)
+        CHECK(uipc_poll(m, 1000) >= 0);
+    CHECK_EQ(later.status, sizeof(struct sleep_req));
+    CHECK_EQ(later.fills, 1);
+    CHECK_EQ(gate.completions + echo.completions, 2);
+    struct uipc_chan_stats st;
+    CHECK_EQ(uipc_chan_stats(ch, &st), 0);
+    CHECK_EQ(st.issued, 3); /* the gate, the echo, `later` */
+    testmod_check_whole(ch, 1);
+    uipc_module_close(m);
+    return 0;
+}
+
+/* A wait for a slot ends at its timeout (-UIPC_ENOSLOT, sync or async,
+ * never sent), at most UIPC_QUEUE_MAX calls wait, and a queued call is
+ * filled when it goes out, not before. */
+static void test_wait_slot_limits(void **state)
+{
+    (void)state;
+    static struct testmod_gate g;
+    assert_int_equal(testmod_gate_open(&g), 0);
+    expect_clean_exit(testmod_run_pair(limits_client, &g, 2, 0, TIMEOUT_MS));
+    testmod_gate_close(&g);
+}
+
 /* ---- UIPC_WAIT_READY across a server's kill -9 and restart ---- */
 
 /* The test and the client, over two pipes made before the fork. */
@@ -459,6 +569,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flood),
         cmocka_unit_test(test_sync_threads_wait_slot),
+        cmocka_unit_test(test_wait_slot_limits),
         cmocka_unit_test(test_wait_ready_across_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
