@@ -225,6 +225,17 @@ void testmod_gate_release(const struct testmod_gate *g)
     CHECK_EQ(testmod_tell(g->release[1], 'r'), 0);
 }
 
+void testmod_gate_call(uipc_chan *ch, const struct testmod_gate *g, struct testmod_msg *msg)
+{
+    struct testmod_gate_req req = testmod_gate_req(g);
+    *msg = (struct testmod_msg){ .len = sizeof(req) };
+    memcpy(msg->buf, &req, sizeof(req));
+    struct uipc_call c = { .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_GATE,
+                           .arg = msg };
+    CHECK_EQ(uipc_call(ch, &c), 0);
+    testmod_gate_taken(g);
+}
+
 void *testmod_shared(size_t len)
 {
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -277,6 +288,17 @@ int testmod_run_pair(int (*client)(void *), void *arg, unsigned slots, unsigned 
     }
     uipc__bed_free(p.b);
     return r < 0 ? r : st;
+}
+
+int testmod_run_gated(int (*client)(void *), unsigned slots, int timeout_ms)
+{
+    static struct testmod_gate g; /* the client's copy is its own after the fork */
+    int r = testmod_gate_open(&g);
+    if (r < 0)
+        return r;
+    r = testmod_run_pair(client, &g, slots, 0, timeout_ms);
+    testmod_gate_close(&g);
+    return r;
 }
 
 void testmod_echo_loop(uipc_chan *ch, unsigned n, size_t len, unsigned pause_ms)

@@ -77,6 +77,9 @@ struct testmod_gate_req testmod_gate_req(const struct testmod_gate *g);
 /* In the client: until the handler runs; lets it go on. */
 void testmod_gate_taken(const struct testmod_gate *g);
 void testmod_gate_release(const struct testmod_gate *g);
+/* In the client: an async OP_GATE call (msg gets its completion), issued
+ * and taken: the server's loop is held from here to the release. */
+void testmod_gate_call(uipc_chan *ch, const struct testmod_gate *g, struct testmod_msg *msg);
 /* One byte through a pipe between the test and its modules, or between
  * modules: made before the bed forks, so every module inherits it.
  * testmod_tell returns 0 or -errno; testmod_await returns the byte, or
@@ -110,3 +113,5 @@ int testmod_pair_start(struct testmod_pair *p, int (*server)(void *), void *serv
  * waitpid() status, or -ETIMEDOUT (the client is then killed). */
 int testmod_run_pair(int (*client)(void *), void *arg, unsigned slots, unsigned slot_size,
                      int timeout_ms);
+/* The same, with a fresh struct testmod_gate for the client's arg. */
+int testmod_run_gated(int (*client)(void *), unsigned slots, int timeout_ms);

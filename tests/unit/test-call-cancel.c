@@ -100,16 +100,6 @@ static void poll_until_whole(uipc_module *m, uipc_chan *ch)
     testmod_check_whole(ch, 1);
 }
 
-static int run_client(int (*client)(void *))
-{
-    static struct testmod_gate g;
-    if (testmod_gate_open(&g) < 0)
-        return -1;
-    int st = testmod_run_pair(client, &g, SLOTS, 0, TIMEOUT_MS);
-    testmod_gate_close(&g);
-    return st;
-}
-
 static void expect_clean_exit(int st)
 {
     assert_true(st >= 0);
@@ -170,7 +160,7 @@ static int client_before_taken(void *arg)
 static void test_cancel_before_taken(void **state)
 {
     (void)state;
-    expect_clean_exit(run_client(client_before_taken));
+    expect_clean_exit(testmod_run_gated(client_before_taken, SLOTS, TIMEOUT_MS));
 }
 
 /* A call whose handler runs: -ECANCELED now, the slot when the handler
@@ -204,7 +194,7 @@ static int client_while_running(void *arg)
 static void test_cancel_while_running(void **state)
 {
     (void)state;
-    expect_clean_exit(run_client(client_while_running));
+    expect_clean_exit(testmod_run_gated(client_while_running, SLOTS, TIMEOUT_MS));
 }
 
 /* Answered and delivered: too late, -ENOENT, the completion was the real
@@ -240,7 +230,7 @@ static int client_after_answer(void *arg)
 static void test_cancel_after_answer(void **state)
 {
     (void)state;
-    expect_clean_exit(run_client(client_after_answer));
+    expect_clean_exit(testmod_run_gated(client_after_answer, SLOTS, TIMEOUT_MS));
 }
 
 struct canceller {
@@ -293,7 +283,7 @@ static int client_other_thread(void *arg)
 static void test_cancel_from_other_thread(void **state)
 {
     (void)state;
-    expect_clean_exit(run_client(client_other_thread));
+    expect_clean_exit(testmod_run_gated(client_other_thread, SLOTS, TIMEOUT_MS));
 }
 
 int main(void)

@@ -213,15 +213,10 @@ static int client_skip(void *arg)
     const struct testmod_gate *g = arg;
     uipc_module *m = testmod_open();
     uipc_chan *ch = testmod_connect_echo(m);
-    struct testmod_gate_req req = testmod_gate_req(g);
-    struct testmod_msg gate = { .len = sizeof(req) }, late = { .len = 0 };
-    memcpy(gate.buf, &req, sizeof(req));
-    struct uipc_call c = { .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_GATE,
-                           .arg = &gate };
-    CHECK_EQ(uipc_call(ch, &c), 0);
-    testmod_gate_taken(g);
-    c = (struct uipc_call){ .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_COUNT,
-                            .timeout_ms = 50, .arg = &late };
+    struct testmod_msg gate, late = { .len = 0 };
+    testmod_gate_call(ch, g, &gate);
+    struct uipc_call c = { .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_COUNT,
+                           .timeout_ms = 50, .arg = &late };
     CHECK_EQ(uipc_call(ch, &c), 0);
     while (late.completions == 0)
         CHECK(uipc_poll(m, 1000) >= 0);
@@ -232,7 +227,7 @@ static int client_skip(void *arg)
     testmod_gate_release(g);
     while (gate.completions == 0)
         CHECK(uipc_poll(m, 1000) >= 0);
-    CHECK_EQ(gate.status, sizeof(req));
+    CHECK_EQ(gate.status, sizeof(struct testmod_gate_req));
     CHECK_EQ(count_call(ch), 1); /* this one: the late one never ran */
     CHECK_EQ(count_call(ch), 2);
     testmod_check_whole(ch, 1); /* the late one's slot came back with its answer */
@@ -244,10 +239,7 @@ static int client_skip(void *arg)
 static void test_skip_past_deadline(void **state)
 {
     (void)state;
-    static struct testmod_gate g;
-    assert_int_equal(testmod_gate_open(&g), 0);
-    expect_clean_exit(testmod_run_pair(client_skip, &g, 0, 0, TIMEOUT_MS));
-    testmod_gate_close(&g);
+    expect_clean_exit(testmod_run_gated(client_skip, 0, TIMEOUT_MS));
 }
 
 static int remaining_call(uipc_chan *ch, uint32_t timeout_ms)

@@ -313,15 +313,10 @@ static int limits_client(void *arg)
     const struct testmod_gate *g = arg;
     uipc_module *m = testmod_open();
     uipc_chan *ch = testmod_connect_echo(m);
-    struct testmod_gate_req req = testmod_gate_req(g);
-    struct testmod_msg gate = { .len = sizeof(req) }, echo = { .len = 8 };
-    memcpy(gate.buf, &req, sizeof(req));
-    struct uipc_call c = { .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_GATE,
-                           .arg = &gate };
-    CHECK_EQ(uipc_call(ch, &c), 0);
-    testmod_gate_taken(g);
-    c = (struct uipc_call){ .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_ECHO,
-                            .arg = &echo };
+    struct testmod_msg gate, echo = { .len = 8 };
+    testmod_gate_call(ch, g, &gate);
+    struct uipc_call c = { .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_ECHO,
+                           .arg = &echo };
     CHECK_EQ(uipc_call(ch, &c), 0); /* both slots in flight now */
 
     /* Waits bounded by their timeouts end -UIPC_ENOSLOT, never filled. */
@@ -357,10 +352,7 @@ static int limits_client(void *arg)
 static void test_wait_slot_limits(void **state)
 {
     (void)state;
-    static struct testmod_gate g;
-    assert_int_equal(testmod_gate_open(&g), 0);
-    expect_clean_exit(testmod_run_pair(limits_client, &g, 2, 0, TIMEOUT_MS));
-    testmod_gate_close(&g);
+    expect_clean_exit(testmod_run_gated(limits_client, 2, TIMEOUT_MS));
 }
 
 /* ---- UIPC_WAIT_READY across a server's kill -9 and restart ---- */
