@@ -60,11 +60,15 @@ void uipc__bed_free(struct uipc_bed *b)
 {
     if (!b)
         return;
+    /* All reaped before any control region goes: a server's reclaim
+     * writes its words into its client's. */
     for (int i = 0; i < b->nmod; i++) {
         if (b->mod[i].pid > 0) {
             uipc__bed_kill(b, i, SIGKILL);
             uipc__bed_wait(b, i, -1, NULL);
         }
+    }
+    for (int i = 0; i < b->nmod; i++) {
         uipc__bell_close(&b->mod[i].bell);
         close(b->mod[i].self);
         uipc__region_unmap(&b->mod[i].ctl);
@@ -246,17 +250,18 @@ struct uipc_ctl_chan *uipc__bed_words(struct uipc_bed *b, int chan, enum uipc_ro
 }
 
 /* A new incarnation: its epoch, in the regions (informative) and in the
- * control words, as the supervisor writes them (sv-channel.c). */
+ * control words, as the supervisor writes them (sv-channel.c).  Its
+ * clients are told: one waiting for the service (UIPC_WAIT_READY) sleeps
+ * until news or its deadline. */
 static void stamp_epochs(struct uipc_bed *b, int mod)
 {
     uint32_t epoch = ++b->next_epoch; /* far below UIPC_EPOCH_DEAD in a test */
     for (int i = 0; i < b->nchan; i++) {
         if (b->chan[i].server == mod) {
+            struct bed_mod *cm = &b->mod[b->chan[i].client];
             uipc__region_set_epoch(&b->chan[i].r, UIPC_SERVER, epoch);
             uipc__words_started(uipc__bed_words(b, i, UIPC_SERVER), uipc__bed_words(b, i, UIPC_CLIENT),
                                 epoch, true);
-            /* a client waiting for the service (UIPC_WAIT_READY) hears it */
-            struct bed_mod *cm = &b->mod[b->chan[i].client];
             uipc__ctl_news(cm->ctl.side[UIPC_CLIENT], cm->self);
         }
         if (b->chan[i].client == mod)

@@ -22,13 +22,20 @@ static void slot_freed(struct uipc_chan *ch)
     }
 }
 
-static void slot_release(struct uipc_chan *ch, uint32_t i)
+/* Back to the pool, unannounced: for a slot taken by an issue that did
+ * not go out, which frees nothing a waiter could not already have. */
+static void slot_return(struct uipc_chan *ch, uint32_t i)
 {
     struct uipc_callrec *rec = &ch->recs[i];
     rec->state = CALL_FREE;
     /* Informative for the reclaim; the client's own table is what counts. */
     uipc_store_release(&uipc_slot(&ch->r, i)->own, uipc_slot_word(rec->gen, UIPC_SLOT_FREE));
     ch->free_stack[ch->nfree++] = i;
+}
+
+static void slot_release(struct uipc_chan *ch, uint32_t i)
+{
+    slot_return(ch, i);
     if (ch->slot_waiters || ch->queued.head)
         slot_freed(ch);
 }
@@ -408,6 +415,10 @@ int uipc__chan_enqueue(struct uipc_chan *ch, const struct uipc_call *call, uint6
     if (!e)
         return -ENOMEM;
     *e = (struct uipc_queued){ .call = *call, .deadline_ns = deadline_ns, .status = why };
+    if (!ch->queued.head)
+        ch->queued_deadline = 0;
+    if (deadline_ns && (!ch->queued_deadline || deadline_ns < ch->queued_deadline))
+        ch->queued_deadline = deadline_ns;
     queue_push(&ch->queued, e);
     return 0;
 }
@@ -420,20 +431,35 @@ bool uipc__may_wait(int r, uint32_t flags)
            (r == -UIPC_EPEERDIED && (flags & UIPC_WAIT_READY));
 }
 
-void uipc__chan_drain(struct uipc_chan *ch, uint64_t now)
+/* Queued calls past their deadline end, each with what it waited for;
+ * the earliest deadline left is noted for the next look. */
+static void queue_expire(struct uipc_chan *ch, uint64_t now)
 {
     struct uipc_queued *e, *prev = NULL;
-    /* Past their deadline first: each ends with what it waited for. */
+    uint64_t next = 0;
     for (e = ch->queued.head; e;) {
         if (e->deadline_ns && now >= e->deadline_ns) {
             e = e->next;
             struct uipc_queued *gone = queue_unlink(&ch->queued, prev);
             queue_end(ch, gone, gone->status);
         } else {
+            if (e->deadline_ns && (!next || e->deadline_ns < next))
+                next = e->deadline_ns;
             prev = e;
             e = e->next;
         }
     }
+    ch->queued_deadline = next;
+}
+
+void uipc__chan_drain(struct uipc_chan *ch, uint64_t now)
+{
+    struct uipc_queued *e;
+    /* Walked only once a deadline has passed (calls that left since make
+     * the note early, never late): walked at every turn, a queue of
+     * thousands cost more than the calls it held (test-call-wait, flood). */
+    if (ch->queued_deadline && now >= ch->queued_deadline)
+        queue_expire(ch, now);
     /* Then in order, while they go out; the first that must wait again
      * goes back to its place.  Each is out of the queue while its fill
      * runs: a uipc_cancel from there finds nothing to end twice. */
@@ -525,10 +551,7 @@ void uipc__chan_expire(struct uipc_chan *ch, uint64_t now)
 
 uint64_t uipc__chan_next_deadline(const struct uipc_chan *ch)
 {
-    uint64_t next = 0;
-    for (const struct uipc_queued *e = ch->queued.head; e; e = e->next)
-        if (e->deadline_ns && (next == 0 || e->deadline_ns < next))
-            next = e->deadline_ns;
+    uint64_t next = ch->queued.head ? ch->queued_deadline : 0;
     if (ch->ended.head) /* to deliver at once */
         return 1;
     if (ch->async_deadlines == 0)
@@ -591,14 +614,18 @@ int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call, uint64_
     uint32_t epoch = atomic_load(ch->up);
     rec->gen = gen;
     rec->epoch = epoch;
+    /* Not sent: the slot goes back unannounced.  Announced, it would wake
+     * the callers waiting for the service, whose issues fail as this one
+     * did and announce it in turn: two of them (a sync caller and the
+     * loop with a queued call) spun for the whole of a restart. */
     if (epoch == 0 || epoch != epoch0 || epoch != ch->alive_seen) {
-        slot_release(ch, i);
+        slot_return(ch, i);
         return -UIPC_EPEERDIED;
     }
     if (uipc__fifo_push(&ch->sub, i, gen, epoch) < 0) {
         /* Full: the server lied about what it took.  Nothing was sent,
          * so the slot is ours again (finding 10). */
-        slot_release(ch, i);
+        slot_return(ch, i);
         chan_break(ch);
         return -UIPC_EPROTO;
     }

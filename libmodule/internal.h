@@ -82,6 +82,7 @@ struct uipc_chan {
     uint64_t last_id;                        /* the last async call's id */
     uint32_t slot_waiters;                   /* sync callers waiting for a slot (UIPC_WAIT_SLOT) */
     struct uipc_queue queued;                /* async calls not yet sent, in order */
+    uint64_t queued_deadline;                /* no queued call's deadline is earlier (0: none has one) */
     struct uipc_queue ended;                 /* queued calls over before being sent: to deliver */
     struct uipc_chan_stats st;
 };

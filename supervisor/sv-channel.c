@@ -319,7 +319,7 @@ void sv_channels_started(struct sv *s, unsigned i)
         if (role == UIPC_SERVER) {
             uipc__words_started(words(s, ch, UIPC_SERVER), words(s, ch, UIPC_CLIENT), e,
                                 !s->draining);
-            tell(s, (unsigned)ch->client); /* a client waiting for the service (UIPC_WAIT_READY) */
+            tell(s, end_of(ch, UIPC_CLIENT)); /* a caller waiting for the service (UIPC_WAIT_READY) */
         }
     }
 }
@@ -337,7 +337,7 @@ void sv_drain(struct sv *s, bool on)
         struct sv_mod *srv = &s->mod[s->chan[k].server];
         if (srv->ch.pid > 0) {
             atomic_store(&words(s, &s->chan[k], UIPC_CLIENT)->epoch, on ? 0 : srv->epoch);
-            tell(s, (unsigned)s->chan[k].client);
+            tell(s, end_of(&s->chan[k], UIPC_CLIENT)); /* the end: callers waiting for it go */
         }
     }
     sv_ev(DRAIN, NULL, SV_FIELDS(SV_NUM("draining", on)), "supervisor: %s",

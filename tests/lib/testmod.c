@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The misbehaving-on-demand echo service used by the process tests. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +55,22 @@ static int call_back(uipc_req *req)
     return echo_back(req);
 }
 
+/* Says "taken", then holds the server's loop until the test lets go. */
+static int gate(uipc_req *req)
+{
+    size_t len;
+    const void *in = uipc_req_data(req, &len);
+    struct testmod_gate_req g;
+    if (len < sizeof(g))
+        return -EINVAL;
+    memcpy(&g, in, sizeof(g));
+    if (testmod_tell(g.taken, 't') < 0 || testmod_await(g.release, -1) < 0)
+        return -EIO;
+    return echo_back(req);
+}
+
+static unsigned counted; /* OP_COUNT handlers run in this process */
+
 static int plain_ctx; /* services named plain*: echo only, never misbehave */
 
 static int echo_handler(uipc_req *req, void *ctx)
@@ -82,6 +101,9 @@ static int echo_handler(uipc_req *req, void *ctx)
         return uipc_req_reply(req, cap + 1) == -UIPC_ETOOBIG ? 1 : -EIO;
     }
     case OP_SPIN: for (;;) pause();
+    case OP_GATE: return gate(req);
+    case OP_COUNT: return (int)++counted;
+    case OP_REMAINING: return (int)uipc_req_remaining_ms(req);
     default: return -ENOSYS;
     }
 }
@@ -144,6 +166,82 @@ void testmod_complete(int status, void *arg)
     msg->completions++;
 }
 
+int testmod_tell(int fd, char c)
+{
+    ssize_t n;
+    while ((n = write(fd, &c, 1)) < 0 && errno == EINTR)
+        ;
+    return n == 1 ? 0 : -errno;
+}
+
+int testmod_await(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r;
+    char c;
+    while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    if (r <= 0)
+        return r == 0 ? -ETIMEDOUT : -errno;
+    ssize_t n;
+    while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
+        ;
+    return n == 1 ? (unsigned char)c : n == 0 ? -EPIPE : -errno;
+}
+
+int testmod_gate_open(struct testmod_gate *g)
+{
+    if (pipe2(g->taken, O_CLOEXEC) < 0)
+        return -errno;
+    if (pipe2(g->release, O_CLOEXEC) < 0) {
+        int err = -errno;
+        close(g->taken[0]);
+        close(g->taken[1]);
+        return err;
+    }
+    return 0;
+}
+
+void testmod_gate_close(struct testmod_gate *g)
+{
+    for (int i = 0; i < 2; i++) {
+        close(g->taken[i]);
+        close(g->release[i]);
+    }
+}
+
+struct testmod_gate_req testmod_gate_req(const struct testmod_gate *g)
+{
+    return (struct testmod_gate_req){ .taken = g->taken[1], .release = g->release[0] };
+}
+
+void testmod_gate_taken(const struct testmod_gate *g)
+{
+    CHECK_EQ(testmod_await(g->taken[0], -1), 't');
+}
+
+void testmod_gate_release(const struct testmod_gate *g)
+{
+    CHECK_EQ(testmod_tell(g->release[1], 'r'), 0);
+}
+
+void testmod_gate_call(uipc_chan *ch, const struct testmod_gate *g, struct testmod_msg *msg)
+{
+    struct testmod_gate_req req = testmod_gate_req(g);
+    *msg = (struct testmod_msg){ .len = sizeof(req) };
+    memcpy(msg->buf, &req, sizeof(req));
+    struct uipc_call c = { .fill = testmod_fill, .complete = testmod_complete, .opcode = OP_GATE,
+                           .arg = msg };
+    CHECK_EQ(uipc_call(ch, &c), 0);
+    testmod_gate_taken(g);
+}
+
+void *testmod_shared(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 uipc_module *testmod_open(void)
 {
     uipc_module *m;
@@ -190,6 +288,17 @@ int testmod_run_pair(int (*client)(void *), void *arg, unsigned slots, unsigned 
     }
     uipc__bed_free(p.b);
     return r < 0 ? r : st;
+}
+
+int testmod_run_gated(int (*client)(void *), unsigned slots, int timeout_ms)
+{
+    static struct testmod_gate g; /* the client's copy is its own after the fork */
+    int r = testmod_gate_open(&g);
+    if (r < 0)
+        return r;
+    r = testmod_run_pair(client, &g, slots, 0, timeout_ms);
+    testmod_gate_close(&g);
+    return r;
 }
 
 void testmod_echo_loop(uipc_chan *ch, unsigned n, size_t len, unsigned pause_ms)

@@ -29,6 +29,9 @@ enum test_op {
     OP_CALLBACK,     /* calls service "back" synchronously, then echoes */
     OP_BIGREPLY,     /* asks for a reply larger than the slot */
     OP_SPIN,         /* never returns: a hung handler */
+    OP_GATE,         /* says it runs, blocks until told, then echoes (struct testmod_gate) */
+    OP_COUNT,        /* status = how many OP_COUNT handlers this process ran, this one included */
+    OP_REMAINING,    /* status = uipc_req_remaining_ms() */
 };
 
 /* The echo module's body: serves every "echo*" service it provides (and
@@ -59,6 +62,33 @@ void testmod_echo_loop(uipc_chan *ch, unsigned n, size_t len, unsigned pause_ms)
  * no completion dropped as a duplicate). */
 void testmod_check_whole(uipc_chan *ch, int no_dups);
 void testmod_sleep_ms(unsigned ms);
+/* OP_GATE's pipes, made by the test before the bed forks (so both ends'
+ * modules hold them): the handler writes a byte to `taken`, then waits
+ * for one on `release`.  Its request is struct testmod_gate_req. */
+struct testmod_gate {
+    int taken[2], release[2];
+};
+struct testmod_gate_req {
+    int taken, release; /* the handler's ends */
+};
+int testmod_gate_open(struct testmod_gate *g);
+void testmod_gate_close(struct testmod_gate *g);
+struct testmod_gate_req testmod_gate_req(const struct testmod_gate *g);
+/* In the client: until the handler runs; lets it go on. */
+void testmod_gate_taken(const struct testmod_gate *g);
+void testmod_gate_release(const struct testmod_gate *g);
+/* In the client: an async OP_GATE call (msg gets its completion), issued
+ * and taken: the server's loop is held from here to the release. */
+void testmod_gate_call(uipc_chan *ch, const struct testmod_gate *g, struct testmod_msg *msg);
+/* One byte through a pipe between the test and its modules, or between
+ * modules: made before the bed forks, so every module inherits it.
+ * testmod_tell returns 0 or -errno; testmod_await returns the byte, or
+ * -ETIMEDOUT after timeout_ms (-1: never), or -EPIPE at end of file. */
+int testmod_tell(int fd, char c);
+int testmod_await(int fd, int timeout_ms);
+/* Anonymous shared memory, zeroed, made before the bed forks: where module
+ * processes leave figures for the test to check (never unmapped). */
+void *testmod_shared(size_t len);
 /* Opens the module or exits 91. */
 uipc_module *testmod_open(void);
 /* Its client end of service "echo", or a CHECK failure. */
@@ -83,3 +113,5 @@ int testmod_pair_start(struct testmod_pair *p, int (*server)(void *), void *serv
  * waitpid() status, or -ETIMEDOUT (the client is then killed). */
 int testmod_run_pair(int (*client)(void *), void *arg, unsigned slots, unsigned slot_size,
                      int timeout_ms);
+/* The same, with a fresh struct testmod_gate for the client's arg. */
+int testmod_run_gated(int (*client)(void *), unsigned slots, int timeout_ms);
