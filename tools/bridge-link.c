@@ -249,22 +249,19 @@ void bridge_link_tick(struct bridge *b)
     }
 }
 
+/* A PEM file, whole (it holds no NUL byte). */
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "re");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, mem);
-    fclose(f);
-    if (mem)
-        fclose(mem);
-    return buf;
+    char *text = NULL;
+    size_t cap = 0;
+    if (f && getdelim(&text, &cap, '\0', f) < 0) {
+        free(text);
+        text = NULL;
+    }
+    if (f)
+        fclose(f);
+    return text;
 }
 
 /* Mutual TLS: our certificate, and the other end's verified against the CA. */
