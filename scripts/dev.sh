@@ -78,8 +78,9 @@ install_check() {
     meson install -C "$tmp/build" --quiet >/dev/null
     pc=$(dirname "$(find "$prefix" -name uipc-module.pc)")
     libdir=$(dirname "$pc")
-    for f in sbin/uipc-supervisor bin/uipcctl bin/uipc-chaos bin/uipc-exporter share/man/man1/uipc-chaos.1 \
+    for f in sbin/uipc-supervisor bin/uipcctl bin/uipc-chaos bin/uipc-exporter bin/uipc-bridge share/man/man1/uipc-chaos.1 \
              share/man/man8/uipc-exporter.8 lib/systemd/system/uipc-exporter.service share/uipc/policies/exporter.policy \
+             share/man/man8/uipc-bridge.8 \
              include/uipc/module.h include/uipc/pb.h \
              share/uipc/policies/base.policy etc/uipc/modules.conf lib/systemd/system/uipc-supervisor.service \
              share/man/man8/uipc-supervisor.8 share/man/man8/uipcctl.8 share/man/man5/modules.conf.5 \

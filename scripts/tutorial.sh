@@ -10,8 +10,10 @@
 # tutorial's working directory (a temporary one), with the environment the
 # tutorial's "Before you start" sets for a build directory: BUILD_DIR's
 # programs first on PATH, its uninstalled pkg-config files and library.
-# No TTY needed; every wait is bounded; any failure prints the supervisor's
-# log and exits non-zero.
+# The last chapter runs two more supervisors at once, hosts A and B, whose
+# bridges meet on 127.0.0.1:7400 (as host-a.conf says); that port must be
+# free.  No TTY needed; every wait is bounded; any failure prints the
+# supervisors' logs and exits non-zero.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,18 +26,25 @@ build=$(cd "$build" && pwd)
 INSTALLED_BASE=/usr/local/share/uipc/policies/base.policy # as printed in greet.policy
 
 work=""
-log=""
+log=""      # the first supervisor's log (chapters 5 to 9)
 sup_pid=""
+a_log=""    # hosts A and B (chapter 10)
+a_pid=""
+b_log=""
+b_pid=""
 log_shown=false
 
 show_log() {
+    local f
     $log_shown && return 0
     log_shown=true
-    if [ -n "$log" ] && [ -f "$log" ]; then
-        echo "---- supervisor log ($log) ----" >&2
-        cat "$log" >&2
-        echo "---- end of supervisor log ----" >&2
-    fi
+    for f in "$log" "$a_log" "$b_log"; do
+        if [ -n "$f" ] && [ -f "$f" ]; then
+            echo "---- supervisor log ($f) ----" >&2
+            cat "$f" >&2
+            echo "---- end of supervisor log ----" >&2
+        fi
+    done
 }
 
 fail() {
@@ -44,28 +53,38 @@ fail() {
     exit 1
 }
 
-alive() { [ -n "$sup_pid" ] && kill -0 "$sup_pid" 2>/dev/null; }
+pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+alive() { pid_alive "$sup_pid"; }
 
-# Module processes the log says were started, if they still run this
-# tutorial's binaries (their pid may have been reused otherwise).
+# Module processes the logs say were started, if they still run this
+# tutorial's binaries or the build's bridge (their pid may have been
+# reused otherwise).
 leftover_modules() {
-    [ -n "$log" ] && [ -f "$log" ] || return 0
-    local pid exe
-    sed -n 's/.* \(greeter\|caller\): started, pid \([0-9]*\)$/\2/p' "$log" | while read -r pid; do
-        exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
-        case $exe in "$work"/*) echo "$pid" ;; esac
+    local f pid exe
+    for f in "$log" "$a_log" "$b_log"; do
+        [ -n "$f" ] && [ -f "$f" ] || continue
+        sed -n 's/.* \(greeter\|caller\|bridge\): started, pid \([0-9]*\)$/\2/p' "$f" | while read -r pid; do
+            exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
+            case $exe in "$work"/* | "$build/tools/uipc-bridge") echo "$pid" ;; esac
+        done
     done
 }
 
+# SIGTERM to a supervisor, SIGKILL if it still runs 5 s later.
+stop_supervisor() {
+    local pid=$1 i=0
+    pid_alive "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    while pid_alive "$pid" && ((i++ < 100)); do sleep 0.05; done
+    ! pid_alive "$pid" || kill -KILL "$pid" 2>/dev/null || true
+}
+
 cleanup() {
-    local rc=$? i
+    local rc=$?
     trap - EXIT
-    if alive; then
-        kill -TERM "$sup_pid" 2>/dev/null || true
-        i=0
-        while alive && ((i++ < 100)); do sleep 0.05; done
-        ! alive || kill -KILL "$sup_pid" 2>/dev/null || true
-    fi
+    stop_supervisor "$sup_pid"
+    stop_supervisor "$b_pid"
+    stop_supervisor "$a_pid"
     local pids
     mapfile -t pids < <(leftover_modules)
     [ ${#pids[@]} -eq 0 ] || kill -KILL "${pids[@]}" 2>/dev/null || true
@@ -116,16 +135,52 @@ step() {
     [ -z "$out" ] || printf '%s\n' "$out"
 }
 
-# Waits up to $2 seconds for $3 lines of the log matching the ERE $1 (for
-# $4), while the supervisor runs.
-wait_log() {
-    local re=$1 secs=$2 count=$3 what=$4 i
+# Waits up to $4 seconds for $5 lines of the log $1 matching the ERE $3
+# (for $6), while the supervisor $2 runs.
+wait_in() {
+    local file=$1 pid=$2 re=$3 secs=$4 count=$5 what=$6 i
     for ((i = 0; i < secs * 20; i++)); do
-        [ "$(grep -cE -- "$re" "$log" || true)" -ge "$count" ] && return 0
-        alive || fail "the supervisor exited while waiting for $what"
+        [ "$(grep -cE -- "$re" "$file" || true)" -ge "$count" ] && return 0
+        pid_alive "$pid" || fail "the supervisor exited while waiting for $what"
         sleep 0.05
     done
-    fail "no $what in the log after $secs s"
+    fail "no $what in $(basename "$file") after $secs s"
+}
+wait_log() { wait_in "$log" "$sup_pid" "$@"; }
+
+# Waits up to $4 seconds until the awk program $3 exits 0 on the log $1
+# (for $5), while the supervisor $2 runs.
+wait_awk() {
+    local file=$1 pid=$2 prog=$3 secs=$4 what=$5 i
+    for ((i = 0; i < secs * 20; i++)); do
+        awk "$prog" "$file" && return 0
+        pid_alive "$pid" || fail "the supervisor exited while waiting for $what"
+        sleep 0.05
+    done
+    fail "no $what in $(basename "$file") after $secs s"
+}
+
+# Starts the one-command block step=$1 in the background, from the working
+# directory, its output to $2; sets started_pid (the supervisor itself:
+# exec twice, so that signals reach it).
+start_step() {
+    local cmd
+    cmd=$(block "sh step=$1")
+    [ "$(printf '%s\n' "$cmd" | wc -l)" -eq 1 ] || fail "step $1 is not one command"
+    echo "==> $cmd &   (log: $2)"
+    (cd "$work" && exec bash -c "exec $cmd") >"$2" 2>&1 </dev/null &
+    started_pid=$!
+}
+
+# SIGINT to the supervisor $1 (Ctrl-C), which must exit 0 within 10 s.
+ctrl_c() {
+    local pid=$1 what=$2 i rc=0
+    echo "==> Ctrl-C (SIGINT to $what, pid $pid)"
+    kill -INT "$pid"
+    for ((i = 0; i < 200; i++)); do pid_alive "$pid" || break; sleep 0.05; done
+    pid_alive "$pid" && fail "$what still runs 10 s after SIGINT"
+    wait "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "$what exited with status $rc"
 }
 
 # The table row of uipcctl's output whose first columns are the words given.
@@ -141,6 +196,8 @@ for f in "$build/supervisor/uipc-supervisor" "$build/tools/uipcctl" \
          "$build/meson-uninstalled/uipc-module-uninstalled.pc" "$build/policies/base.policy"; do
     [ -e "$f" ] || fail "$f is missing: build first (ninja -C $build)"
 done
+[ -x "$build/tools/uipc-bridge" ] ||
+    fail "$build/tools/uipc-bridge is missing: the last chapter needs it (meson finds libnng: libnng-dev)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/uipc-tutorial.XXXXXX")
 log=$work/supervisor.log
 echo "==> docs/tutorial.md -> $work"
@@ -148,6 +205,8 @@ extract "c file=greeter.c" greeter.c
 extract "c file=caller.c" caller.c
 extract "text file=greet.policy" greet.policy
 extract "ini file=modules.conf" modules.conf
+extract "ini file=host-a.conf" host-a.conf
+extract "ini file=host-b.conf" host-b.conf
 # the one substitution: the installed base policy -> this build's
 [ "$(grep -cxF "@include $INSTALLED_BASE" "$work/greet.policy" || true)" -eq 1 ] ||
     fail "greet.policy has no line '@include $INSTALLED_BASE'"
@@ -164,6 +223,14 @@ export LD_LIBRARY_PATH="$build/libmodule${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     fail "uipc-supervisor on PATH is $(command -v uipc-supervisor), not $build's"
 [ "$(command -v uipcctl)" = "$build/tools/uipcctl" ] ||
     fail "uipcctl on PATH is $(command -v uipcctl), not $build's"
+[ "$(command -v uipc-bridge)" = "$build/tools/uipc-bridge" ] ||
+    fail "uipc-bridge on PATH is $(command -v uipc-bridge), not $build's"
+# the bridges' port, as host-a.conf has it, must be free
+port=$(sed -n 's|^args = --listen tcp://127\.0\.0\.1:\([0-9]*\) --plain$|\1|p' "$work/host-a.conf")
+[ -n "$port" ] || fail "host-a.conf has no 'args = --listen tcp://127.0.0.1:PORT --plain'"
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    fail "127.0.0.1:$port is taken: the last chapter's bridges need it"
+fi
 
 # ---- build, check, run ----
 step build
@@ -171,12 +238,8 @@ if ! [ -x "$work/greeter" ] || ! [ -x "$work/caller" ]; then fail "the build mad
 step check
 [ "$out" = "modules.conf: ok, 2 modules, 1 channels" ] || fail "unexpected check: $out"
 
-sup_cmd=$(block "sh step=supervisor")
-[ "$(printf '%s\n' "$sup_cmd" | wc -l)" -eq 1 ] || fail "step supervisor is not one command"
-echo "==> $sup_cmd &   (log: $log)"
-# exec twice: $! is the supervisor itself, for the SIGINT below
-(cd "$work" && exec bash -c "exec $sup_cmd") >"$log" 2>&1 </dev/null &
-sup_pid=$!
+start_step supervisor "$log"
+sup_pid=$started_pid
 wait_log ' info  caller: call [0-9]+: hello, world$' 10 1 "first reply to the caller"
 
 step status
@@ -224,14 +287,8 @@ wait_log ' info  greeter: started, pid [0-9]+$' 10 3 "greeter's restart for the 
 [ "$(grep -cE ' info  caller: started, pid ' "$log")" -eq 1 ] || fail "the caller was restarted by the reload"
 
 # ---- Ctrl-C ----
-echo "==> Ctrl-C (SIGINT to the supervisor, pid $sup_pid)"
-kill -INT "$sup_pid"
-for ((i = 0; i < 200; i++)); do alive || break; sleep 0.05; done
-alive && fail "the supervisor still runs 10 s after SIGINT"
-rc=0
-wait "$sup_pid" || rc=$?
+ctrl_c "$sup_pid" "the supervisor"
 sup_pid=""
-[ "$rc" -eq 0 ] || fail "the supervisor exited with status $rc"
 for re in ' info  supervisor: SIGINT received, stopping modules$' ' info  caller: [0-9]+ of [0-9]+ calls answered$' \
           ' info  caller: exited with code 0 after ' ' info  greeter: greetings served: [0-9]+$' \
           ' info  greeter: exited with code 0 after ' ' info  supervisor: stopped$'; do
@@ -240,4 +297,75 @@ done
 [ -z "$(leftover_modules)" ] || fail "modules still run after the supervisor stopped"
 echo "==> the supervisor's log, abridged"
 grep -E ' (greeter: (SIGKILL sent|killed by|restart in|started|greetings served)|caller: (call [0-9]+: hello, world \(after|[0-9]+ of)|supervisor: (SIGINT|stopped))' "$log"
+
+# ---- two hosts: uipc-bridge ----
+a_log=$work/host-a.log
+b_log=$work/host-b.log
+step bridge
+[ "$(readlink -f "$work/uipc-bridge")" = "$(readlink -f "$build/tools/uipc-bridge")" ] ||
+    fail "./uipc-bridge is not the build's bridge"
+step check-hosts
+[ "$out" = "host-a.conf: ok, 2 modules, 1 channels
+host-b.conf: ok, 2 modules, 1 channels" ] || fail "unexpected check: $out"
+
+start_step host-a "$a_log"
+a_pid=$started_pid
+wait_in "$a_log" "$a_pid" ' info  bridge: ready after [0-9]+ ms$' 10 1 "host A's bridge ready"
+start_step host-b "$b_log"
+b_pid=$started_pid
+up_b=' info  bridge: uipc-bridge: link up \(connected to tcp://127\.0\.0\.1:'"$port"'\): 1 services imported, 0 of the 0 the other end imports exported$'
+up_a=' info  bridge: uipc-bridge: link up \(listening on tcp://127\.0\.0\.1:'"$port"'\): 0 services imported, 1 of the 1 the other end imports exported$'
+wait_in "$b_log" "$b_pid" "$up_b" 10 1 "link up on host B"
+wait_in "$a_log" "$a_pid" "$up_a" 10 1 "link up on host A"
+# a few replies across the link (a first call made before the link was up
+# may have failed with -UIPC_ENOLINK, as the page says)
+wait_in "$b_log" "$b_pid" ' info  caller: call [0-9]+: hello, world$' 10 3 "replies to host B's caller"
+! grep -E ' info  caller: call [0-9]+: ' "$b_log" | grep -vE 'call [0-9]+: hello, world$|call 1: no link to the remote service; not sent$' ||
+    fail "host B's caller got an error other than a first call before the link"
+
+step stats-hosts
+r=$(row greet bridge greeter) || fail "no stats on host A for greet, bridge -> greeter"
+read -r _ _ _ calls ok died _ <<<"$r"
+{ [ "$ok" -gt 0 ] && [ "$ok" -le "$calls" ] && [ "$died" -eq 0 ]; } || fail "unexpected stats on host A: $r"
+r=$(row greet caller bridge) || fail "no stats on host B for greet, caller -> bridge"
+read -r _ _ _ calls ok _ <<<"$r"
+[ "$ok" -gt 0 ] || fail "unexpected stats on host B: $r"
+
+step cut
+wait_in "$a_log" "$a_pid" ' warn  bridge: killed by signal SIGKILL after ' 10 1 "death of host A's bridge"
+grep -qE ' info  bridge: restart in 1000 ms$' "$a_log" || fail "host A's bridge is not restarted in 1000 ms"
+lost=' info  caller: call [0-9]+: link to the remote service lost; the call may have run$'
+nolink=' info  caller: call [0-9]+: no link to the remote service; not sent$'
+wait_in "$b_log" "$b_pid" ' info  bridge: uipc-bridge: link down: the connection closed; 1 calls out answered -UIPC_ELINKLOST$' \
+    10 1 "link down with the slow call out on host B"
+wait_in "$b_log" "$b_pid" "$lost" 10 1 "-UIPC_ELINKLOST to host B's caller"
+# then -UIPC_ENOLINK while the link is down, the link back, and replies again
+wait_awk "$b_log" "$b_pid" '
+    $0 ~ /'"${lost//\//\\/}"'/ { l = 1 }
+    l && $0 ~ /'"${nolink//\//\\/}"'/ { n = 1 }
+    n && / info  bridge: uipc-bridge: link up \(connected to / { u = 1 }
+    u && / info  caller: call [0-9]+: hello, world$/ { ok = 1 }
+    END { exit !ok }' 15 "-UIPC_ENOLINK, the link back and a reply after it on host B"
+wait_in "$a_log" "$a_pid" "$up_a" 10 2 "the link back on host A"
+[ "$(grep -cE "$lost" "$b_log")" -eq 1 ] || fail "more than one call lost with the link"
+
+step stats-b
+r=$(row greet caller bridge) || fail "no stats on host B for greet, caller -> bridge"
+read -r _ _ _ calls ok died timed_out proto _ <<<"$r"
+{ [ "$died" -ge 2 ] && [ "$timed_out" -eq 0 ] && [ "$proto" -eq 0 ]; } || fail "unexpected stats on host B: $r"
+
+ctrl_c "$b_pid" "host B's supervisor"
+b_pid=""
+ctrl_c "$a_pid" "host A's supervisor"
+a_pid=""
+answered=$(sed -n 's/.* info  caller: \([0-9]*\) of [0-9]* calls answered$/\1/p' "$b_log")
+served=$(sed -n 's/.* info  greeter: greetings served: \([0-9]*\)$/\1/p' "$a_log")
+[ -n "$answered" ] && [ -n "$served" ] || fail "no caller summary on host B or greeter summary on host A"
+# the call lost with the link ran on A: one greeting more than answered
+[ "$served" -eq $((answered + 1)) ] ||
+    fail "host A's greeter served $served, host B's caller got $answered answers: not one less"
+[ -z "$(leftover_modules)" ] || fail "modules still run after the supervisors stopped"
+echo "==> hosts A and B, abridged"
+grep -hE ' (bridge: (uipc-bridge: |SIGKILL sent|killed by|restart in)|caller: call [0-9]+: [^h]|caller: [0-9]+ of|greeter: (fault|greetings served))' \
+    "$a_log" "$b_log"
 echo "tutorial: ok"
