@@ -15,7 +15,7 @@ const char *uipc_strerror(int err)
     case UIPC_EPROTO: return "peer broke the channel protocol";
     case UIPC_EBADSTATUS: return "handler returned a reserved status";
     case UIPC_ESTOPPED: return "the supervisor asks this module to stop";
-    case UIPC_ENOLINK: return "no link to the remote service; not sent";
+    case UIPC_ENOLINK: return "remote service unreachable: no link, or down there; not run";
     case UIPC_ELINKLOST: return "link to the remote service lost; the call may have run";
     default: break;
     }

@@ -320,7 +320,7 @@ wait_in "$a_log" "$a_pid" "$up_a" 10 1 "link up on host A"
 # a few replies across the link (a first call made before the link was up
 # may have failed with -UIPC_ENOLINK, as the page says)
 wait_in "$b_log" "$b_pid" ' info  caller: call [0-9]+: hello, world$' 10 3 "replies to host B's caller"
-! grep -E ' info  caller: call [0-9]+: ' "$b_log" | grep -vE 'call [0-9]+: hello, world$|call 1: no link to the remote service; not sent$' ||
+! grep -E ' info  caller: call [0-9]+: ' "$b_log" | grep -vE 'call [0-9]+: hello, world$|call 1: remote service unreachable: no link, or down there; not run$' ||
     fail "host B's caller got an error other than a first call before the link"
 
 step stats-hosts
@@ -335,7 +335,7 @@ step cut
 wait_in "$a_log" "$a_pid" ' warn  bridge: killed by signal SIGKILL after ' 10 1 "death of host A's bridge"
 grep -qE ' info  bridge: restart in 1000 ms$' "$a_log" || fail "host A's bridge is not restarted in 1000 ms"
 lost=' info  caller: call [0-9]+: link to the remote service lost; the call may have run$'
-nolink=' info  caller: call [0-9]+: no link to the remote service; not sent$'
+nolink=' info  caller: call [0-9]+: remote service unreachable: no link, or down there; not run$'
 wait_in "$b_log" "$b_pid" ' info  bridge: uipc-bridge: link down: the connection closed; 1 calls out answered -UIPC_ELINKLOST$' \
     10 1 "link down with the slow call out on host B"
 wait_in "$b_log" "$b_pid" "$lost" 10 1 "-UIPC_ELINKLOST to host B's caller"

@@ -109,8 +109,8 @@ int bridge_parse_args(int argc, char **argv, struct bridge_opts *o)
                 return bad("--link-timeout-ms (20..600000)", optarg);
             break;
         case 'I':
-            if (number(optarg, 1, 65536, &o->max_inflight) < 0)
-                return bad("--max-inflight (1..65536)", optarg);
+            if (number(optarg, 1, BRIDGE_MAX_INFLIGHT, &o->max_inflight) < 0)
+                return bad("--max-inflight (1..4096)", optarg);
             break;
         case 'F':
             if (number(optarg, 4096, (16u << 20) + 64, &o->max_frame) < 0)

@@ -80,7 +80,11 @@ static void send_reply(struct bridge *b, uint64_t session, uint64_t id, nng_msg 
         nng_msg_free(msg); /* its caller had its answer from its own bridge */
         return;
     }
-    bridge_send(b, msg);
+    /* Never for room (BRIDGE_MAX_OUT): the link is failing.  Its caller
+     * must not wait for a reply that will not come: dropped, the link
+     * answers it -UIPC_ELINKLOST at the other end. */
+    if (!bridge_send(b, msg))
+        bridge_link_drop(b, "a reply could not be sent");
 }
 
 static int fill(void *buf, size_t cap, size_t *len, void *arg)

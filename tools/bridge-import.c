@@ -39,8 +39,8 @@ int bridge_import_init(struct bridge *b)
         b->imports[b->nimports++] = strdup(name);
     }
     free(list);
-    /* every call a local caller can have out at once, and some */
-    b->npend = 1u << 16;
+    /* a power of two: ids name their entry by their low bits */
+    b->npend = 4096;
     b->pend = calloc(b->npend, sizeof(*b->pend));
     return b->pend ? 0 : -ENOMEM;
 }
@@ -56,8 +56,8 @@ void bridge_import_fini(struct bridge *b)
 /* A free entry, found from where the last search left off. */
 static struct bridge_pending *pend_alloc(struct bridge *b)
 {
-    if (b->pend_used >= b->npend)
-        return NULL;
+    if (b->pend_used >= BRIDGE_MAX_OUT)
+        return NULL; /* answered -UIPC_ENOLINK: not sent */
     for (uint32_t n = 0; n < b->npend; n++) {
         uint32_t i = (uint32_t)(b->next_seq + n) & (b->npend - 1);
         if (!b->pend[i].req) {

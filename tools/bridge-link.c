@@ -98,7 +98,7 @@ static void link_down(struct bridge *b, const char *why)
 
 /* Drops the connection (garbage, silence, a stall): the dialer dials
  * again, the listener waits for it. */
-static void drop(struct bridge *b, nng_pipe p, const char *why)
+static void drop_pipe(struct bridge *b, nng_pipe p, const char *why)
 {
     if (nng_pipe_id(p) == nng_pipe_id(b->pipe)) {
         link_down(b, why);
@@ -107,6 +107,12 @@ static void drop(struct bridge *b, nng_pipe p, const char *why)
     say("dropped the connection: %s", why);
     b->dropped++;
     nng_pipe_close(p);
+}
+
+void bridge_link_drop(struct bridge *b, const char *why)
+{
+    if (nng_pipe_id(b->pipe) > 0)
+        drop_pipe(b, b->pipe, why);
 }
 
 static void send_hello(struct bridge *b)
@@ -154,7 +160,7 @@ void bridge_link_events(struct bridge *b)
 static void on_hello(struct bridge *b, const struct bridge_frame *f)
 {
     if (f->id == 0 || b->up) { /* a second HELLO on one connection is garbage */
-        drop(b, b->pipe, b->up ? "a second HELLO" : "a HELLO without a session");
+        drop_pipe(b, b->pipe, b->up ? "a second HELLO" : "a HELLO without a session");
         return;
     }
     b->peer_nonce = f->id;
@@ -187,10 +193,12 @@ static bool dispatch(struct bridge *b, const struct bridge_frame *f, nng_msg *ms
         on_hello(b, f);
         return true;
     }
-    if (!b->up)
-        return false; /* anything before HELLO */
+    /* Queued by the other end for an earlier connection: NNG sends it
+     * first on this one, even before the HELLO.  Dropped, never run. */
     if (f->session != b->my_nonce)
-        return true;  /* queued for an earlier connection: dropped, never run */
+        return true;
+    if (!b->up)
+        return false; /* ours, before the HELLO: no honest end sends that */
     switch (f->type) {
     case BR_CALL: return bridge_export_call(b, f, msg);
     case BR_REPLY: bridge_import_reply(b, f); return true;
@@ -219,7 +227,7 @@ void bridge_link_receive(struct bridge *b)
         }
         b->last_rx_ms = bridge_now_ms();
         if (bridge_decode(nng_msg_body(msg), nng_msg_len(msg), f) < 0 || !dispatch(b, f, msg))
-            drop(b, p, "a malformed or unexpected frame");
+            drop_pipe(b, p, "a malformed or unexpected frame");
         nng_msg_free(msg); /* a CALL keeps what it needs (bridge-export.c) */
     }
 }
@@ -235,7 +243,7 @@ void bridge_link_tick(struct bridge *b)
     if (nng_pipe_id(b->pipe) <= 0)
         return;
     if (now - b->last_rx_ms > b->o.link_timeout_ms) {
-        drop(b, b->pipe, b->up ? "the other end went silent" : "no HELLO in time");
+        drop_pipe(b, b->pipe, b->up ? "the other end went silent" : "no HELLO in time");
         return;
     }
     if (b->up) {
@@ -272,8 +280,11 @@ static int tls_config(struct bridge *b, nng_tls_config **out)
     if (rv != 0)
         return rv;
     char *cert = read_file(b->o.tls_cert), *key = read_file(b->o.tls_key), *ca = read_file(b->o.tls_ca);
-    if (!cert || !key || !ca)
+    const char *missing = !cert ? b->o.tls_cert : !key ? b->o.tls_key : !ca ? b->o.tls_ca : NULL;
+    if (missing) {
+        fprintf(stderr, "uipc-bridge: TLS: cannot read %s: %s\n", missing, strerror(errno));
         rv = NNG_ENOENT;
+    }
     if (rv == 0)
         rv = nng_tls_config_own_cert(cfg, cert, key, NULL);
     if (rv == 0)
@@ -327,8 +338,8 @@ int bridge_link_open(struct bridge *b)
     int rv = nng_pair1_open(&b->sock);
     if (rv == 0)
         rv = nng_socket_set_size(b->sock, NNG_OPT_RECVMAXSZ, b->o.max_frame);
-    /* more than we ever have out: replies are bounded by --max-inflight,
-     * calls by our callers' slots, and both by this */
+    /* NNG's most: more than we ever have out (BRIDGE_MAX_OUT calls, at
+     * most as many replies, a PING and a PONG per tick) */
     if (rv == 0)
         rv = nng_socket_set_int(b->sock, NNG_OPT_SENDBUF, 8192);
     if (rv == 0)

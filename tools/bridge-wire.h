@@ -32,6 +32,11 @@
 #define BRIDGE_REPLY_HDR (BRIDGE_HDR + 4u)
 #define BRIDGE_MAX_SERVICES 126u /* a module's channels at most */
 #define BRIDGE_NAME_MAX 63u
+/* Calls out at once on one side (import) and, the most --max-inflight
+ * allows, calls served for the other: together within NNG's largest
+ * send buffer (8192 frames), so a frame is never refused for room. */
+#define BRIDGE_MAX_OUT 4000u
+#define BRIDGE_MAX_INFLIGHT 4096u
 
 enum bridge_type { BR_HELLO = 1, BR_CALL, BR_REPLY, BR_PING, BR_PONG };
 

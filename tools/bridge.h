@@ -104,6 +104,9 @@ void bridge_link_receive(struct bridge *b);
 void bridge_link_events(struct bridge *b);
 /* The timer: heartbeats, the link's silence, calls past their time. */
 void bridge_link_tick(struct bridge *b);
+/* Drops the current connection (logged with why): calls out get
+ * -UIPC_ELINKLOST, the dialer dials again. */
+void bridge_link_drop(struct bridge *b, const char *why);
 /* Sends msg (taken either way) on the link; false if it could not go. */
 bool bridge_send(struct bridge *b, nng_msg *msg);
 /* A new message holding a header and room for n more bytes. */
