@@ -25,7 +25,7 @@ static void usage(FILE *f)
             "      --heartbeat-ms N     link heartbeat period (default 100)\n"
             "      --link-timeout-ms N  silence after which the link is lost (default 500)\n"
             "      --max-inflight N     the other end's calls served at once (default 1024)\n"
-            "      --max-frame BYTES    largest frame accepted (default 16 MiB + 64)\n");
+            "      --max-frame BYTES    largest frame accepted (default 1 MiB + 64; at most 16 MiB + 64)\n");
 }
 
 static int bad(const char *what, const char *value)
@@ -88,7 +88,7 @@ int bridge_parse_args(int argc, char **argv, struct bridge_opts *o)
         { NULL, 0, NULL, 0 },
     };
     *o = (struct bridge_opts){ .heartbeat_ms = 100, .link_timeout_ms = 500, .max_inflight = 1024,
-                               .max_frame = (16u << 20) + 64 };
+                               .max_frame = (1u << 20) + 64 };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:c:", longopts, NULL)) != -1) {

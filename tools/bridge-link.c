@@ -342,8 +342,10 @@ int bridge_link_open(struct bridge *b)
      * most as many replies, a PING and a PONG per tick) */
     if (rv == 0)
         rv = nng_socket_set_int(b->sock, NNG_OPT_SENDBUF, 8192);
+    /* Read at once, so a short queue does: a flood waits in TCP, not in
+     * our memory (at most this many frames of --max-frame) */
     if (rv == 0)
-        rv = nng_socket_set_int(b->sock, NNG_OPT_RECVBUF, 8192);
+        rv = nng_socket_set_int(b->sock, NNG_OPT_RECVBUF, BRIDGE_RECVBUF);
     if (rv == 0)
         rv = nng_socket_set_ms(b->sock, NNG_OPT_RECONNMINT, 50);
     if (rv == 0)

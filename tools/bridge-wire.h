@@ -37,6 +37,7 @@
  * send buffer (8192 frames), so a frame is never refused for room. */
 #define BRIDGE_MAX_OUT 4000u
 #define BRIDGE_MAX_INFLIGHT 4096u
+#define BRIDGE_RECVBUF 128 /* frames NNG holds for us before TCP pushes back */
 
 enum bridge_type { BR_HELLO = 1, BR_CALL, BR_REPLY, BR_PING, BR_PONG };
 
