@@ -263,8 +263,12 @@ int main(int argc, char **argv)
     }
     struct bridge_rec *cr = load(argv[optind], &nc), *sr = NULL;
     join_client(cr, nc);
-    if (since >= 0)
-        return recovered(since, n);
+    if (since >= 0) {
+        int r = recovered(since, n);
+        free(cr);
+        free(calls);
+        return r;
+    }
     sr = load(argv[optind + 1], &ns);
     join_server(sr, ns);
     printf("| %-22s | %6s | %9s | %7s | %-38s | %5s | %4s | %7s |\n", "fault", "calls", "in flight",

@@ -10,7 +10,8 @@
 # packet loss and delay (tc netem), A's supervisor killed (its keeper
 # replaces it), garbage and an NNG peer on the listening port while the
 # link is up, hostile frames from a peer that holds the link
-# (tests/integration/bridge-poke.c), uipc-chaos on host A, and then TLS.
+# (tests/integration/bridge-poke.c), uipc-chaos on host A; then over TLS
+# (and a stranger's certificate), and over IPC.
 # Every call is judged by bridge-check from the client's and server's
 # records: completed exactly once, within its timeout plus the link's
 # bound, with an error the fault explains (-UIPC_ENOLINK only for calls
@@ -25,7 +26,7 @@
 # what the bridge calls beyond it: printed at the end).
 set -euo pipefail
 
-: "${UIPC_SUPERVISOR:?}" "${UIPC_UIPCCTL:?}" "${UIPC_CHAOS:?}" "${UIPC_POLICIES:?}" "${UIPC_BRIDGE:?}"
+: "${UIPC_SUPERVISOR:?}" "${UIPC_CHAOS:?}" "${UIPC_POLICIES:?}" "${UIPC_BRIDGE:?}"
 : "${UIPC_BRIDGE_SERVER:?}" "${UIPC_BRIDGE_CLIENT:?}" "${UIPC_BRIDGE_CHECK:?}" "${UIPC_BRIDGE_POKE:?}"
 POLICY=${UIPC_BRIDGE_POLICY:-$UIPC_POLICIES/bridge.policy}
 TIMEOUT_MS=1000   # each call's
@@ -49,35 +50,39 @@ done
 tmp=$(mktemp -d -p /run uipc-bridge.XXXXXX) # not under /tmp: the modules' /tmp is their own
 chmod 755 "$tmp"
 rec=$tmp/rec # the client's and server's records
-# TLS certificates at short paths: a TLS bridge's args line holds three,
-# and a line of modules.conf is at most 198 characters (modules.conf(5)).
-certs=/run/ubr$$
+# TLS certificates and the IPC socket at short paths: a TLS bridge's args
+# line holds three, and a line of modules.conf is at most 198 characters
+# (modules.conf(5)).
+short=/run/ubr$$ certs=/run/ubr$$
 mkdir -m 1777 "$rec"
 ns_a=uipcbr-a-$$ ns_b=uipcbr-b-$$ veth_a=ubra$$ veth_b=ubrb$$
 addr_a=10.77.0.1 addr_b=10.77.0.2
-keepers=() # supervisors (their keepers) and uipc-chaos: pid:name
+keepers=() # the supervisors started (their keepers)
 failed=0
 
+# On any exit: the supervisors stopped (they stop their modules), whatever
+# still runs in the namespaces killed (uipc-chaos, bridge-poke), the
+# namespaces deleted (the veth pair with them), the files removed.
 cleanup() {
-    local p
-    for p in "${keepers[@]}"; do kill -TERM "${p%%:*}" 2>/dev/null || true; done
+    set +e
+    local p alive
+    for p in "${keepers[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for _ in $(seq 100); do
-        local alive=0
-        for p in "${keepers[@]}"; do kill -0 "${p%%:*}" 2>/dev/null && alive=1; done
+        alive=0
+        for p in "${keepers[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
         [ $alive = 0 ] && break
         sleep 0.1
     done
     for ns in "$ns_a" "$ns_b"; do
-        if ip netns list | grep -qw "$ns"; then
-            for p in $(ip netns pids "$ns"); do kill -KILL "$p" 2>/dev/null || true; done
-            ip netns del "$ns"
-        fi
+        [ -e "/run/netns/$ns" ] || continue
+        for p in $(ip netns pids "$ns"); do kill -KILL "$p" 2>/dev/null; done
+        ip netns del "$ns"
     done
     if [ -n "${UIPC_BRIDGE_KEEP:-}" ]; then
         rm -rf "$UIPC_BRIDGE_KEEP"
         cp -a "$tmp" "$UIPC_BRIDGE_KEEP"
     fi
-    rm -rf "$tmp" "$certs"
+    rm -rf "$tmp" "$short"
 }
 trap cleanup EXIT
 trap "exit 143" TERM INT # the EXIT trap runs then too
@@ -151,11 +156,11 @@ write_confs() {
     if [ "$mode" = ipc ]; then
         # one path for both: the bridges share a uid, which may connect
         # to the socket the other made
-        la="--listen ipc://$certs/ipc/bridge.sock"
-        lb="--connect ipc://$certs/ipc/bridge.sock"
+        la="--listen ipc://$short/ipc/bridge.sock"
+        lb="--connect ipc://$short/ipc/bridge.sock"
         extra="user = 65534
 group = 65534
-writable = $certs/ipc"
+writable = $short/ipc"
     elif [ "$mode" = tls ]; then
         la="--listen tls+tcp://0.0.0.0:$TLS_PORT --tls-cert $certs/a.pem --tls-key $certs/a.key --tls-ca $certs/ca.pem"
         lb="--connect tls+tcp://$addr_a:$TLS_PORT --tls-cert $certs/b.pem --tls-key $certs/b.key --tls-ca $certs/ca.pem"
@@ -215,7 +220,7 @@ start() {
     local ns=$ns_a
     [ "$1" = b ] && ns=$ns_b
     ip netns exec "$ns" "$UIPC_SUPERVISOR" --config "$tmp/$1.conf" >> "$tmp/$1.log" 2>&1 &
-    keepers+=("$!:$1")
+    keepers+=("$!")
     eval "keeper_$1=$!"
 }
 
@@ -435,7 +440,8 @@ scenario tls-peers enolink,elinklost tls_peers
 settle
 stop b
 stop a
-mkdir -m 1777 "$certs/ipc"
+mkdir -p "$short"
+mkdir -m 1777 "$short/ipc"
 write_confs ipc
 a0=$(links "$tmp/a.log") b0=$(links "$tmp/b.log")
 start a
@@ -471,5 +477,9 @@ if grep -q '^@default log' "$POLICY"; then
         sort | uniq -c || true
 fi
 grep -h 'bridge: stopped by seccomp' "$tmp"/*.log && failed=1
+# A sanitizer's report from a bridge or the client (the server's are
+# uipc-chaos's segv faults), and a bridge that did not stop cleanly.
+grep -hE '(bridge|client): (==[0-9]+==ERROR|.*runtime error|WARNING: ThreadSanitizer)' "$tmp"/*.log && failed=1
+grep -hE '(bridge|client): exited with code [1-9]' "$tmp"/*.log && failed=1
 [ "$failed" = 0 ] || fail "see above"
 echo "ok"
