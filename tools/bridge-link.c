@@ -193,12 +193,14 @@ static bool dispatch(struct bridge *b, const struct bridge_frame *f, nng_msg *ms
         on_hello(b, f);
         return true;
     }
-    /* Queued by the other end for an earlier connection: NNG sends it
-     * first on this one, even before the HELLO.  Dropped, never run. */
+    /* Queued for an earlier connection: dropped, never run.  Checked
+     * before HELLO is awaited: NNG hands a new connection what its socket
+     * still holds (frames sent while the last one was dying) ahead of the
+     * peer's HELLO. */
     if (f->session != b->my_nonce)
         return true;
     if (!b->up)
-        return false; /* ours, before the HELLO: no honest end sends that */
+        return false; /* our session before the peer's HELLO: it cannot know it yet */
     switch (f->type) {
     case BR_CALL: return bridge_export_call(b, f, msg);
     case BR_REPLY: bridge_import_reply(b, f); return true;
@@ -242,7 +244,9 @@ void bridge_link_tick(struct bridge *b)
     bridge_import_expire(b, now);
     if (nng_pipe_id(b->pipe) <= 0)
         return;
-    if (now - b->last_rx_ms > b->o.link_timeout_ms) {
+    /* Before HELLO, from the connection's start: stale frames do not
+     * keep a connection that never says HELLO. */
+    if (now - (b->up ? b->last_rx_ms : b->pipe_ms) > b->o.link_timeout_ms) {
         drop_pipe(b, b->pipe, b->up ? "the other end went silent" : "no HELLO in time");
         return;
     }

@@ -96,6 +96,7 @@ int main(int argc, char **argv)
     bridge_link_close(b);
     bridge_import_fini(b);
     bridge_export_fini(b);
+    nng_fini(); /* NNG's threads joined, what they held freed: a clean exit */
     uipc_module_close(b->m);
     return err < 0 ? 1 : 0;
 }
