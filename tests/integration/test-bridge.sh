@@ -69,6 +69,11 @@ if [ -n "${UIPC_VALGRIND:-}" ]; then
     echo "valgrind: the bridges run under it without a policy (a strict one would stop valgrind);" \
          "heartbeat 250 ms, link bound 2500 ms, calls' timeout 5 s; scenarios $UIPC_BRIDGE_SCENARIOS"
 fi
+# NNG 1.5.2 leaks the one frame PAIR1 hands a connection the peer has just
+# closed (tests/valgrind.supp says how): LSan leaves those frames out of its
+# verdict and counts them, and the test allows a few per bridge process.
+printf 'leak:bridge_msg\n' > "$tmp/lsan.supp"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$tmp/lsan.supp:print_suppressions=1"
 ns_a=uipcbr-a-$$ ns_b=uipcbr-b-$$ veth_a=ubra$$ veth_b=ubrb$$
 addr_a=10.77.0.1 addr_b=10.77.0.2
 keepers=() # the supervisors started (their keepers)
@@ -498,10 +503,20 @@ if grep -q '^@default log' "$POLICY"; then
         sort | uniq -c || true
 fi
 grep -h 'bridge: stopped by seccomp' "$tmp"/*.log && failed=1
-# A sanitizer's report from a bridge or the client (the server's are
-# uipc-chaos's segv faults), and a bridge that did not stop cleanly.
-grep -hE '(bridge|client): (==[0-9]+==ERROR|.*runtime error|WARNING: ThreadSanitizer)' "$tmp"/*.log && failed=1
-grep -hE 'bridge: ==[0-9]+== ' "$tmp"/*.log && failed=1 # valgrind's
-grep -hE '(bridge|client): exited with code [1-9]' "$tmp"/*.log && failed=1
+# A sanitizer's or valgrind's report from a bridge or the client, and a
+# bridge that did not stop cleanly; not where uipc-chaos sent the bridge
+# its SIGSEGVs (ASan reports them, and exits 1), nor from the server.
+honest=("$tmp/a.log" "$tmp/b.log")
+[ -e "$tmp/chaos-server.log" ] && honest+=("$tmp/chaos-server.log")
+grep -hE '(bridge|client): (==[0-9]+==ERROR|.*runtime error|WARNING: ThreadSanitizer)' "${honest[@]}" && failed=1
+grep -hE 'bridge: ==[0-9]+== ' "${honest[@]}" && failed=1
+grep -hE '(bridge|client): exited with code [1-9]' "${honest[@]}" && failed=1
+# LSan's count of the frames NNG leaked (two objects each: the message and
+# its body), per bridge process: at most one per connection it saw close
+# while frames flowed; a leak of ours would be one per call.
+while read -r n _; do
+    echo "LSan: $((n / 2)) frame(s) leaked by NNG 1.5.2 in one bridge process (tests/valgrind.supp)"
+    [ "$n" -le 8 ] || { echo "FAIL: too many for NNG's race: a leak of the bridge's own?" >&2; failed=1; }
+done < <(cat "${honest[@]}" | grep -oE 'bridge: +[0-9]+ +[0-9]+ bridge_msg$' | awk '{print $2, $3}')
 [ "$failed" = 0 ] || fail "see above"
 echo "ok"
