@@ -254,6 +254,7 @@ stop() {
 scenarios=$tmp/scenarios
 : > "$scenarios"
 hostile_frames=0 # connections dropped for a malformed frame that bridge-poke sent
+hostile_late=0   # and tries it gave up on, whose garbage may be dropped later
 # scenario NAME ALLOWED FAULT [HOLD_S RECOVER]: 2 s of load, FAULT (a
 # command), HOLD_S seconds, RECOVER, then the load until the last 200
 # calls were ok (at most 30 s), and one more second.  The calls issued in
@@ -399,11 +400,13 @@ tls_peers() {
     # A's old connection to B, cut off by the veth, may still hold PAIR1's
     # one place while its TLS close runs out (seen once under ASan in CI:
     # the poke's connection was held, not served): a few tries, 2 s apart.
+    # A try that gave up may still have its garbage read, and dropped, later.
     local try
     for try in 1 2 3; do
         ip netns exec "$ns_a" "$UIPC_BRIDGE_POKE" "tls+tcp://127.0.0.1:$TLS_PORT" garbage \
             "$certs/b.pem" "$certs/b.key" "$certs/ca.pem" host-a >> "$tmp/poke.log" 2>&1 && break
         [ $try = 3 ] && fail "bridge-poke garbage with B's certificate, 3 tries: $(tail -n 3 "$tmp/poke.log")"
+        hostile_late=$((hostile_late + 1))
         sleep 2
     done
     hostile_frames=$((hostile_frames + 1))
@@ -500,7 +503,7 @@ grep -h ANOMALY "$tmp"/*.log && failed=1
 # Any other such drop is an honest bridge's frame taken for garbage (as a
 # frame of an earlier session was, before its HELLO, on a reconnect).
 malformed=$(cat "$tmp"/*.log | grep -c 'dropped the connection: a malformed or unexpected frame' || true)
-if [ "$malformed" != "$hostile_frames" ]; then
+if [ "$malformed" -lt "$hostile_frames" ] || [ "$malformed" -gt $((hostile_frames + hostile_late)) ]; then
     echo "FAIL: $malformed connections dropped for a malformed frame, $hostile_frames of them bridge-poke's" >&2
     failed=1
 fi
