@@ -94,6 +94,7 @@ static void link_down(struct bridge *b, const char *why)
     }
     b->up = false;
     b->peer_nonce = 0;
+    b->idle_ms = bridge_now_ms();
 }
 
 /* Drops the connection (garbage, silence, a stall): the dialer dials
@@ -171,6 +172,9 @@ static void on_hello(struct bridge *b, const struct bridge_frame *f)
     say("link up (%s %s): %u services imported, %u of the %u the other end imports exported",
         b->o.listen ? "listening on" : "connected to", b->o.listen ? b->o.listen : b->o.connect, b->nimports,
         b->nexports_found, b->nexports);
+    if (b->remakes)
+        say("the %s was made anew %u times before", b->o.listen ? "listener" : "dialer", b->remakes);
+    b->remakes = 0;
 }
 
 static void on_ping(struct bridge *b, const struct bridge_frame *f)
@@ -234,6 +238,27 @@ void bridge_link_receive(struct bridge *b)
     }
 }
 
+static int endpoint(struct bridge *b);
+
+/* NNG 1.5.2 (Debian 12's) stops a listener for good, and a dialer too, when
+ * a connection fails during its SP negotiation with NNG_ECLOSED, as a TLS
+ * one can when its peer goes away in the middle (nanomsg/nng#1518, fixed in
+ * 1.6.0): no connection is accepted or dialed again, and the link never
+ * comes back.  So after a while with no connection at all, the endpoint is
+ * made anew; a healthy one costs nothing but the moment it is closed. */
+static void remake_endpoint(struct bridge *b, uint64_t now)
+{
+    if (b->o.listen)
+        nng_listener_close(b->listener);
+    else
+        nng_dialer_close(b->dialer);
+    if (endpoint(b) == 0 && b->remakes++ == 0)
+        say("no connection for %llu ms: the %s is made anew (again every %u ms while none comes)",
+            (unsigned long long)(now - b->idle_ms), b->o.listen ? "listener" : "dialer",
+            4u * b->o.link_timeout_ms);
+    b->idle_ms = now;
+}
+
 void bridge_link_tick(struct bridge *b)
 {
     uint64_t n;
@@ -242,8 +267,11 @@ void bridge_link_tick(struct bridge *b)
     }
     uint64_t now = bridge_now_ms();
     bridge_import_expire(b, now);
-    if (nng_pipe_id(b->pipe) <= 0)
+    if (nng_pipe_id(b->pipe) <= 0) {
+        if (now - b->idle_ms >= 4u * b->o.link_timeout_ms)
+            remake_endpoint(b, now);
         return;
+    }
     /* Before HELLO, from the connection's start: stale frames do not
      * keep a connection that never says HELLO. */
     if (now - (b->up ? b->last_rx_ms : b->pipe_ms) > b->o.link_timeout_ms) {
@@ -364,6 +392,7 @@ int bridge_link_open(struct bridge *b)
         fprintf(stderr, "uipc-bridge: NNG: %s\n", nng_strerror(rv));
         return -EIO;
     }
+    b->idle_ms = bridge_now_ms();
     b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     struct itimerspec it = { .it_interval = { .tv_sec = b->o.heartbeat_ms / 1000,
                                               .tv_nsec = (long)(b->o.heartbeat_ms % 1000) * 1000000 } };
