@@ -73,7 +73,7 @@ struct bridge {
     bool up;
     uint64_t my_nonce, peer_nonce; /* this connection's sessions */
     uint64_t last_rx_ms, since_ms, pipe_ms;
-    uint64_t idle_ms;        /* since when no connection: the endpoint is made again after a while */
+    uint64_t idle_ms;        /* since when no connection: the listener is made again after a while */
     unsigned remakes;        /* in this outage: logged once it is over */
     uint64_t rtt_ns, rtt_logged_ms;
     uint64_t last_call_id;   /* export side: ids only grow within a session */

@@ -7,11 +7,13 @@
 # in flight) behind a dialing bridge, both bridges under
 # policies/bridge.policy.  With the load running, one scenario at a time:
 # the server on A killed, either bridge killed, the veth link down 2 s,
-# packet loss and delay (tc netem), A's supervisor killed (its keeper
-# replaces it), garbage and an NNG peer on the listening port while the
-# link is up, hostile frames from a peer that holds the link
-# (tests/integration/bridge-poke.c), uipc-chaos on host A; then over TLS
-# (and a stranger's certificate), and over IPC.
+# 5% packet loss and 20 ms delay (tc netem; where the kernel has no
+# sch_netem, a classic BPF filter dropping 5% and a token bucket), A's
+# supervisor killed (its keeper replaces it), garbage and an NNG peer on
+# the listening port while the link is up, hostile frames from a peer that
+# holds the link (tests/integration/bridge-poke.c), uipc-chaos on A's
+# server and then on A's bridge; then over TLS (and a stranger's
+# certificate), and over IPC.
 # Every call is judged by bridge-check from the client's and server's
 # records: completed exactly once, within its timeout plus the link's
 # bound, with an error the fault explains (-UIPC_ENOLINK only for calls
