@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bell.h"
 #include "internal.h"
 
 /* The call's deadline (0: none): its own timeout, or with
@@ -64,10 +63,8 @@ static int issue_async(struct uipc_chan *ch, const struct uipc_call *call, uint6
     if (r >= 0 || !uipc__may_wait(r, call->flags))
         return r < 0 ? r : 0;
     r = uipc__chan_enqueue(ch, call, deadline_ns, r);
-    if (r == 0) { /* a loop asleep learns of a new deadline, or of a slot it could use */
-        uipc__kick(ch->m);
-        uipc__bell_ring(ch->m->self);
-    }
+    if (r == 0) /* a loop asleep learns of a new deadline, or of a slot it could use */
+        uipc__wake_loop(ch->m);
     return r;
 }
 
@@ -123,10 +120,8 @@ int uipc_cancel(uipc_chan *ch, uint64_t id)
     pthread_mutex_lock(&m->lock);
     int r = uipc__chan_cancel(ch, id);
     pthread_mutex_unlock(&m->lock);
-    if (r == 0) { /* its completion is delivered by the loop: wake it */
-        uipc__kick(m);
-        uipc__bell_ring(m->self);
-    }
+    if (r == 0) /* its completion is delivered by the loop: wake it */
+        uipc__wake_loop(m);
     return r;
 }
 

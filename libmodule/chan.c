@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bell.h"
 #include "internal.h"
 
 /* Whoever waits for a slot hears of this one: a sync caller asleep on
@@ -16,10 +15,8 @@ static void slot_freed(struct uipc_chan *ch)
     uipc_module *m = ch->m;
     if (ch->slot_waiters)
         uipc__kick(m);
-    if (ch->queued.head && !m->turning) {
-        uipc__kick(m);
-        uipc__bell_ring(m->self);
-    }
+    if (ch->queued.head && !m->turning)
+        uipc__wake_loop(m);
 }
 
 /* Back to the pool, unannounced: for a slot taken by an issue that did

@@ -165,6 +165,9 @@ void uipc__wait(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline
 /* Wakes every thread of this module that waits (stop, or a sync call
  * completed on another thread's behalf). */
 void uipc__kick(uipc_module *m);
+/* Wakes the module's loop wherever it sleeps, on its futexes or in the
+ * caller's epoll (fd mode): it has work another thread made for it. */
+void uipc__wake_loop(uipc_module *m);
 /* A sign of life in every side we own, at most one store per ms: cheap
  * enough (a coarse clock read, no system call) to call before every
  * handler and every delivery, so a busy loop never starves its beat. */

@@ -48,6 +48,12 @@ void uipc__kick(uipc_module *m)
         futex_wake_all(&m->kick, false);
 }
 
+void uipc__wake_loop(uipc_module *m)
+{
+    uipc__kick(m);
+    uipc__bell_ring(m->self);
+}
+
 void uipc__beat(uipc_module *m)
 {
     /* The coarse clock is read from the vDSO without touching the TSC, so
