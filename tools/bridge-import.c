@@ -53,8 +53,8 @@ void bridge_import_fini(struct bridge *b)
     free(b->pend);
 }
 
-/* A free entry, found from where the last search left off. */
-static struct bridge_pending *pend_alloc(struct bridge *b)
+/* A free entry for req, found from where the last search left off. */
+static struct bridge_pending *pend_alloc(struct bridge *b, uipc_req *req)
 {
     if (b->pend_used >= BRIDGE_MAX_OUT)
         return NULL; /* answered -UIPC_ENOLINK: not sent */
@@ -63,6 +63,7 @@ static struct bridge_pending *pend_alloc(struct bridge *b)
         if (!b->pend[i].req) {
             b->next_seq += n + 1;
             b->pend[i].id = (b->next_seq << INDEX_BITS) | i;
+            b->pend[i].req = req;
             b->pend_used++;
             return &b->pend[i];
         }
@@ -70,11 +71,16 @@ static struct bridge_pending *pend_alloc(struct bridge *b)
     return NULL;
 }
 
+static void pend_free(struct bridge *b, struct bridge_pending *p)
+{
+    p->req = NULL;
+    b->pend_used--;
+}
+
 static void answer(struct bridge *b, struct bridge_pending *p, int status, const void *data, size_t len)
 {
     uipc_req_respond(p->req, status, data, len);
-    p->req = NULL;
-    b->pend_used--;
+    pend_free(b, p);
 }
 
 /* A call to our import imp->index: out as a CALL, answered later. */
@@ -89,22 +95,19 @@ static int handle(uipc_req *req, void *ctx)
         return -UIPC_ETIMEDOUT;
     size_t len;
     const void *data = uipc_req_data(req, &len);
-    struct bridge_pending *p = pend_alloc(b);
+    struct bridge_pending *p = pend_alloc(b, req);
     if (!p)
         return -UIPC_ENOLINK;
     nng_msg *msg = bridge_msg(BR_CALL, 0, b->peer_nonce, p->id, BRIDGE_CALL_HDR - BRIDGE_HDR + len);
     if (!msg) {
-        p->req = NULL;
-        b->pend_used--;
+        pend_free(b, p);
         return -UIPC_ENOLINK;
     }
     uint8_t *body = nng_msg_body(msg);
     bridge_put_call(body + BRIDGE_HDR, imp->index, uipc_req_opcode(req), left < 0 ? 0 : (uint32_t)(left > UINT32_MAX ? UINT32_MAX : left));
     memcpy(body + BRIDGE_CALL_HDR, data, len);
-    p->req = req;
-    if (!bridge_send(b, msg)) {
-        p->req = NULL;
-        b->pend_used--;
+    if (!bridge_send(b, msg)) { /* not sent: surely not run */
+        pend_free(b, p);
         return -UIPC_ENOLINK;
     }
     /* Kept past the caller's own deadline by the link's bound: the other
