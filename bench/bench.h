@@ -27,6 +27,7 @@ struct bench_result {
 
 /* Each returns 0 and fills *r, or a negative errno-style code. */
 int bench_raw_ring(const struct bench_opts *o, struct bench_result *r);
+int bench_line_floor(const struct bench_opts *o, struct bench_result *r);
 int bench_unix_socket(const struct bench_opts *o, struct bench_result *r);
 int bench_pipe(const struct bench_opts *o, struct bench_result *r);
 int bench_iceoryx(const struct bench_opts *o, struct bench_result *r);

@@ -41,6 +41,7 @@ static int uipc_sleep(const struct bench_opts *o, struct bench_result *r)
 
 static const struct transport transports[] = {
     { "raw-ring", bench_raw_ring },
+    { "line-floor", bench_line_floor },
     { "uipc-spin", uipc_spin },
     { "uipc-sleep", uipc_sleep },
     { "unix-socket", bench_unix_socket },
@@ -55,7 +56,7 @@ static const struct transport transports[] = {
 
 enum metric { MEDIAN, CALLS };
 
-/* The spec's targets (issue #2; the bridge's: issue #19): value(a) /
+/* The spec's targets (issue #2; the bridge's: issue #19; the floor's: #20): value(a) /
  * value(b) against limit, <= for latency and >= for throughput. */
 static const struct target {
     const char *text, *a, *b;
@@ -67,6 +68,9 @@ static const struct target {
     { "uipc-spin median <= 1/30 unix-socket", "uipc-spin", "unix-socket", MEDIAN, 1.0 / 30 },
     { "uipc-sleep median <= unix-socket median", "uipc-sleep", "unix-socket", MEDIAN, 1.0 },
     { "uipc-spin async calls/s >= 0.5x raw-ring", "uipc-spin", "raw-ring", CALLS, 0.5 },
+    { "uipc-spin median <= 1.2x line-floor", "uipc-spin", "line-floor", MEDIAN, 1.2 },
+    { "uipc-spin async calls/s >= 0.8x raw-ring", "uipc-spin", "raw-ring", CALLS, 0.8 },
+    { "uipc-sleep async calls/s >= pipe", "uipc-sleep", "pipe", CALLS, 1.0 },
     { "bridge median <= 1.3x nng-pair1", "uipc-bridge", "nng-pair1", MEDIAN, 1.3 },
     { "bridge async calls/s >= 0.5x nng-pair1", "uipc-bridge", "nng-pair1", CALLS, 0.5 },
 };
@@ -74,9 +78,9 @@ static const struct target {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: uipc-bench [--iters N] [--warmup N] [--async N] [--depth N]\n"
+            "usage: uipc-bench [--iters N] [--warmup N] [--async N] [--depth N] [--size N]\n"
             "                  [--only NAME[,NAME...]] [--cpus A,B|none] [--json]\n"
-            "transports: raw-ring uipc-spin uipc-sleep unix-socket pipe iceoryx\n"
+            "transports: raw-ring line-floor uipc-spin uipc-sleep unix-socket pipe iceoryx\n"
             "            tcp-socket nng-pair1 uipc-bridge\n");
 }
 
@@ -192,6 +196,12 @@ static int apply_opt(int c, char *arg, struct cli *cl)
             rc = -ERANGE;
         cl->o.depth = (unsigned)v;
         break;
+    case 's':
+        rc = parse_ulong(arg, &v);
+        if (!rc && (v < 8 || v > BENCH_MSG_MAX))
+            rc = -ERANGE; /* 8: the uipc rows stamp each request with a sequence number */
+        cl->o.msg_size = v;
+        break;
     case 'o': rc = parse_only(arg, &cl->only); break;
     case 'c':
         rc = parse_cpus(arg, &cl->o.cpu_client, &cl->o.cpu_server);
@@ -212,6 +222,7 @@ static int parse_args(int argc, char **argv, struct cli *cl)
         { "warmup", required_argument, NULL, 'w' },
         { "async", required_argument, NULL, 'a' },
         { "depth", required_argument, NULL, 'd' },
+        { "size", required_argument, NULL, 's' },
         { "only", required_argument, NULL, 'o' },
         { "cpus", required_argument, NULL, 'c' },
         { "json", no_argument, NULL, 'j' },

@@ -641,11 +641,14 @@ int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call, uint64_
         publish(&ch->r.side[UIPC_CLIENT]->sync_waiting, ++ch->sync_waiting);
     ch->st.in_flight++;
     /* Calls issued from complete callbacks are announced once, after the
-     * delivery batch (uipc__chan_deliver): one fence for many calls. */
-    if (ch->m->delivering)
+     * delivery batch (uipc__chan_deliver): one fence for many calls; but
+     * a server already asleep is woken by the first of them, so that it
+     * serves while we deliver the rest (as serve.c wakes us). */
+    struct uipc_side *peer = ch->r.side[UIPC_SERVER];
+    if (ch->m->delivering && !uipc_load_relaxed(&peer->armed) && !uipc_load_relaxed(&peer->bell))
         ch->notify_pending = true;
     else
-        uipc__notify(ch->r.side[UIPC_SERVER], ch->peer_bell);
+        uipc__notify(peer, ch->peer_bell);
     return (int)i;
 }
 

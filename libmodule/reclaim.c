@@ -12,7 +12,7 @@ static void side_down(struct uipc_side *s)
      * either the client sees the service down, or we see its slot below. */
     atomic_store(&s->epoch, 0);
     /* The dead process's "asleep" announcements died with it. */
-    atomic_store(&s->sleepers, 0);
+    atomic_store(&s->armed, 0);
     atomic_store(&s->bell, 0);
 }
 

@@ -12,7 +12,7 @@
 #include "latency.h"
 
 #define UIPC_REGION_MAGIC   0x43504955u /* "UIPC" */
-#define UIPC_REGION_VERSION 2
+#define UIPC_REGION_VERSION 3 /* 3: side.armed, taken by the waker (was sleepers, a count) */
 #define UIPC_LINE           128 /* a cache line pair: Intel's adjacent-line prefetcher */
 #define UIPC_SERVICE_MAX    64
 #define UIPC_MAX_SLOTS      65536u
@@ -48,7 +48,8 @@ enum uipc_fifo_id { UIPC_SUBMIT = 0, UIPC_COMPLETE = 1 };
 struct uipc_side {
     _Alignas(UIPC_LINE) _Atomic uint32_t epoch; /* incarnation on this side; 0: down */
     _Atomic uint32_t wake;     /* futex word: bumped by the peer to wake us */
-    _Atomic uint32_t sleepers; /* threads of this side asleep on `wake` */
+    _Atomic uint32_t armed;    /* 1: a thread of this side sleeps (or is about to) on `wake`;
+                                * set by the sleeper, taken by the waker (wait.c) */
     _Atomic uint32_t bell;     /* 1: asleep in a poll loop; write our eventfd */
     _Alignas(UIPC_LINE) _Atomic uint64_t beat_ms; /* last sign of life, CLOCK_MONOTONIC ms */
     _Atomic uint64_t violations; /* protocol violations this side saw */
@@ -181,6 +182,15 @@ static inline unsigned char *uipc_slot_data(const struct uipc_region *r, uint32_
 static inline struct uipc_ctl_chan *uipc_ctl_chan(const struct uipc_region *ctl, unsigned idx)
 {
     return (struct uipc_ctl_chan *)(void *)uipc_slot_data(ctl, 0) + idx;
+}
+
+/* The waker's half of the sleep handshake, after its fence: true once per
+ * sleep of that side.  The plain load first keeps a busy pair, whose flag
+ * stays 0, from writing the line the peer reads on every call. */
+static inline bool uipc_take_armed(struct uipc_side *s)
+{
+    return atomic_load_explicit(&s->armed, memory_order_relaxed) != 0 &&
+           atomic_exchange(&s->armed, 0) != 0;
 }
 
 /* After publishing to a side (an entry, or a control word): wakes the

@@ -28,11 +28,16 @@ static void futex_wake_all(_Atomic uint32_t *word, bool shared)
 void uipc__notify(struct uipc_side *peer, int peer_bell)
 {
     /* Our entry is published; the fence orders that store before the load
-     * of the peer's flags (Dekker, see atomics.h).  Only the sleeper clears
-     * its own flags: a waker that cleared them could eat the sleeper's next
-     * announcement and leave it asleep forever. */
+     * of the peer's flags (Dekker, see atomics.h).  The first waker after
+     * a sleep takes `armed` and bumps `wake`: one system call per sleep,
+     * not one per entry published while the sleeper is still waking up
+     * (13 futex wakes per sleep in a 32-deep pipeline before).  Taking the
+     * flag never loses a wake-up, though it may take the one the sleeper
+     * set for its next sleep: that sleeper read `wake` before it set the
+     * flag, so the bump that follows the take wakes that sleep too
+     * (docs/wake-protocol.pml). */
     uipc_fence();
-    if (uipc_load_relaxed(&peer->sleepers) != 0) {
+    if (uipc_take_armed(peer)) {
         atomic_fetch_add_explicit(&peer->wake, 1, memory_order_relaxed);
         futex_wake_all(&peer->wake, true);
     }
@@ -147,10 +152,11 @@ static void sleep_on(uipc_module *m, const struct uipc_waitset *ws, uint64_t dea
     w[n++] = (struct futex_waitv){ .uaddr = (uintptr_t)&m->kick, .val = ws->kick0,
                                    .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG };
     for (unsigned i = 0; i < ws->n; i++) {
+        /* `wake` read before `armed` is set: see uipc__notify. */
         w[n++] = (struct futex_waitv){ .uaddr = (uintptr_t)&ws->side[i]->wake,
                                        .val = uipc_load_acquire(&ws->side[i]->wake),
                                        .flags = FUTEX_32 };
-        atomic_fetch_add(&ws->side[i]->sleepers, 1);
+        atomic_store_explicit(&ws->side[i]->armed, 1, memory_order_relaxed);
     }
     atomic_fetch_add(&m->waiters, 1);
     uipc_fence(); /* "asleep" stores before the re-check loads (atomics.h) */
@@ -166,9 +172,9 @@ static void sleep_on(uipc_module *m, const struct uipc_waitset *ws, uint64_t dea
         syscall(SYS_futex_waitv, w, n, 0, tp, CLOCK_MONOTONIC);
     }
 
+    /* `armed` stays: only a waker takes it.  Cleared here, it could be
+     * another thread's of ours, set for a sleep that has just begun. */
     atomic_fetch_sub(&m->waiters, 1);
-    for (unsigned i = 0; i < ws->n; i++)
-        atomic_fetch_sub(&ws->side[i]->sleepers, 1);
 }
 
 void uipc__wait(uipc_module *m, const struct uipc_waitset *ws, uint64_t deadline_ns, bool do_spin)

@@ -5,7 +5,8 @@
 #   scripts/dev.sh test   install what is missing, build, run the whole suite
 #                         (plain -Werror build, ASan+UBSan, TSan, out-of-tree module,
 #                         the integration suite under valgrind, the libFuzzer targets,
-#                         the spin model of the slot protocol)
+#                         the spin models of the slot protocol and of the
+#                         sleep/wake handshake)
 #   scripts/dev.sh bench  install what is missing (iceoryx too), build, run uipc-bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -151,6 +152,8 @@ run_tests() {
     if bash scripts/fuzz.sh 20; then echo "Ok: 1" >> "$SUMMARY"; else echo "Fail: 1" >> "$SUMMARY"; fi
     echo "==> model check of the slot protocol (docs/slot-protocol.pml)"
     if bash scripts/model-check.sh; then echo "Ok: 1" >> "$SUMMARY"; else echo "Fail: 1" >> "$SUMMARY"; fi
+    echo "==> model check of the sleep/wake handshake (docs/wake-protocol.pml)"
+    if bash scripts/wake-model-check.sh; then echo "Ok: 1" >> "$SUMMARY"; else echo "Fail: 1" >> "$SUMMARY"; fi
     local ok fail
     ok=$(awk '/^Ok:/ {n += $2} END {print n + 0}' "$SUMMARY")
     fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$SUMMARY")

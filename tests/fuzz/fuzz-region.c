@@ -864,7 +864,7 @@ static void fuzz_reclaim(struct rd *r)
     }
     for (int s = 0; s < 2; s++) {
         atomic_store(&v->side[s]->epoch, u32(r));
-        atomic_store(&v->side[s]->sleepers, u32(r));
+        atomic_store(&v->side[s]->armed, u32(r));
         atomic_store(&v->side[s]->bell, u32(r));
     }
     if (how & 1) {

@@ -13,7 +13,7 @@
  *   jam     (client, server) fills every bell sender it holds (its own,
  *           which is the supervisor's too, and its sender to each peer's
  *           bell) until EAGAIN, clears O_NONBLOCK on every fd it holds,
- *           says "asleep, ring my bell" (bell = 1, sleepers = 0) in every
+ *           says "asleep, ring my bell" (bell = 1, armed = 0) in every
  *           side it owns, control region included; a client then issues
  *           one async call, so that its server answers and rings the full
  *           bell (issued before the claim, the answer could come back
@@ -197,7 +197,7 @@ static void claim_asleep(uipc_module *m)
         sides[n++] = m->srvs[i].r.side[UIPC_SERVER];
     for (unsigned i = 0; i < n; i++) {
         atomic_store(&sides[i]->bell, 1);
-        atomic_store(&sides[i]->sleepers, 0);
+        atomic_store(&sides[i]->armed, 0);
     }
 }
 
