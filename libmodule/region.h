@@ -50,7 +50,7 @@ struct uipc_side {
     _Atomic uint32_t wake;     /* futex word: bumped by the peer to wake us */
     _Atomic uint32_t armed;    /* 1: a thread of this side sleeps (or is about to) on `wake`;
                                 * set by the sleeper, taken by the waker (wait.c) */
-    _Atomic uint32_t bell;     /* 1: asleep in a poll loop; write our eventfd */
+    _Atomic uint32_t bell;     /* 1: asleep in a poll loop; ring our bell (taken by the ringer) */
     _Alignas(UIPC_LINE) _Atomic uint64_t beat_ms; /* last sign of life, CLOCK_MONOTONIC ms */
     _Atomic uint64_t violations; /* protocol violations this side saw */
     _Atomic uint32_t ctl;        /* control region only: UIPC_CTL_* */
@@ -184,13 +184,13 @@ static inline struct uipc_ctl_chan *uipc_ctl_chan(const struct uipc_region *ctl,
     return (struct uipc_ctl_chan *)(void *)uipc_slot_data(ctl, 0) + idx;
 }
 
-/* The waker's half of the sleep handshake, after its fence: true once per
- * sleep of that side.  The plain load first keeps a busy pair, whose flag
- * stays 0, from writing the line the peer reads on every call. */
-static inline bool uipc_take_armed(struct uipc_side *s)
+/* The waker's half of a sleep handshake (`armed`, or `bell`), after its
+ * fence: true once per sleep of that side.  The plain load first keeps a
+ * busy pair, whose flag stays 0, from writing the line the peer reads on
+ * every call. */
+static inline bool uipc_take_flag(_Atomic uint32_t *flag)
 {
-    return atomic_load_explicit(&s->armed, memory_order_relaxed) != 0 &&
-           atomic_exchange(&s->armed, 0) != 0;
+    return atomic_load_explicit(flag, memory_order_relaxed) != 0 && atomic_exchange(flag, 0) != 0;
 }
 
 /* After publishing to a side (an entry, or a control word): wakes the

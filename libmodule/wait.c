@@ -37,12 +37,16 @@ void uipc__notify(struct uipc_side *peer, int peer_bell)
      * flag, so the bump that follows the take wakes that sleep too
      * (docs/wake-protocol.pml). */
     uipc_fence();
-    if (uipc_take_armed(peer)) {
+    if (uipc_take_flag(&peer->armed)) {
         atomic_fetch_add_explicit(&peer->wake, 1, memory_order_relaxed);
         futex_wake_all(&peer->wake, true);
     }
-    /* Our own sender to the peer's bell: never blocks (bell.c). */
-    if (uipc_load_relaxed(&peer->bell) != 0 && peer_bell >= 0)
+    /* Our own sender to the peer's bell: never blocks (bell.c).  Taken as
+     * `armed` is, for the same reason: the peer's loop re-arms only when
+     * its uipc_poll returns, and drains its bell only when the next one
+     * begins, so a datagram rung after the take is still there when the
+     * loop waits again, and every one before it is one read too many. */
+    if (peer_bell >= 0 && uipc_take_flag(&peer->bell))
         uipc__bell_ring(peer_bell);
 }
 
