@@ -196,7 +196,8 @@ static void on_signal(int sig)
         uipc_stop(module);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's own format strings: the attribute tells the compiler so. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     fputs("uipc-exporter: ", stderr);
