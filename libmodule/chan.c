@@ -264,6 +264,7 @@ static void reap_one(struct uipc_chan *ch, uint32_t i, uint32_t gen)
         return;
     }
     uint32_t rep_len = 0;
+    uipc_slot_prefetch(&ch->r, i);
     int status = read_answer(ch, i, gen, &rep_len);
     complete_rec(ch, i, status, rep_len);
     rec->answered = !uipc_is_transport_error(status);

@@ -177,6 +177,19 @@ static inline unsigned char *uipc_slot_data(const struct uipc_region *r, uint32_
     return (unsigned char *)uipc_slot(r, i) + UIPC_SLOT_HDR;
 }
 
+/* Brings slot i's first two lines (the header and the first 96 payload
+ * bytes: a small call whole) into our cache for writing, before we read
+ * what the peer wrote there: read plainly, a line comes shared, and our
+ * own store into it next (the state word, a reply, the next command)
+ * costs a second trip to take it from the peer.  uipc-spin's median went
+ * from ~535 to ~462 ns (architecture.md, "Cache lines a small call moves"). */
+static inline void uipc_slot_prefetch(const struct uipc_region *r, uint32_t i)
+{
+    const char *h = (const char *)uipc_slot(r, i);
+    __builtin_prefetch(h, 1);
+    __builtin_prefetch(h + 64, 1);
+}
+
 /* Channel idx's words in a control region (the caller checked that
  * idx < UIPC_CTL_CHANNELS and that the region's slots hold them). */
 static inline struct uipc_ctl_chan *uipc_ctl_chan(const struct uipc_region *ctl, unsigned idx)

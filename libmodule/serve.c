@@ -151,6 +151,7 @@ static void srv_flush(struct uipc_srv *s)
 static bool take(struct uipc_srv *s, uint32_t i, uint32_t gen, struct uipc_req **out)
 {
     struct uipc_slot_hdr *h = uipc_slot(&s->r, i);
+    uipc_slot_prefetch(&s->r, i);
     /* The word proves the client really submitted this generation; our own
      * busy flag makes a second entry for a slot in service fail instead of
      * serving it twice.  A plain store, not a CAS: only a lying client
