@@ -45,6 +45,14 @@ static inline int uipc__fifo_push(struct uipc_fifo *f, uint32_t slot, uint32_t g
     return 0;
 }
 
+/* Once per batch, as the consumer is told: the line of the last entry
+ * written goes to the shared cache (atomics.h, uipc_cldemote).  Not per
+ * entry: four share a line, and the next push would fetch it back. */
+static inline void uipc__fifo_demote_last(const struct uipc_fifo *f)
+{
+    uipc_cldemote(&f->sh->ent[(f->pos - 1) & f->mask]);
+}
+
 /* Publishes the producer position for observers (hang detection). */
 static inline void uipc__fifo_publish_tail(struct uipc_fifo *f)
 {

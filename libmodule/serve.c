@@ -134,6 +134,7 @@ static void answer(struct uipc_req *req, int status)
         return;
     }
     uipc__fifo_publish_tail(&s->cmp);
+    uipc_slot_demote(&s->r, req->slot, req->rep_len);
     s->notify_pending = true;
 }
 
@@ -143,6 +144,7 @@ static void srv_flush(struct uipc_srv *s)
 {
     if (s->notify_pending) {
         s->notify_pending = false;
+        uipc__fifo_demote_last(&s->cmp);
         uipc__notify(s->r.side[UIPC_CLIENT], s->peer_bell);
     }
 }
