@@ -114,14 +114,22 @@ int scale_drive(const struct scale_opts *o, struct scale_shared *sh, unsigned n,
     atomic_store(&sh->go, 1);
     syscall(SYS_futex, &sh->go, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
     sleep_until(sh->t_start);
+    uint64_t a = now_ns();
     cpu_sample(server, clients, n, &s0, &c0);
     sleep_until(sh->t_end);
+    uint64_t b = now_ns();
     cpu_sample(server, clients, n, &s1, &c1);
-    double window_ns = (double)o->window_ms * 1e6;
-    pt->srv_busy = (double)(s1 - s0) / window_ns;
-    pt->cli_busy = (double)(c1 - c0) / window_ns;
-    pt->srv_cpu_ns_per_call = (double)(s1 - s0);
-    pt->cli_cpu_ns_per_call = (double)(c1 - c0); /* per call once the calls are counted */
+    /* This process may wake late, its clients and server keeping both
+     * CPUs busy: the CPU time is taken over the span really sampled and
+     * scaled to the window (per call, once the calls are counted); a
+     * span that missed most of the window is no figure. */
+    double span = (double)(b - a), window_ns = (double)o->window_ms * 1e6;
+    if (a >= sh->t_end || span < window_ns / 2)
+        return 0; /* srv_busy and cli_busy stay 0: unknown */
+    pt->srv_busy = (double)(s1 - s0) / span;
+    pt->cli_busy = (double)(c1 - c0) / span;
+    pt->srv_cpu_ns_per_call = pt->srv_busy * window_ns;
+    pt->cli_cpu_ns_per_call = pt->cli_busy * window_ns;
     return 0;
 }
 
@@ -315,13 +323,26 @@ static int run_point(const struct cli *cl, enum scale_mode mode, unsigned n, str
     return mode == SCALE_UNIX ? scale_unix(&cl->o, n, pt) : scale_uipc(&cl->o, mode, n, pt);
 }
 
+/* CPU figures the parent could not sample (scale_drive) print as "-". */
+static void print_cpu(double v, int width, const char *unit)
+{
+    if (v > 0.0)
+        printf("  %*.0f%s", width - (int)strlen(unit), v, unit);
+    else
+        printf("  %*s", width, "-");
+}
+
 static void print_row(const struct scale_point *p, const struct scale_point *one)
 {
-    printf("%4u  %10.0f  %6.2fx  %9.0f  %10.0f  %8.2fx  %11.2f  %9.2f  %8.0f  %8.0f  %7.0f%%  %7.0f%%\n",
-           p->n, p->calls_per_s, one ? p->calls_per_s / one->calls_per_s : 0.0, p->p50_ns, p->p99_ns,
+    printf("%4u  %10.0f  %6.2fx  %9.0f  %10.0f  %8.2fx  %11.2f  %9.2f", p->n, p->calls_per_s,
+           one ? p->calls_per_s / one->calls_per_s : 0.0, p->p50_ns, p->p99_ns,
            one ? p->p99_ns / one->p99_ns : 0.0, one ? p->p99_ns / one->p99_ns / p->n : 0.0,
-           p->min_share, p->srv_cpu_ns_per_call, p->cli_cpu_ns_per_call, p->srv_busy * 100,
-           p->cli_busy * 100);
+           p->min_share);
+    print_cpu(p->srv_cpu_ns_per_call, 8, "");
+    print_cpu(p->cli_cpu_ns_per_call, 8, "");
+    print_cpu(p->srv_busy * 100, 8, "%");
+    print_cpu(p->cli_busy * 100, 8, "%");
+    printf("\n");
 }
 
 /* The goals (issue #20): throughput within 20% of N = 1's up to the
@@ -354,7 +375,7 @@ static void print_targets(enum scale_mode mode, const struct scale_point *pts, u
            worst_p, at_p, worst_p <= 1.0 ? "PASS" : "MISS");
     printf("ratio: %s: calls/s at N=%u / peak (N=%u): %.2fx\n", name, last->n, at_peak,
            last->calls_per_s / peak);
-    if (one->srv_cpu_ns_per_call > 0.0)
+    if (one->srv_cpu_ns_per_call > 0.0 && last->srv_cpu_ns_per_call > 0.0)
         printf("ratio: %s: server CPU per call at N=%u / N=1: %.2fx\n", name, last->n,
                last->srv_cpu_ns_per_call / one->srv_cpu_ns_per_call);
 }
