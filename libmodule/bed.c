@@ -16,7 +16,7 @@
 #include "bell.h"
 #include "reclaim.h"
 
-#define BED_MAX 32
+#define BED_MAX 128 /* modules, and channels: uipc-scale-bench runs one server and 64 clients */
 
 struct bed_mod {
     char name[64];

@@ -8,6 +8,10 @@
 #                         the spin models of the slot protocol and of the
 #                         sleep/wake handshake)
 #   scripts/dev.sh bench  install what is missing (iceoryx too), build, run uipc-bench
+#                         (its options, if any, go to it), then uipc-scale-bench
+#                         (N clients on one server) and uipc-fleet-bench (100 modules
+#                         under the supervisor, idle for a minute)
+#   scripts/dev.sh bench-scale|bench-fleet [options]   only that one, with its options
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -165,6 +169,11 @@ case "${1:-}" in
 run)   install_missing "${BUILD_DEPS[@]}"; run_example ;;
 test)  install_missing "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"; run_tests ;;
 bench) install_missing "${BUILD_DEPS[@]}" "${BENCH_DEPS[@]}"; build build -Dwerror=true
-       shift; build/bench/uipc-bench "$@" ;;
-*)     echo "usage: $0 run|test|bench [uipc-bench options]" >&2; exit 2 ;;
+       shift; build/bench/uipc-bench "$@"
+       echo; echo "==> uipc-scale-bench"; build/bench/uipc-scale-bench
+       echo; echo "==> uipc-fleet-bench"; build/bench/uipc-fleet-bench ;;
+bench-scale|bench-fleet)
+       install_missing "${BUILD_DEPS[@]}"; build build -Dwerror=true
+       prog="build/bench/uipc-${1#bench-}-bench"; shift; "$prog" "$@" ;;
+*)     echo "usage: $0 run|test|bench [uipc-bench options]|bench-scale|bench-fleet [options]" >&2; exit 2 ;;
 esac

@@ -250,6 +250,9 @@ int sv_conf_hash(const char *path, uint64_t *out);
 /* sv-keeper.c: the state and its fds to the keeper (a new supervisor
  * starts from the last one if this one dies); 0 or a negative errno. */
 int sv_keeper_checkpoint(struct sv *s);
+/* The same, but nothing is sent when the keeper holds this very state
+ * already: 1 then.  For the periodic checkpoint of a quiet turn. */
+int sv_keeper_checkpoint_idle(struct sv *s);
 /* Has the keeper reap pid (a module, or a stray: its children, not ours);
  * si as waitid's (si_pid 0: still running, with nohang).  0 or -errno. */
 int sv_keeper_reap(const struct sv *s, pid_t pid, bool nohang, siginfo_t *si);

@@ -34,13 +34,39 @@ static void put_str(FILE *f, const char *key, const char *v)
     fputs(*v ? "" : "%00", f);
 }
 
+static char *put_u64(char *p, uint64_t v)
+{
+    char digits[20];
+    unsigned n = 0;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        *p++ = digits[--n];
+    return p;
+}
+
+/* Lists are most of the file (160 latency buckets per channel), and the
+ * file is written every second even when nothing happens (CHECKPOINT_MS):
+ * the digits are made here and written a buffer at a time, where one
+ * fprintf per number cost a busy-looking supervisor ~1 ms a second with
+ * 100 channels.  The bytes are the same as "%" PRIu64 gives. */
 static void put_list(FILE *f, const char *key, const uint64_t *v, unsigned n)
 {
+    char buf[512], *p = buf;
     fprintf(f, " %s=", key);
-    for (unsigned k = 0; k < n; k++)
-        fprintf(f, "%s%" PRIu64, k ? "," : "", v[k]);
+    for (unsigned k = 0; k < n; k++) {
+        if (p > buf + sizeof(buf) - 22) { /* room for ',' and 20 digits */
+            fwrite(buf, 1, (size_t)(p - buf), f);
+            p = buf;
+        }
+        if (k)
+            *p++ = ',';
+        p = put_u64(p, v[k]);
+    }
     if (!n)
-        fputc('-', f);
+        *p++ = '-';
+    fwrite(buf, 1, (size_t)(p - buf), f);
 }
 
 static void put_module(FILE *f, unsigned i, const struct sv_mod *m)

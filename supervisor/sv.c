@@ -135,12 +135,12 @@ static void ask_to_stop(struct sv_mod *m)
 
 /* What the keeper holds for a new supervisor, after a turn that changed
  * it (and now and then anyway: counters move without events). */
-static void checkpoint_now(struct sv *s)
+static void send_checkpoint(struct sv *s, bool idle)
 {
     uint64_t now = sv_now_ms();
     if (s->keeper < 0)
         return;
-    int r = sv_keeper_checkpoint(s);
+    int r = idle ? sv_keeper_checkpoint_idle(s) : sv_keeper_checkpoint(s);
     if (r < 0)
         sv_ev(SYSTEM_ERROR, NULL, SV_FIELDS(SV_STR("op", "checkpoint"), SV_STR("error", strerror(-r))),
               "supervisor: checkpoint to the keeper: %s", strerror(-r));
@@ -149,13 +149,20 @@ static void checkpoint_now(struct sv *s)
     s->next_checkpoint_ms = now + CHECKPOINT_MS;
 }
 
+static void checkpoint_now(struct sv *s)
+{
+    send_checkpoint(s, false);
+}
+
 /* Processes and reclaims are checkpointed at once (checkpoint_now); the
- * rest (states, counters) at most every CHECKPOINT_MIN_MS when busy. */
+ * rest (states, counters) at most every CHECKPOINT_MIN_MS when busy.  A
+ * quiet turn's periodic one (counters can move without an event) is
+ * only sent when the state did change. */
 static void checkpoint(struct sv *s)
 {
     if (s->keeper >= 0 &&
         sv_now_ms() >= (s->dirty ? s->last_checkpoint_ms + CHECKPOINT_MIN_MS : s->next_checkpoint_ms))
-        checkpoint_now(s);
+        send_checkpoint(s, !s->dirty);
 }
 
 /* One event through the table, then its effects, in the table's order. */
