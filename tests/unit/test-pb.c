@@ -321,7 +321,13 @@ static struct {
     struct job jobs[POOL_MAX]; /* a stack: the last pushed is answered first */
     unsigned n;
     unsigned idle; /* workers waiting for a job */
-    bool draining, stop;
+    /* Jobs at the bottom of the stack that belong to the batch being
+     * answered: every job waiting when it began, and no later one.  A job
+     * pushed meanwhile (its caller reusing a slot the batch freed) waits
+     * for a batch of its own: answered with this one, it left the last
+     * batch of a WAIT_SLOT run short of its count, for good. */
+    unsigned batch_left;
+    bool stop;
     pthread_t th[POOL_THREADS];
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 static atomic_uint pool_started; /* jobs a worker has begun to answer */
@@ -358,13 +364,17 @@ static void *pool_worker(void *arg)
     pthread_mutex_lock(&pool.lock);
     for (;;) {
         pool.idle++;
-        while (!pool.stop && !(pool.n && (pool.draining || pool.n >= pool.jobs[0].batch)))
+        while (!pool.stop && !(pool.n && (pool.batch_left || pool.n >= pool.jobs[0].batch)))
             pthread_cond_wait(&pool.cond, &pool.lock);
         pool.idle--;
         if (!pool.n)
             break; /* stopped, with nothing left */
-        struct job j = pool.jobs[--pool.n];
-        pool.draining = pool.n > 0;
+        if (!pool.batch_left)
+            pool.batch_left = pool.n;
+        unsigned at = --pool.batch_left; /* the batch's last pushed */
+        struct job j = pool.jobs[at];
+        memmove(&pool.jobs[at], &pool.jobs[at + 1], (pool.n - at - 1) * sizeof(j));
+        pool.n--;
         pthread_cond_broadcast(&pool.cond);
         pthread_mutex_unlock(&pool.lock);
         answer_job(&j);
