@@ -26,14 +26,16 @@ static struct crash_results *res;
 static uint64_t last_err_ns;
 static int in_outage;
 
-/* How many calls wait for their answer: published after every turn, so
- * that the benchmark kills only a server that holds some (crash.c). */
+/* How many calls wait for their answer: published after every turn, with
+ * the turn's number, so that the benchmark kills only a server that holds
+ * some (crash.c). */
 static void publish_in_flight(const struct rec *rec, unsigned n)
 {
     uint32_t k = 0;
     for (unsigned i = 0; i < n; i++)
         k += rec[i].busy && !rec[i].done;
     atomic_store(&res->in_flight, k);
+    atomic_fetch_add(&res->turns, 1);
 }
 
 static int fill(void *buf, size_t cap, size_t *len, void *arg)

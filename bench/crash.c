@@ -102,14 +102,20 @@ static char proc_state(pid_t pid)
 }
 
 /* Stops the server and waits until it is stopped and the load module has
- * calls sent to it: a stopped server answers none, so they stay in flight
- * until the kill.  Up to 10 s. */
+ * calls sent to it.  A count published before the stop may name calls the
+ * server answered on its way to stopping: the count taken is from the end
+ * of a turn that began after the stop (whose poll reaped every answer the
+ * server pushed), and a stopped server answers nothing more, so those
+ * calls are still in flight at the kill.  Up to 10 s. */
 static int hold_calls(pid_t pid, struct crash_results *r)
 {
     if (kill(pid, SIGSTOP) < 0)
         return -errno;
+    uint64_t stopped_at = 0; /* the turn under way when the stop was seen, + 1 */
     for (int i = 0; i < 10000; i++) {
-        if (proc_state(pid) == 'T' && atomic_load(&r->in_flight) > 0)
+        if (!stopped_at && proc_state(pid) == 'T') /* then the count: it cannot be from before */
+            stopped_at = atomic_load(&r->turns) + 1;
+        if (stopped_at && atomic_load(&r->turns) > stopped_at && atomic_load(&r->in_flight) > 0)
             return 0;
         sleep_ms(1);
     }
