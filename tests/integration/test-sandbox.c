@@ -236,14 +236,26 @@ static void stop_init(pid_t init)
     assert_int_equal(proc_state(init), 'T');
 }
 
+/* uipcctl reexec; the new generation's "took over" line waited for. */
+static void reexec(int generation)
+{
+    char line[64];
+    svtest_ctl_ok(svtest_ctl(10000, "reexec", NULL), "reexec");
+    snprintf(line, sizeof(line), "supervisor: generation %d took over", generation);
+    wait_log(line, 1);
+}
+
 /* In a pid namespace, under a policy that lets it create no process, a
  * module's channels are reclaimed when its own process is gone, before
  * its init has reaped it: the news does not wait for the init's exit,
  * which tears the namespaces down.  The init is held stopped, so it can
  * neither reap nor exit: the reclaim ("gone") must come while it is
  * still stopped, and the exit (the module's own status, which only the
- * init can tell) once it goes on.  Without such a policy (probe: no
- * policy, it could fork) nothing is reclaimed before the init's exit. */
+ * init can tell) once it goes on.  The module's pidfd crosses a reexec
+ * (the new generation watches it), and a generation that finds the
+ * module gone does not reclaim it again.  Without such a policy (probe:
+ * no policy, it could fork) nothing is reclaimed before the init's
+ * exit. */
 static void test_death_before_init(void **state)
 {
     (void)state;
@@ -254,6 +266,7 @@ static void test_death_before_init(void **state)
                env_path("UIPC_ECHO_SERVER"), env_path("UIPC_POLICIES"), env_path("UIPC_PROBE"));
     pid_t sv = start_supervisor();
     wait_log("probe: probe: done", 1);
+    reexec(2);
     pid_t init = latest_pid("echo");
     pid_t module = init_child(init);
     stop_init(init);
@@ -261,10 +274,12 @@ static void test_death_before_init(void **state)
     wait_log("echo: its process is gone: channels reclaimed", 1);
     assert_int_equal(proc_state(init), 'T'); /* nobody let it go on */
     log_lacks("echo: killed by signal");
+    reexec(3);
     assert_int_equal(kill(init, SIGCONT), 0);
     wait_log("echo: killed by signal SIGKILL", 1); /* the module's own status, from its init */
     wait_log("echo: started", 2);
     expect_gone(init);
+    assert_int_equal(count(read_log(), "echo: its process is gone"), 1);
 
     pid_t probe_init = latest_pid("probe");
     assert_int_equal(kill(init_child(probe_init), SIGKILL), 0);
