@@ -192,17 +192,31 @@ bool sv_spawn_waits(const struct sv *s, unsigned i);
 /* sv-reap.c: module i's pidfd is readable: reaped (its group and strays
  * killed first), logged, and LE_EXITED posted. */
 void sv_reap(struct sv *s, unsigned i);
-/* Whether the end of module i's own thread group (ch.own_pidfd readable)
- * is its death for its channels: in a pid namespace, under a policy that
- * lets it create no process (policy.h: threads_only).  sv-reap.c says why. */
+/* The pidfd of module m's own process: in a pid namespace the one it sent
+ * (ch.own_pidfd), else ours (ch.pidfd); -1 when there is none. */
+static inline int sv_own_pidfd(const struct sv_mod *m)
+{
+    return (m->run_ns & CLONE_NEWPID) ? m->ch.own_pidfd : m->ch.pidfd;
+}
+/* Whether the end of module i's own thread group (sv_own_pidfd readable)
+ * is its death for its channels: under a policy that lets it create no
+ * process (policy.h: threads_only).  sv-reap.c says why. */
 static inline bool sv_gone_is_death(const struct sv *s, unsigned i)
 {
     const struct sv_mod *m = &s->mod[i];
-    return (m->run_ns & CLONE_NEWPID) && m->run_pol && m->run_pol->threads_only && m->ch.own_pidfd >= 0;
+    return m->run_pol && m->run_pol->threads_only && sv_own_pidfd(m) >= 0;
 }
-/* Module i's own_pidfd is readable: its channels reclaimed now, its exit
- * (status, LE_EXITED, restart) left to the init's reaping, sv_reap.
- * Whether it reclaimed (then checkpoint at once). */
+/* Whether module i's own process is watched by a pidfd of its own in the
+ * epoll set (EV_GONE): in a pid namespace; else its pidfd (EV_PIDFD) is. */
+static inline bool sv_gone_watched(const struct sv *s, unsigned i)
+{
+    return (s->mod[i].run_ns & CLONE_NEWPID) && sv_gone_is_death(s, i);
+}
+/* Module i's own process has ended (its own pidfd is readable, or its
+ * pidfd without a pid namespace): its channels reclaimed now, before the
+ * reaping (the init's exit, a round trip to the keeper, the strays) and
+ * its exit (status, LE_EXITED, restart), sv_reap.  Whether it reclaimed
+ * (then checkpoint at once). */
 bool sv_gone(struct sv *s, unsigned i);
 /* The lifecycle's SIGKILL for module i: its own process where sv_gone
  * watches it, else its process (or its init, and so its namespace). */

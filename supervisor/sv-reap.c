@@ -207,7 +207,7 @@ static int reap_leader(const struct sv *s, struct sv_mod *m, siginfo_t *si)
     return 0;
 }
 
-/* ---- the news of a death before the init's: a pid namespace ----
+/* ---- the news of a death before its reaping ----
  *
  * The supervisor's child is the namespace's init; its exit, the news
  * sv_reap waits for, comes after the kernel has torn the namespaces down
@@ -222,7 +222,10 @@ static int reap_leader(const struct sv *s, struct sv_mod *m, siginfo_t *si)
  * such a policy a process the module forked may live on in the
  * namespace until the init's exit kills it: the reclaim waits for that,
  * as before.  The evidence is the kernel's: a pidfd of a process no
- * module ever held, not a message. */
+ * module ever held, not a message.  Without a pid namespace our pidfd is
+ * the module's own, and under such a policy the same holds: the reclaim
+ * need not wait for the reaping (a round trip to the keeper) nor for the
+ * stray pass, which finds nothing of a module that cannot fork. */
 
 /* The pidfd is asked again: the event may be an earlier incarnation's,
  * from the same batch as its reaping. */
@@ -235,9 +238,10 @@ static bool thread_group_gone(int pidfd)
 bool sv_gone(struct sv *s, unsigned i)
 {
     struct sv_mod *m = &s->mod[i];
-    if (!thread_group_gone(m->ch.own_pidfd))
+    if (!thread_group_gone(sv_own_pidfd(m)))
         return false;
-    epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.own_pidfd, NULL); /* readable for good */
+    if (sv_gone_watched(s, i))
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.own_pidfd, NULL); /* readable for good */
     if (m->gone || !sv_gone_is_death(s, i) || !lc_live(m->lc.state))
         return false;
     m->gone = true;
@@ -258,7 +262,7 @@ void sv_kill_hard(struct sv *s, unsigned i)
     struct sv_mod *m = &s->mod[i];
     if (m->ch.pid <= 0)
         return;
-    if (!sv_gone_is_death(s, i) || syscall(SYS_pidfd_send_signal, m->ch.own_pidfd, SIGKILL, NULL, 0) < 0 ||
+    if (!sv_gone_watched(s, i) || syscall(SYS_pidfd_send_signal, m->ch.own_pidfd, SIGKILL, NULL, 0) < 0 ||
         thread_group_gone(m->ch.own_pidfd))
         kill(m->ch.pid, SIGKILL); /* the module, or its init and so its whole namespace */
 }

@@ -139,7 +139,7 @@ void sv_spawn_step(struct sv *s, unsigned i)
         return;
     }
     m->starts++;
-    if (sv_gone_is_death(s, i))
+    if (sv_gone_watched(s, i))
         watch(s, m->ch.own_pidfd, EV_GONE, i);
     sv_ev(STARTED, m->cf->name, SV_FIELDS(SV_NUM("pid", m->ch.pid)), "%s: started, pid %d", m->cf->name,
           (int)m->ch.pid);

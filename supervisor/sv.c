@@ -387,7 +387,11 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
     unsigned idx = (unsigned)data;
     switch ((enum ev_kind)(data >> 32)) {
     case EV_SIGNAL: on_signal(s); break;
-    case EV_PIDFD: sv_reap(s, idx); break;
+    case EV_PIDFD:
+        if (sv_gone(s, idx)) /* no pid namespace: the module's own pidfd */
+            checkpoint_now(s);
+        sv_reap(s, idx);
+        break;
     case EV_GONE:
         if (sv_gone(s, idx))
             checkpoint_now(s); /* a new supervisor must not reclaim it again from an older view */
@@ -540,7 +544,7 @@ static int take_over(struct sv *s, int state)
         for (size_t k = 0; m->cf && k < 3; k++)
             if (fds[k] >= 0 && ep_add(s, fds[k], kinds[k], i) < 0)
                 return -errno;
-        if (m->cf && !m->gone && sv_gone_is_death(s, i) && ep_add(s, m->ch.own_pidfd, EV_GONE, i) < 0)
+        if (m->cf && !m->gone && sv_gone_watched(s, i) && ep_add(s, m->ch.own_pidfd, EV_GONE, i) < 0)
             return -errno;
     }
     s->generation++;
