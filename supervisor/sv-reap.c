@@ -246,8 +246,9 @@ bool sv_gone(struct sv *s, unsigned i)
         return false;
     m->gone = true;
     sv_channels_dead(s, i); /* first: the callers wait for it, not for the log */
-    sv_ev(GONE, m->cf->name, SV_NO_FIELDS, "%s: its process is gone: channels reclaimed, its exit follows",
-          m->cf->name);
+    if (sv_gone_watched(s, i)) /* else its exit is logged in this same turn */
+        sv_ev(GONE, m->cf->name, SV_NO_FIELDS, "%s: its process is gone: channels reclaimed, its exit follows",
+              m->cf->name);
     return true;
 }
 
