@@ -266,20 +266,27 @@ static void test_death_before_init(void **state)
                env_path("UIPC_ECHO_SERVER"), env_path("UIPC_POLICIES"), env_path("UIPC_PROBE"));
     pid_t sv = start_supervisor();
     wait_log("probe: probe: done", 1);
+    /* A sanitizer build's runtime.policy lets LSan clone its tracer: then
+     * echo.policy allows a process, and the reclaim waits for the init. */
+    bool threads_only = getenv("UIPC_SANITIZED") == NULL;
     reexec(2);
     pid_t init = latest_pid("echo");
     pid_t module = init_child(init);
-    stop_init(init);
-    assert_int_equal(kill(module, SIGKILL), 0);
-    wait_log("echo: its process is gone: channels reclaimed", 1);
-    assert_int_equal(proc_state(init), 'T'); /* nobody let it go on */
-    log_lacks("echo: killed by signal");
-    reexec(3);
-    assert_int_equal(kill(init, SIGCONT), 0);
+    if (threads_only) {
+        stop_init(init);
+        assert_int_equal(kill(module, SIGKILL), 0);
+        wait_log("echo: its process is gone: channels reclaimed", 1);
+        assert_int_equal(proc_state(init), 'T'); /* nobody let it go on */
+        log_lacks("echo: killed by signal");
+        reexec(3);
+        assert_int_equal(kill(init, SIGCONT), 0);
+    } else {
+        assert_int_equal(kill(module, SIGKILL), 0);
+    }
     wait_log("echo: killed by signal SIGKILL", 1); /* the module's own status, from its init */
     wait_log("echo: started", 2);
     expect_gone(init);
-    assert_int_equal(count(read_log(), "echo: its process is gone"), 1);
+    assert_int_equal(count(read_log(), "echo: its process is gone"), threads_only ? 1 : 0);
 
     pid_t probe_init = latest_pid("probe");
     assert_int_equal(kill(init_child(probe_init), SIGKILL), 0);
