@@ -211,7 +211,7 @@ static int reap_leader(const struct sv *s, struct sv_mod *m, siginfo_t *si)
  *
  * The supervisor's child is the namespace's init; its exit, the news
  * sv_reap waits for, comes after the kernel has torn the namespaces down
- * (the mount namespace waits for RCU grace periods: milliseconds).  The
+ * (an RCU grace period, a put per mount: up to milliseconds).  The
  * module's own process is watched too, through the pidfd it sent before
  * its exec (spawn.c): readable once its whole thread group has exited,
  * its memory unmapped.  Under a policy that lets it create no process
