@@ -209,12 +209,12 @@ static int reap_leader(const struct sv *s, struct sv_mod *m, siginfo_t *si)
 
 /* ---- the news of a death before its reaping ----
  *
- * The supervisor's child is the namespace's init; its exit, the news
- * sv_reap waits for, comes after the kernel has torn the namespaces down
- * (an RCU grace period, a put per mount: up to milliseconds).  The
- * module's own process is watched too, through the pidfd it sent before
- * its exec (spawn.c): readable once its whole thread group has exited,
- * its memory unmapped.  Under a policy that lets it create no process
+ * In a pid namespace the supervisor's child is the namespace's init; its
+ * exit, the news sv_reap waits for, comes after the kernel has torn the
+ * namespaces down (an RCU grace period, a put per mount: up to
+ * milliseconds).  The module's own process is watched too, through the
+ * pidfd it sent before its exec (spawn.c): readable once its whole thread
+ * group has exited, its memory unmapped.  Under a policy that lets it create no process
  * but threads (fork, vfork and clone3 refused, clone only with
  * CLONE_THREAD), that thread group is all of the module that ever ran, so
  * nothing that could write its channels is left: they are reclaimed at
