@@ -387,11 +387,16 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
     unsigned idx = (unsigned)data;
     switch ((enum ev_kind)(data >> 32)) {
     case EV_SIGNAL: on_signal(s); break;
-    case EV_PIDFD:
-        if (sv_gone(s, idx)) /* no pid namespace: the module's own pidfd */
-            checkpoint_now(s);
+    case EV_PIDFD: {
+        bool gone = sv_gone(s, idx); /* no pid namespace: the module's own pidfd */
         sv_reap(s, idx);
+        /* Its exit, delivered at the end of this turn, checkpoints; one
+         * that waits (not reaped, strays alive) must not meet a new
+         * supervisor that would reclaim it again. */
+        if (gone && (s->mod[idx].ch.pid != 0 || sv_reaping(s, idx)))
+            checkpoint_now(s);
         break;
+    }
     case EV_GONE:
         if (sv_gone(s, idx))
             checkpoint_now(s); /* a new supervisor must not reclaim it again from an older view */
