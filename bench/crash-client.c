@@ -26,6 +26,18 @@ static struct crash_results *res;
 static uint64_t last_err_ns;
 static int in_outage;
 
+/* How many calls wait for their answer: published after every turn, with
+ * the turn's number, so that the benchmark kills only a server that holds
+ * some (crash.c). */
+static void publish_in_flight(const struct rec *rec, unsigned n)
+{
+    uint32_t k = 0;
+    for (unsigned i = 0; i < n; i++)
+        k += rec[i].busy && !rec[i].done;
+    atomic_store(&res->in_flight, k);
+    atomic_fetch_add(&res->turns, 1);
+}
+
 static int fill(void *buf, size_t cap, size_t *len, void *arg)
 {
     (void)arg;
@@ -82,6 +94,7 @@ int main(void)
             if (uipc_call(ch, &c) < 0)
                 rec[i].busy = 0; /* down: failed at once, try again next turn */
         }
+        publish_in_flight(rec, DEPTH);
         int r = uipc_poll(m, 1);
         if (r == -UIPC_ESTOPPED)
             break;

@@ -3,7 +3,10 @@
  * load module; the benchmark kills the server with SIGKILL again and again
  * and measures, per crash, the time from the kill to the last in-flight
  * caller holding its peer-died error, and to the restarted server
- * answering again. */
+ * answering again.  Each kill lands on a server that holds calls: it is
+ * stopped (SIGSTOP) first, and killed once the load module has calls in
+ * flight; a kill between two turns of the load module would leave no
+ * caller to hold an error, and nothing to measure. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -67,6 +70,58 @@ static pid_t echo_pid(void)
     return last ? (pid_t)atoi(last + strlen(needle)) : -1;
 }
 
+/* The server's own process: with a pid namespace the logged pid is its
+ * init's, and the server is the init's one child. */
+static pid_t server_process(pid_t logged)
+{
+    char path[96];
+    long child = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)logged, (int)logged);
+    FILE *f = fopen(path, "re");
+    if (f && fscanf(f, "%ld", &child) != 1)
+        child = 0;
+    if (f)
+        fclose(f);
+    return child > 0 ? (pid_t)child : logged;
+}
+
+/* The state letter of /proc/PID/stat ('T': stopped), or 0. */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold anything */
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Stops the server and waits until it is stopped and the load module has
+ * calls sent to it.  A count published before the stop may name calls the
+ * server answered on its way to stopping: the count taken is from the end
+ * of a turn that began after the stop (whose poll reaped every answer the
+ * server pushed), and a stopped server answers nothing more, so those
+ * calls are still in flight at the kill.  Up to 10 s. */
+static int hold_calls(pid_t pid, struct crash_results *r)
+{
+    if (kill(pid, SIGSTOP) < 0)
+        return -errno;
+    uint64_t stopped_at = 0; /* the turn under way when the stop was seen, + 1 */
+    for (int i = 0; i < 10000; i++) {
+        if (!stopped_at && proc_state(pid) == 'T') /* then the count: it cannot be from before */
+            stopped_at = atomic_load(&r->turns) + 1;
+        if (stopped_at && atomic_load(&r->turns) > stopped_at && atomic_load(&r->in_flight) > 0)
+            return 0;
+        sleep_ms(1);
+    }
+    return -ETIMEDOUT;
+}
+
 /* Waits until cond(res, arg) holds, up to 10 s. */
 static int wait_ok(struct crash_results *r, uint64_t target)
 {
@@ -88,19 +143,31 @@ static uint64_t pct(uint64_t *v, unsigned n, double p)
     return v[k];
 }
 
-static int crash_loop(struct crash_results *r, const struct opts *o, uint64_t *err, uint64_t *serve)
+/* On failure *what says which wait gave up. */
+static int crash_loop(struct crash_results *r, const struct opts *o, uint64_t *err, uint64_t *serve,
+                      const char **what)
 {
+    *what = "the load module's first 1000 calls";
     if (wait_ok(r, 1000) < 0)
         return -ETIMEDOUT;
     for (unsigned k = 0; k < o->crashes; k++) {
-        if (wait_ok(r, atomic_load(&r->ok) + 200) < 0) /* serving steadily */
+        *what = "the server answering steadily (200 calls)";
+        if (wait_ok(r, atomic_load(&r->ok) + 200) < 0)
             return -ETIMEDOUT;
+        *what = "the server's pid";
         pid_t pid = echo_pid();
         if (pid <= 0)
             return -ESRCH;
+        pid = server_process(pid);
+        *what = "the stopped server holding calls";
+        int e = hold_calls(pid, r);
+        if (e < 0)
+            return e;
         uint64_t t0 = now_ns();
+        *what = "the kill";
         if (kill(pid, SIGKILL) < 0)
             return -errno;
+        *what = "the outage's end (an error, then an answer)";
         if (wait_outages(r, k + 1) < 0)
             return -ETIMEDOUT;
         err[k] = r->out[k].last_err_ns - t0;
@@ -171,14 +238,15 @@ int main(int argc, char **argv)
     uint64_t *err = calloc(o.crashes, sizeof(uint64_t)), *serve = calloc(o.crashes, sizeof(uint64_t));
     int e = !r || !err || !serve ? -ENOMEM : write_conf(conf, results, &o);
     pid_t sv = e < 0 ? -1 : start_supervisor(conf, log_path);
+    const char *what = "set-up";
     if (sv > 0)
-        e = crash_loop(r, &o, err, serve);
+        e = crash_loop(r, &o, err, serve, &what);
     if (sv > 0) {
         kill(sv, SIGTERM);
         waitpid(sv, NULL, 0);
     }
     if (e < 0)
-        fprintf(stderr, "uipc-crash-bench: %s (supervisor log: %s)\n", strerror(-e), log_path);
+        fprintf(stderr, "uipc-crash-bench: %s: %s (supervisor log: %s)\n", what, strerror(-e), log_path);
     else
         report(&o, err, serve);
     if (e == 0) {

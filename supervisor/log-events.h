@@ -13,6 +13,7 @@
     X(READY, "ready", LOG_INFO, "7b61092ea5bc46d39a2bc96aaf53c0c6", "uptime_ms") /* a module said it is ready */ \
     X(OUTPUT, "output", LOG_INFO, "37a3596965354ddcbbbaf254b00786a3", "line") /* a line a module wrote to its stdout or stderr */ \
     X(EXITED, "exited", LOG_INFO, "2c7190d23d89412394e1264de202f300", "pid code|signal core_dumped reason uptime_ms") /* a module's process ended (warn unless it exited 0 on its own) */ \
+    X(GONE, "gone", LOG_INFO, "ef258b1f104247718b3d477ce1146b09", "") /* in a pid namespace: its own process is gone, its channels reclaimed before its init's exit */ \
     X(HUNG, "hung", LOG_WARN, "20102a7a383545b699811f83b0660a97", "silent_ms hang_timeout_ms") /* no heartbeat within hang_timeout_ms: killed */ \
     X(TERMINATING, "terminating", LOG_INFO, "2b8981a1af704ff8b5f9c93f2da8c834", "") /* still running when asked to stop: SIGTERM */ \
     X(KILLED, "killed", LOG_WARN, "2e322856325a4bd79d3af1d3296a4c05", "timeout_ms|pid") /* still running after shutdown_timeout_ms, not at exec in time, or half started by the last generation: SIGKILL */ \

@@ -4,6 +4,7 @@
  * and what the supervisor and the child do with a compiled policy
  * afterwards. */
 #include <errno.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,6 +146,58 @@ static int compile(struct policy_parse *p, const char *path)
     return r < 0 ? -EINVAL : 0; /* the message is written */
 }
 
+/* ---- what the rules let a module do ---- */
+
+/* A term that holds only for flags with CLONE_THREAD set. */
+static bool requires_thread(const struct scmp_arg_cmp *c)
+{
+    if (c->arg != 0)
+        return false;
+    if (c->op == SCMP_CMP_MASKED_EQ)
+        return (c->datum_a & CLONE_THREAD) && (c->datum_b & CLONE_THREAD);
+    return c->op == SCMP_CMP_EQ && (c->datum_a & CLONE_THREAD);
+}
+
+/* Whether this allowing rule can start a new process (a rule is one ||
+ * alternative: its terms all hold). */
+static bool rule_forks(const struct policy_rule *ru)
+{
+    if (ru->action != SCMP_ACT_ALLOW)
+        return false; /* an errno rule refuses */
+#ifdef SYS_fork
+    if (ru->nr == SYS_fork)
+        return true;
+#endif
+#ifdef SYS_vfork
+    if (ru->nr == SYS_vfork)
+        return true;
+#endif
+    if (ru->nr == SYS_clone3) /* its flags are in memory, where no filter reads */
+        return true;
+    if (ru->nr != SYS_clone)
+        return false;
+    for (unsigned k = 0; k < ru->ncmp; k++)
+        if (requires_thread(&ru->cmp[k]))
+            return false;
+    return true;
+}
+
+/* A module under this policy is one thread group and nothing else: every
+ * process-creating call is refused, but clone with CLONE_THREAD (which
+ * needs CLONE_VM and CLONE_SIGHAND: a thread of the same group).  A
+ * default of `log` lets every unlisted call run, fork included.  The
+ * supervisor relies on it to reclaim a module's channels when its thread
+ * group is gone, before its pid namespace's init has exited (sv-reap.c). */
+static bool threads_only(const struct policy_parse *p)
+{
+    if (p->pol->action == POLICY_LOG)
+        return false;
+    for (unsigned i = 0; i < p->nrules; i++)
+        if (rule_forks(&p->rules[i]))
+            return false;
+    return true;
+}
+
 int policy_load(const char *path, struct policy **out, char *err, size_t errlen)
 {
     struct policy_parse *p = calloc(1, sizeof(*p));
@@ -158,6 +211,8 @@ int policy_load(const char *path, struct policy **out, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(-r));
     if (r == 0)
         r = compile(p, path);
+    if (r == 0)
+        pol->threads_only = threads_only(p);
 out:
     if (p) {
         for (unsigned i = 0; i < p->nfiles; i++)
@@ -186,7 +241,7 @@ bool policy_same(const struct policy *a, const struct policy *b)
     if (!a || !b)
         return a == b;
     return a->action == b->action && a->err == b->err && a->exec_allowed == b->exec_allowed &&
-           a->prog.len == b->prog.len &&
+           a->threads_only == b->threads_only && a->prog.len == b->prog.len &&
            memcmp(a->prog.filter, b->prog.filter, a->prog.len * sizeof(struct sock_filter)) == 0;
 }
 

@@ -25,6 +25,8 @@ struct policy {
     enum policy_action action; /* for every syscall the policy does not allow */
     int err;                   /* POLICY_ERRNO: the errno returned */
     bool exec_allowed;         /* execve/execveat listed: allowed after the start */
+    bool threads_only;         /* no new process: fork, vfork and clone3 refused, clone
+                                * only with CLONE_THREAD (policy_threads_only) */
     struct sock_fprog prog;    /* what the child loads */
 };
 

@@ -38,14 +38,14 @@ extern char **environ;
 
 #define MAX_ENV 1024
 
-enum msg_kind { MSG_FAIL = 1, MSG_LISTENER, MSG_MAP_IDS };
+enum msg_kind { MSG_FAIL = 1, MSG_LISTENER, MSG_MAP_IDS, MSG_PIDFD };
 
 struct spawn_msg {
     int kind;
     int step;                  /* MSG_FAIL: enum sandbox_step */
     int err;                   /* MSG_FAIL: errno */
     int fd;                    /* MSG_LISTENER: the listener's number in the child */
-};
+};                             /* MSG_LISTENER, MSG_PIDFD: a pidfd of the child's own rides along */
 
 /* ---- the child ---- */
 
@@ -82,9 +82,9 @@ static _Noreturn void child_fail(int sync, int step, int err)
     _exit(127);
 }
 
-static void send_listener(int sync, int fd, int pidfd)
+/* A message with the child's own pidfd (SCM_RIGHTS). */
+static void send_pidfd(int sync, struct spawn_msg m, int pidfd)
 {
-    struct spawn_msg m = { MSG_LISTENER, 0, 0, fd };
     struct iovec iov = { &m, sizeof(m) };
     union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
@@ -98,14 +98,23 @@ static void send_listener(int sync, int fd, int pidfd)
         child_fail(sync, SB_HANDOFF, errno);
 }
 
+/* Its own pidfd (close-on-exec), or the failure reported. */
+static int own_pidfd(int sync)
+{
+    int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (self < 0)
+        child_fail(sync, SB_HANDOFF, errno);
+    return self;
+}
+
 /* Announces where the listener will be, then loads the filter. */
 static void load_seccomp(const struct sv_spawn *s, int sync)
 {
-    int self = (int)syscall(SYS_pidfd_open, getpid(), 0); /* close-on-exec */
-    int next = fcntl(0, F_DUPFD_CLOEXEC, 0);              /* the lowest free number */
-    if (self < 0 || next < 0 || close(next) < 0)
+    int self = own_pidfd(sync);
+    int next = fcntl(0, F_DUPFD_CLOEXEC, 0); /* the lowest free number */
+    if (next < 0 || close(next) < 0)
         child_fail(sync, SB_HANDOFF, errno);
-    send_listener(sync, next, self);
+    send_pidfd(sync, (struct spawn_msg){ MSG_LISTENER, 0, 0, next }, self);
     int fd = sandbox_seccomp(s->sb);
     if (fd < 0)
         child_fail(sync, SB_SECCOMP, -fd);
@@ -128,6 +137,16 @@ static _Noreturn void module(const struct sv_spawn *s, int out_w, int sync)
 
     if ((s->sb->namespaces & CLONE_NEWPID) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         _exit(127); /* its parent is the init now */
+    /* In a pid namespace the supervisor's pidfd is the init's; this one
+     * tells it when the module's own thread group is gone, before the
+     * init has reaped it (sv-reap.c: sv_gone).  Sent from here, before the
+     * exec: nothing the module runs can send or forge it, and its own
+     * copy closes now. */
+    if (s->sb->namespaces & CLONE_NEWPID) {
+        int self = own_pidfd(sync);
+        send_pidfd(sync, (struct spawn_msg){ MSG_PIDFD, 0, 0, -1 }, self);
+        close(self);
+    }
     signal(SIGPIPE, SIG_DFL); /* the supervisor ignores it; exec keeps that */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL); /* the supervisor blocks signals for signalfd */
@@ -339,6 +358,10 @@ static int on_message(struct sv_spawning *sp, const struct spawn_msg *m, int fd,
         return err < 0 ? err : write(sp->sync, "", 1) == 1 ? -EAGAIN : -errno;
     }
     *step = SB_HANDOFF;
+    if (m->kind == MSG_PIDFD && fd >= 0 && (sp->sb->namespaces & CLONE_NEWPID) && ch->own_pidfd < 0) {
+        ch->own_pidfd = fd;
+        return -EAGAIN;
+    }
     if (m->kind != MSG_LISTENER || fd < 0 || sp->child_pidfd >= 0) {
         if (fd >= 0)
             close(fd);
@@ -377,7 +400,7 @@ int sv_spawn_advance(struct sv_spawning *sp, struct sv_child *ch, int *step)
 
 void sv_child_close(struct sv_child *ch)
 {
-    int *fds[] = { &ch->pidfd, &ch->out, &ch->listener, &ch->status };
+    int *fds[] = { &ch->pidfd, &ch->out, &ch->listener, &ch->status, &ch->own_pidfd };
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
@@ -407,7 +430,7 @@ int sv_spawn_start(const struct sv_spawn *s, struct sv_spawning *sp, struct sv_c
     int *outp = &fds[0], *sync = &fds[2], *statusp = &fds[4];
     int pidfd = -1, err;
 
-    *out = (struct sv_child){ .pidfd = -1, .out = -1, .listener = -1, .status = -1 };
+    *out = (struct sv_child){ .pidfd = -1, .out = -1, .listener = -1, .status = -1, .own_pidfd = -1 };
     *sp = (struct sv_spawning){ .sync = -1, .child_pidfd = -1, .listener_at = -1, .sb = s->sb };
     if ((err = make_pipes(s, outp, sync, statusp)) < 0) {
         close_all(fds, 6);
@@ -434,7 +457,8 @@ int sv_spawn_start(const struct sv_spawn *s, struct sv_spawning *sp, struct sv_c
         return err;
     }
     fcntl(outp[0], F_SETFL, O_NONBLOCK);
-    *out = (struct sv_child){ .pid = pid, .pidfd = pidfd, .out = outp[0], .listener = -1, .status = statusp[0] };
+    *out = (struct sv_child){ .pid = pid, .pidfd = pidfd, .out = outp[0], .listener = -1, .status = statusp[0],
+                              .own_pidfd = -1 };
     sp->sync = sync[0];
     return 0;
 }

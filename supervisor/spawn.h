@@ -27,6 +27,9 @@ struct sv_child {
     int listener;             /* seccomp notifications, or -1 without a policy */
     int status;               /* pid namespace: the init reports the module's
                                * wait status here before it exits; else -1 */
+    int own_pidfd;            /* pid namespace: the module's own process (the
+                               * init's child), sent by it before its exec
+                               * (MSG_PIDFD); else -1.  O_CLOEXEC */
 };
 
 /* A child on its way to its exec (sv_spawn_advance). */

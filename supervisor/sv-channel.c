@@ -115,7 +115,7 @@ static void tell(struct sv *s, unsigned mod)
 static bool halted(struct sv *s, const struct sv_chan *ch, enum uipc_role role)
 {
     unsigned m = end_of(ch, role);
-    return s->mod[m].ch.pid == 0 || load(report_word(s, m, ch->idx[role])) != 0;
+    return !sv_may_write(&s->mod[m]) || load(report_word(s, m, ch->idx[role])) != 0;
 }
 
 /* Nobody writes the region any more: it is emptied, and both ends told to
@@ -335,7 +335,7 @@ void sv_drain(struct sv *s, bool on)
     s->draining = on;
     for (unsigned k = 0; k < s->nchan; k++) {
         struct sv_mod *srv = &s->mod[s->chan[k].server];
-        if (srv->ch.pid > 0) {
+        if (sv_may_write(srv)) { /* a dead server's stays 0 */
             atomic_store(&words(s, &s->chan[k], UIPC_CLIENT)->epoch, on ? 0 : srv->epoch);
             tell(s, end_of(&s->chan[k], UIPC_CLIENT)); /* the end: callers waiting for it go */
         }

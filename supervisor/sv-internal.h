@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include "bell.h"
 #include "region.h"
 #include "lifecycle.h"
+#include "policy.h"
 #include "sandbox.h"
 #include "spawn.h"
 #include "sv.h"
@@ -44,6 +46,8 @@ struct sv_mod {
         bool pending, clean;
         uint64_t until_ms;
     } reaped;
+    bool gone;                /* its process's thread group is gone and its channels are
+                               * reclaimed, its pid namespace's init not reaped yet (sv_gone) */
     struct uipc_bell bell;    /* its bell's receiver (bell.c) */
     int ring;                 /* our sender to it, shared with the module as its own */
     char line[OUT_LINE];
@@ -150,7 +154,14 @@ struct sv {
 /* The state file's format (sv-state.c); a binary refuses any other. */
 #define SV_STATE_VERSION SV_STATE_FORMAT
 
-enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL, EV_SPAWN };
+enum ev_kind { EV_SIGNAL = 1, EV_PIDFD, EV_OUTPUT, EV_SECCOMP, EV_CONTROL, EV_SPAWN, EV_GONE };
+
+/* Something of module m may still run and write its channels: a process
+ * of it is not reaped, and its thread group is not known to be gone. */
+static inline bool sv_may_write(const struct sv_mod *m)
+{
+    return m->ch.pid > 0 && !m->gone;
+}
 
 /* An event for module i, delivered by the loop after the current fd's
  * work (its cell in the lifecycle table decides what it does); -EAGAIN
@@ -181,6 +192,35 @@ bool sv_spawn_waits(const struct sv *s, unsigned i);
 /* sv-reap.c: module i's pidfd is readable: reaped (its group and strays
  * killed first), logged, and LE_EXITED posted. */
 void sv_reap(struct sv *s, unsigned i);
+/* The pidfd of module m's own process: in a pid namespace the one it sent
+ * (ch.own_pidfd), else ours (ch.pidfd); -1 when there is none. */
+static inline int sv_own_pidfd(const struct sv_mod *m)
+{
+    return (m->run_ns & CLONE_NEWPID) ? m->ch.own_pidfd : m->ch.pidfd;
+}
+/* Whether the end of module i's own thread group (sv_own_pidfd readable)
+ * is its death for its channels: under a policy that lets it create no
+ * process (policy.h: threads_only).  sv-reap.c says why. */
+static inline bool sv_gone_is_death(const struct sv *s, unsigned i)
+{
+    const struct sv_mod *m = &s->mod[i];
+    return m->run_pol && m->run_pol->threads_only && sv_own_pidfd(m) >= 0;
+}
+/* Whether module i's own process is watched by a pidfd of its own in the
+ * epoll set (EV_GONE): in a pid namespace; else its pidfd (EV_PIDFD) is. */
+static inline bool sv_gone_watched(const struct sv *s, unsigned i)
+{
+    return (s->mod[i].run_ns & CLONE_NEWPID) && sv_gone_is_death(s, i);
+}
+/* Module i's own process has ended (its own pidfd is readable, or its
+ * pidfd without a pid namespace): its channels reclaimed now, before the
+ * reaping (the init's exit, a round trip to the keeper, the strays) and
+ * its exit (status, LE_EXITED, restart), sv_reap.  Whether it reclaimed
+ * (then checkpoint at once). */
+bool sv_gone(struct sv *s, unsigned i);
+/* The lifecycle's SIGKILL for module i: its own process where sv_gone
+ * watches it, else its process (or its init, and so its namespace). */
+void sv_kill_hard(struct sv *s, unsigned i);
 /* Our children that are no module's: reaped if dead; with kill_them,
  * SIGKILLed (never waited for). */
 void sv_strays(const struct sv *s, bool kill_them);

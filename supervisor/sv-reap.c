@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,10 +161,13 @@ bool sv_reaping(const struct sv *s, unsigned i)
 }
 
 /* Its fds out of the loop and closed, but for its output pipe, which stays
- * open until EOF: its children may still write. */
+ * open until EOF: its children may still write.  (A close alone would
+ * leave an fd the keeper holds a copy of in the epoll set.) */
 static void forget_child(struct sv *s, struct sv_mod *m)
 {
     epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.pidfd, NULL);
+    if (m->ch.own_pidfd >= 0)
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.own_pidfd, NULL);
     if (m->ch.listener >= 0)
         epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.listener, NULL);
     int out = m->ch.out;
@@ -201,6 +205,67 @@ static int reap_leader(const struct sv *s, struct sv_mod *m, siginfo_t *si)
     if (waitid(P_PIDFD, (id_t)m->ch.pidfd, si, WEXITED | WNOHANG) < 0 || si->si_pid == 0)
         return -EAGAIN;
     return 0;
+}
+
+/* ---- the news of a death before its reaping ----
+ *
+ * In a pid namespace the supervisor's child is the namespace's init; its
+ * exit, the news sv_reap waits for, comes after the kernel has torn the
+ * namespaces down (an RCU grace period, a put per mount: up to
+ * milliseconds).  The module's own process is watched too, through the
+ * pidfd it sent before its exec (spawn.c): readable once its whole thread
+ * group has exited, its memory unmapped.  Under a policy that lets it create no process
+ * but threads (fork, vfork and clone3 refused, clone only with
+ * CLONE_THREAD), that thread group is all of the module that ever ran, so
+ * nothing that could write its channels is left: they are reclaimed at
+ * once.  The init is our code, and writes nothing into them.  Without
+ * such a policy a process the module forked may live on in the
+ * namespace until the init's exit kills it: the reclaim waits for that,
+ * as before.  The evidence is the kernel's: a pidfd of a process no
+ * module ever held, not a message.  Without a pid namespace our pidfd is
+ * the module's own, and under such a policy the same holds: the reclaim
+ * need not wait for the reaping (a round trip to the keeper) nor for the
+ * stray pass, which finds nothing of a module that cannot fork. */
+
+/* The pidfd is asked again: the event may be an earlier incarnation's,
+ * from the same batch as its reaping. */
+static bool thread_group_gone(int pidfd)
+{
+    struct pollfd p = { .fd = pidfd, .events = POLLIN };
+    return pidfd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+bool sv_gone(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    if (!thread_group_gone(sv_own_pidfd(m)))
+        return false;
+    if (sv_gone_watched(s, i))
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, m->ch.own_pidfd, NULL); /* readable for good */
+    if (m->gone || !sv_gone_is_death(s, i) || !lc_live(m->lc.state))
+        return false;
+    m->gone = true;
+    sv_channels_dead(s, i); /* first: the callers wait for it, not for the log */
+    if (sv_gone_watched(s, i)) /* else its exit is logged in this same turn */
+        sv_ev(GONE, m->cf->name, SV_NO_FIELDS, "%s: its process is gone: channels reclaimed, its exit follows",
+              m->cf->name);
+    return true;
+}
+
+/* Where a module watched so is killed, the module's own process gets the
+ * SIGKILL: its init then reaps it, reports and exits by itself.  A SIGKILL
+ * to the init would have the kernel kill the module from the init's exit,
+ * and the module, the namespace's last process, would tear the namespaces
+ * down before its own pidfd told anything.  The init too when the module
+ * is gone already (or the signal fails): nothing is left to wait for. */
+void sv_kill_hard(struct sv *s, unsigned i)
+{
+    struct sv_mod *m = &s->mod[i];
+    if (m->ch.pid <= 0)
+        return;
+    if (!sv_gone_watched(s, i) || syscall(SYS_pidfd_send_signal, m->ch.own_pidfd, SIGKILL, NULL, 0) < 0 ||
+        thread_group_gone(m->ch.own_pidfd))
+        kill(m->ch.pid, SIGKILL); /* the module, or its init and so its whole namespace */
 }
 
 /* For the module's counters: our kill's reason first, then our stop. */

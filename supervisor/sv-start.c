@@ -104,6 +104,7 @@ int sv_start_module(struct sv *s, unsigned i)
         return err;
     }
     /* It is ours from now on: reaped whatever happens (strays spares it). */
+    m->gone = false;
     m->run_pol = m->cf->pol;
     m->run_ns = m->sb.namespaces;
     m->run_beat_ms = s->c->heartbeat_interval_ms;
@@ -138,6 +139,8 @@ void sv_spawn_step(struct sv *s, unsigned i)
         return;
     }
     m->starts++;
+    if (sv_gone_watched(s, i))
+        watch(s, m->ch.own_pidfd, EV_GONE, i);
     sv_ev(STARTED, m->cf->name, SV_FIELDS(SV_NUM("pid", m->ch.pid)), "%s: started, pid %d", m->cf->name,
           (int)m->ch.pid);
     sv_post_event(s, i, LE_SPAWNED);

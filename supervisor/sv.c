@@ -177,15 +177,17 @@ static void deliver(struct sv *s, unsigned i, struct lc_in in)
     s->dirty = true;
     log_step(s, m, &st, &pol);
     if (st.effects & LX_RECLAIM) {
-        sv_channels_dead(s, i);
+        if (!m->gone) /* else reclaimed when its thread group went (sv_gone) */
+            sv_channels_dead(s, i);
+        m->gone = false;
         checkpoint_now(s); /* a new supervisor must not reclaim it again from an older view */
     }
     if (st.effects & LX_STOP_WORD)
         ask_to_stop(m);
     if ((st.effects & LX_SIGTERM) && m->ch.pid > 0)
         kill(m->ch.pid, SIGTERM);
-    if ((st.effects & LX_SIGKILL) && m->ch.pid > 0)
-        kill(m->ch.pid, SIGKILL); /* the module, or its init and so its whole namespace */
+    if (st.effects & LX_SIGKILL)
+        sv_kill_hard(s, i);
     if ((st.effects & LX_SPAWN) && sv_start_module(s, i) < 0)
         deliver(s, i, (struct lc_in){ .ev = LE_SPAWN_FAILED });
     if (in.ev == LE_SPAWNED)
@@ -392,7 +394,20 @@ static void dispatch(struct sv *s, uint64_t data, uint32_t events)
     unsigned idx = (unsigned)data;
     switch ((enum ev_kind)(data >> 32)) {
     case EV_SIGNAL: on_signal(s); break;
-    case EV_PIDFD: sv_reap(s, idx); break;
+    case EV_PIDFD: {
+        bool gone = sv_gone(s, idx); /* no pid namespace: the module's own pidfd */
+        sv_reap(s, idx);
+        /* Its exit, delivered at the end of this turn, checkpoints; one
+         * that waits (not reaped, strays alive) must not meet a new
+         * supervisor that would reclaim it again. */
+        if (gone && (s->mod[idx].ch.pid != 0 || sv_reaping(s, idx)))
+            checkpoint_now(s);
+        break;
+    }
+    case EV_GONE:
+        if (sv_gone(s, idx))
+            checkpoint_now(s); /* a new supervisor must not reclaim it again from an older view */
+        break;
     case EV_OUTPUT:
         /* Output means its program runs: its exec first, so that the log
          * says "started" before anything the module printed. */
@@ -541,6 +556,8 @@ static int take_over(struct sv *s, int state)
         for (size_t k = 0; m->cf && k < 3; k++)
             if (fds[k] >= 0 && ep_add(s, fds[k], kinds[k], i) < 0)
                 return -errno;
+        if (m->cf && !m->gone && sv_gone_watched(s, i) && ep_add(s, m->ch.own_pidfd, EV_GONE, i) < 0)
+            return -errno;
     }
     s->generation++;
     sv_ev(TOOK_OVER, NULL,

@@ -199,6 +199,102 @@ static void test_namespaces(void **state)
     expect_gone(init);
 }
 
+/* The state letter in /proc/PID/stat ('T': stopped), or 0. */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* The one child of a pid namespace's init: the module's own process. */
+static pid_t init_child(pid_t init)
+{
+    char path[96];
+    int child = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+    FILE *f = fopen(path, "re");
+    if (!f || fscanf(f, "%d", &child) != 1)
+        fail_msg("init %d has no child", (int)init);
+    fclose(f);
+    return child;
+}
+
+/* Stops a pid namespace's init (from outside its namespace SIGSTOP
+ * reaches it) and waits until it is stopped. */
+static void stop_init(pid_t init)
+{
+    assert_int_equal(kill(init, SIGSTOP), 0);
+    for (unsigned k = 0; k < svtest_ms(10000) && proc_state(init) != 'T'; k++)
+        sleep_ms(1);
+    assert_int_equal(proc_state(init), 'T');
+}
+
+/* uipcctl reexec; the new generation's "took over" line waited for. */
+static void reexec(int generation)
+{
+    char line[64];
+    svtest_ctl_ok(svtest_ctl(10000, "reexec", NULL), "reexec");
+    snprintf(line, sizeof(line), "supervisor: generation %d took over", generation);
+    wait_log(line, 1);
+}
+
+/* In a pid namespace, under a policy that lets it create no process, a
+ * module's channels are reclaimed when its own process is gone, before
+ * its init has reaped it: the news does not wait for the init's exit,
+ * which tears the namespaces down.  The init is held stopped, so it can
+ * neither reap nor exit: the reclaim ("gone") must come while it is
+ * still stopped, and the exit (the module's own status, which only the
+ * init can tell) once it goes on.  The module's pidfd crosses a reexec
+ * (the new generation watches it), and a generation that finds the
+ * module gone does not reclaim it again.  Without such a policy (probe:
+ * no policy, it could fork) nothing is reclaimed before the init's
+ * exit. */
+static void test_death_before_init(void **state)
+{
+    (void)state;
+    write_conf("[module echo]\nexec = %s\npolicy = %s/echo.policy\nprovides = echo\n"
+               "namespaces = pid, mount, net, uts, ipc\nrestart = always\nbackoff_ms = 10\n"
+               "[module probe]\nexec = %s\npolicy = none\nenv = PROBE=view\nconnects = echo\nafter = echo\n"
+               "namespaces = pid, mount\nrestart = never\n",
+               env_path("UIPC_ECHO_SERVER"), env_path("UIPC_POLICIES"), env_path("UIPC_PROBE"));
+    pid_t sv = start_supervisor();
+    wait_log("probe: probe: done", 1);
+    /* A sanitizer build's runtime.policy lets LSan clone its tracer: then
+     * echo.policy allows a process, and the reclaim waits for the init. */
+    bool threads_only = getenv("UIPC_SANITIZED") == NULL;
+    reexec(2);
+    pid_t init = latest_pid("echo");
+    pid_t module = init_child(init);
+    if (threads_only) {
+        stop_init(init);
+        assert_int_equal(kill(module, SIGKILL), 0);
+        wait_log("echo: its process is gone: channels reclaimed", 1);
+        assert_int_equal(proc_state(init), 'T'); /* nobody let it go on */
+        log_lacks("echo: killed by signal");
+        reexec(3);
+        assert_int_equal(kill(init, SIGCONT), 0);
+    } else {
+        assert_int_equal(kill(module, SIGKILL), 0);
+    }
+    wait_log("echo: killed by signal SIGKILL", 1); /* the module's own status, from its init */
+    wait_log("echo: started", 2);
+    expect_gone(init);
+    assert_int_equal(count(read_log(), "echo: its process is gone"), threads_only ? 1 : 0);
+
+    pid_t probe_init = latest_pid("probe");
+    assert_int_equal(kill(init_child(probe_init), SIGKILL), 0);
+    wait_log("probe: killed by signal SIGKILL", 1);
+    log_lacks("probe: its process is gone");
+    assert_int_equal(stop_supervisor(sv), 0);
+}
+
 /* A user namespace: root inside, the configured user outside. */
 /* Whether uid can reach and run path (a checkout in a private directory
  * is out of reach; a module there is refused at start, saying so). */
@@ -525,6 +621,7 @@ int main(void)
         cmocka_unit_test_teardown(test_channels_unreachable, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_memory_rlimit, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_namespaces, svtest_kill_leftover),
+        cmocka_unit_test_teardown(test_death_before_init, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_user_namespace, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_default_errno_and_log, svtest_kill_leftover),
         cmocka_unit_test_teardown(test_bad_policy, svtest_kill_leftover),

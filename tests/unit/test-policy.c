@@ -206,6 +206,35 @@ static void test_exec(void **state)
     policy_free(pol);
 }
 
+/* threads_only: the supervisor reclaims a module in a pid namespace when
+ * its thread group is gone only if nothing else of it can run. */
+static void expect_threads_only(const char *text, bool want)
+{
+    struct policy *pol = load_ok(text);
+    if (pol->threads_only != want)
+        fail_msg("threads_only %d for:\n%s", pol->threads_only, text);
+    policy_free(pol);
+}
+
+static void test_threads_only(void **state)
+{
+    (void)state;
+    /* base.policy's own lines */
+    expect_threads_only("@default kill\nclone3: errno ENOSYS\nclone: arg0 & CLONE_THREAD == CLONE_THREAD\n", true);
+    expect_threads_only("@default errno EPERM\nread\n", true);
+    expect_threads_only("@default kill\nclone: arg0 == 0x50f00\n", true);
+    expect_threads_only("@default kill\nclone: arg0 & CLONE_THREAD == CLONE_THREAD && arg1 == 0\n", true);
+    /* a process after all */
+    expect_threads_only("@default log\nread\n", false); /* unlisted calls run */
+    expect_threads_only("@default kill\nclone\n", false); /* sanitizer.policy */
+    expect_threads_only("@default kill\nclone: arg0 & CLONE_VM == CLONE_VM\n", false);
+    expect_threads_only("@default kill\nclone: arg0 & CLONE_THREAD == 0\n", false);
+    expect_threads_only("@default kill\nclone: arg0 & CLONE_THREAD == CLONE_THREAD || arg1 == 0\n", false);
+    expect_threads_only("@default kill\nclone3\n", false);
+    expect_threads_only("@default kill\nfork\n", false);
+    expect_threads_only("@default kill\nvfork\n", false);
+}
+
 static void test_err_syscalls(void **state)
 {
     (void)state;
@@ -640,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_default),
         cmocka_unit_test(test_exec),
+        cmocka_unit_test(test_threads_only),
         cmocka_unit_test(test_err_syscalls),
         cmocka_unit_test(test_err_conditions),
         cmocka_unit_test(test_err_after_allow),
