@@ -528,7 +528,7 @@ void uipc__flush_notifies(uipc_module *m)
         struct uipc_chan *c = &m->chans[i];
         if (c->notify_pending) {
             c->notify_pending = false;
-            uipc__fifo_demote_last(&c->sub);
+            uipc__fifo_demote_last(&c->sub, &c->r);
             uipc__notify(c->r.side[UIPC_SERVER], c->peer_bell);
         }
     }
@@ -629,7 +629,6 @@ int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call, uint64_
         return -UIPC_EPROTO;
     }
     uipc__fifo_publish_tail(&ch->sub);
-    uipc_slot_demote(&ch->r, i, (uint32_t)len);
     rec->state = CALL_INFLIGHT;
     rec->sync = call->complete == NULL;
     rec->expired = false;
@@ -651,7 +650,7 @@ int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call, uint64_
     if (ch->m->delivering && !uipc_load_relaxed(&peer->armed) && !uipc_load_relaxed(&peer->bell))
         ch->notify_pending = true;
     else {
-        uipc__fifo_demote_last(&ch->sub);
+        uipc__fifo_demote_last(&ch->sub, &ch->r);
         uipc__notify(peer, ch->peer_bell);
     }
     return (int)i;

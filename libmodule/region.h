@@ -190,16 +190,6 @@ static inline void uipc_slot_prefetch(const struct uipc_region *r, uint32_t i)
     __builtin_prefetch(h + 64, 1);
 }
 
-/* After we wrote slot i for the peer (a command, an answer of len
- * payload bytes): its lines go where the peer's read finds them soonest. */
-static inline void uipc_slot_demote(const struct uipc_region *r, uint32_t i, uint32_t len)
-{
-    const char *h = (const char *)uipc_slot(r, i);
-    uipc_cldemote(h);
-    if (len > 64u - UIPC_SLOT_HDR)
-        uipc_cldemote(h + 64);
-}
-
 /* Channel idx's words in a control region (the caller checked that
  * idx < UIPC_CTL_CHANNELS and that the region's slots hold them). */
 static inline struct uipc_ctl_chan *uipc_ctl_chan(const struct uipc_region *ctl, unsigned idx)

@@ -134,7 +134,6 @@ static void answer(struct uipc_req *req, int status)
         return;
     }
     uipc__fifo_publish_tail(&s->cmp);
-    uipc_slot_demote(&s->r, req->slot, req->rep_len);
     s->notify_pending = true;
 }
 
@@ -144,7 +143,7 @@ static void srv_flush(struct uipc_srv *s)
 {
     if (s->notify_pending) {
         s->notify_pending = false;
-        uipc__fifo_demote_last(&s->cmp);
+        uipc__fifo_demote_last(&s->cmp, &s->r);
         uipc__notify(s->r.side[UIPC_CLIENT], s->peer_bell);
     }
 }
