@@ -314,6 +314,9 @@ int uipc__chan_reap(struct uipc_chan *ch)
             r = -UIPC_EPROTO;
             break;
         }
+        uint32_t next;
+        if (uipc__fifo_next_slot(&ch->cmp, &next) && next < ch->r.slots)
+            uipc_slot_prefetch(&ch->r, next);
         reap_one(ch, i, gen);
     }
     if (n)

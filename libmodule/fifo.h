@@ -97,6 +97,18 @@ static inline int uipc__fifo_pop(struct uipc_fifo *f, uint32_t *slot, uint32_t *
     return 1;
 }
 
+/* The slot the next entry names, if it is stamped already: a hint for
+ * prefetching only, never trusted (the caller bounds it, and reads the
+ * entry again when it pops it). */
+static inline bool uipc__fifo_next_slot(const struct uipc_fifo *f, uint32_t *slot)
+{
+    const struct uipc_fifo_entry *e = &f->sh->ent[f->pos & f->mask];
+    if (uipc_load_acquire(&e->seq) != f->pos + 1)
+        return false;
+    *slot = e->slot;
+    return true;
+}
+
 /* Publishes the consumer position, once per batch. */
 static inline void uipc__fifo_publish_head(struct uipc_fifo *f)
 {

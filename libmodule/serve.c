@@ -243,6 +243,9 @@ int uipc__srv_process(struct uipc_srv *s)
             uipc__fifo_publish_head(&s->sub);
             continue;
         }
+        uint32_t next;
+        if (uipc__fifo_next_slot(&s->sub, &next) && next < s->r.slots)
+            uipc_slot_prefetch(&s->r, next); /* on its way while this one is served */
         if (i >= s->r.slots || !take(s, i, gen, &req)) {
             r = -UIPC_EPROTO;
             break;
