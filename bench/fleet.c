@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench-load.h"
 #include "bench-clock.h"
 #include "bench-proc.h"
 
@@ -312,19 +313,6 @@ static void measure_idle(pid_t keeper, pid_t sv, const pid_t *mods, unsigned n, 
     out->nmods = n;
 }
 
-/* The machine's load average, printed with the figures: other work on
- * the same CPUs moves them (the bench's own processes count too). */
-static void print_load(const char *when)
-{
-    char buf[128] = "?";
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f && !fgets(buf, sizeof(buf), f))
-        snprintf(buf, sizeof(buf), "?\n");
-    if (f)
-        fclose(f);
-    printf("load average %s: %s", when, buf);
-}
-
 /* ---- report ------------------------------------------------------------ */
 
 static void print_usage_row(const char *who, struct usage u, unsigned secs, unsigned per)
@@ -375,7 +363,7 @@ static int run(const struct opts *o, const char *conf)
     unsigned ready = 0, total = 0;
     pid_t mods[MAX_MODULES], sv;
     snprintf(sock, sizeof(sock), "%s/notify.sock", dir);
-    print_load("before");
+    bench_print_load("before");
     double bare_ms = fork_exec_ms(o->modules);
     int nfd = notify_socket(sock);
     if (nfd < 0)
@@ -410,7 +398,7 @@ static int run(const struct opts *o, const char *conf)
                          : "an idle client module", mods[i]);
     }
     printf("stop (SIGTERM) -> all %u modules gone: %.1f ms\n", n, stop_supervisor(keeper));
-    print_load("after");
+    bench_print_load("after");
     return 0;
 }
 

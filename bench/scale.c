@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "bench-load.h"
 #include "bench.h"
 #include "bench-clock.h"
 #include "scale-client.h"
@@ -301,19 +302,6 @@ static int parse_args(int argc, char **argv, struct cli *cl)
     return 0;
 }
 
-/* The machine's load average, printed with the figures: other work on
- * the same CPUs moves them (the bench's own processes count too). */
-static void print_load(const char *when)
-{
-    char buf[128] = "?";
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f && !fgets(buf, sizeof(buf), f))
-        snprintf(buf, sizeof(buf), "?\n");
-    if (f)
-        fclose(f);
-    printf("load average %s: %s", when, buf);
-}
-
 /* ---- running and printing ---------------------------------------------- */
 
 static int run_point(const struct cli *cl, enum scale_mode mode, unsigned n, struct scale_point *pt)
@@ -427,12 +415,12 @@ int main(int argc, char **argv)
            "min share: the client with fewest calls, against the mean; ns/c: CPU time per call, "
            "cpu: CPU time / window,\n"
            "  of the server and of all clients together (/proc/PID/schedstat across the window)\n");
-    print_load("before");
+    bench_print_load("before");
     for (unsigned k = 0; k < SCALE_MODES; k++)
         if (cl.modes & (1u << k))
             failed |= run_mode(&cl, (enum scale_mode)k);
     printf("\n");
-    print_load("after");
+    bench_print_load("after");
     if (fflush(stdout) == EOF || ferror(stdout)) {
         perror("uipc-scale-bench: stdout");
         return 1;
