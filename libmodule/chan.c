@@ -650,7 +650,7 @@ int uipc__chan_issue(struct uipc_chan *ch, const struct uipc_call *call, uint64_
      * a server already asleep is woken by the first of them, so that it
      * serves while we deliver the rest (as serve.c wakes us). */
     struct uipc_side *peer = ch->r.side[UIPC_SERVER];
-    if (ch->m->delivering && !uipc_load_relaxed(&peer->armed) && !uipc_load_relaxed(&peer->bell))
+    if (ch->m->delivering && !uipc_side_sleeps(peer))
         ch->notify_pending = true;
     else {
         uipc__fifo_demote_last(&ch->sub, &ch->r);

@@ -57,6 +57,7 @@ static inline int uipc__fifo_push(struct uipc_fifo *f, uint32_t slot, uint32_t g
 static inline void uipc__fifo_demote_last(const struct uipc_fifo *f, const struct uipc_region *r)
 {
     uipc_cldemote(&f->sh->ent[(f->pos - 1) & f->mask]);
+    /* Bounded: hostile.c pushes a slot past the region on purpose. */
     if (f->last_slot < r->slots) {
         const char *h = (const char *)uipc_slot(r, f->last_slot);
         uipc_cldemote(h);

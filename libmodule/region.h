@@ -206,6 +206,15 @@ static inline bool uipc_take_flag(_Atomic uint32_t *flag)
     return atomic_load_explicit(flag, memory_order_relaxed) != 0 && atomic_exchange(flag, 0) != 0;
 }
 
+/* Whether a side said it sleeps, on its futex or in a poll loop, by an
+ * unfenced look: enough to decide to tell it before a batch ends (chan.c,
+ * serve.c); the fenced look in uipc__notify decides every wake-up. */
+static inline bool uipc_side_sleeps(const struct uipc_side *s)
+{
+    return atomic_load_explicit(&s->armed, memory_order_relaxed) != 0 ||
+           atomic_load_explicit(&s->bell, memory_order_relaxed) != 0;
+}
+
 /* After publishing to a side (an entry, or a control word): wakes the
  * process there if it said it sleeps, by futex or by its bell (wait.c). */
 void uipc__notify(struct uipc_side *peer, int peer_bell);

@@ -260,7 +260,7 @@ int uipc__srv_process(struct uipc_srv *s)
          * that just lay down, which the fenced flush after the batch
          * catches. */
         struct uipc_side *peer = s->r.side[UIPC_CLIENT];
-        if (s->notify_pending && (uipc_load_relaxed(&peer->armed) || uipc_load_relaxed(&peer->bell)))
+        if (s->notify_pending && uipc_side_sleeps(peer))
             srv_flush(s);
         /* Taking a command is progress: a server whose queue never empties
          * beats before each handler, so only a handler that itself runs
